@@ -1,0 +1,45 @@
+# taskmill — PGXS build of the extension, plus top-level convenience targets.
+#
+#   make                 build extension/taskmill.so and the install script
+#   make install         install into the PostgreSQL found by PG_CONFIG
+#   make installcheck    pg_regress (sql/ -> expected/) against a running server
+#                        (PGHOST/PGPORT/PGUSER); the isolation specs in test/specs run too
+#   make test            everything, on throwaway clusters: scripts/test.sh
+#   make demo            the main job on a throwaway cluster: scripts/demo.sh
+
+PG_CONFIG ?= pg_config
+
+MODULE_big = taskmill
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
+# Keep the control file and scripts in extension/: PGXS would look for it at the top level
+# if EXTENSION were set, so install it as DATA into share/extension instead.
+MODULEDIR = extension
+EXTVERSION = 0.1
+DATA = extension/taskmill.control $(filter-out extension/taskmill--$(EXTVERSION).sql,$(wildcard extension/taskmill--*.sql))
+DATA_built = extension/taskmill--$(EXTVERSION).sql
+
+REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --dbname=taskmill_regress
+ISOLATION = $(sort $(basename $(notdir $(wildcard test/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --dbname=taskmill_isolation
+
+PG_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers -Wno-cast-function-type
+
+# No LLVM bitcode: JIT inlining of queue functions is not worth the build time.
+override with_llvm := no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The install script is assembled from one file per concern (schema, queue, admin,
+# schedules ...), in name order, so each area of the extension keeps its own SQL.
+extension/taskmill--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/*.sql))
+	cat $^ > $@
+
+
+.PHONY: test demo
+test:
+	scripts/test.sh
+demo:
+	scripts/demo.sh
