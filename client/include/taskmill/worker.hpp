@@ -1,0 +1,99 @@
+// taskmill::Worker: runs registered handlers for the tasks of one queue.
+//
+// Threads: one fetcher (taskmill.dequeue in batches, woken by LISTEN taskmill or the poll
+// interval), `concurrency` executors (run handlers), one heartbeat thread (extend_visibility
+// while handlers run, deadline cancellation), one acker (ack_many in small batches) and one
+// listener (its own connection, LISTEN taskmill). All are joined, never detached.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include "taskmill/client.hpp"
+#include "taskmill/task.hpp"
+
+namespace taskmill {
+
+// What a handler sees of its task.
+class TaskContext {
+ public:
+  TaskContext(Task task, Clock::time_point deadline, std::stop_token token);
+
+  const Task& task() const noexcept { return task_; }
+  const Json& payload() const noexcept { return task_.payload; }
+  // min(delivery time + process_timeout, expires_at).
+  Clock::time_point deadline() const noexcept { return deadline_; }
+  // True once the deadline passed, or the worker's stop gave up waiting (stop_timeout).
+  bool cancelled() const noexcept;
+  // Requested at the same moments; usable with std::condition_variable_any / stop_callback.
+  std::stop_token stop_token() const noexcept { return token_; }
+  // Throws Error(Timeout) when cancelled().
+  void throw_if_cancelled() const;
+  // Sleeps for `d`, or until cancelled; returns false when cancelled.
+  bool sleep_for(std::chrono::milliseconds d) const;
+  // Stored in task_results.result on ack.
+  void set_result(Json result) { result_ = std::move(result); }
+  const Json& result() const noexcept { return result_; }
+
+ private:
+  Task task_;
+  Clock::time_point deadline_;
+  std::stop_token token_;
+  Json result_;
+};
+
+// Return = ack; throw = nack (with the exception's message as the error).
+using Handler = std::function<void(TaskContext&)>;
+
+struct Alert {
+  const Task* task;     // valid during the on_alert call only
+  std::string message;  // the error recorded by nack
+  bool panic;           // true when the handler threw something other than taskmill::Error
+};
+
+struct WorkerOptions {
+  int concurrency = 8;                                  // handler threads
+  int batch_size = 10;                                  // most tasks claimed per dequeue
+  std::chrono::milliseconds poll_interval{1000};        // dequeue at least this often when idle
+  std::chrono::milliseconds visibility_timeout{30000};  // heartbeat every third of it
+  std::chrono::milliseconds process_timeout{60000};     // handler deadline
+  std::optional<std::string> task_group_id;             // only tasks of this FIFO group
+  std::chrono::milliseconds stop_timeout{10000};        // stop() waits this long for in-flight
+  std::function<void(const Alert&)> on_alert;           // called from handler threads
+  bool listen = true;                                   // LISTEN taskmill for early wake-ups
+};
+
+class Worker {
+ public:
+  Worker(Client& client, std::string queue_name, WorkerOptions options = {});
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+  // Stops (swallowing a stop timeout) and joins every thread: blocks until running handlers
+  // return.
+  ~Worker();
+
+  // Before start(); replaces an earlier handler of the same operation id.
+  void register_task(std::string operation_id, Handler handler);
+  void start();
+  // Stops fetching, waits for in-flight tasks up to stop_timeout. If some are still running
+  // then, gives their visibility back (nack with retry_delay 0), requests their stop tokens
+  // and throws Error(Timeout); those handler threads are joined by the destructor.
+  void stop();
+  // Blocking: start(), wait until `token` is requested, stop().
+  void run(std::stop_token token);
+  bool running() const noexcept;
+
+  const std::string& queue_name() const noexcept;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace taskmill
