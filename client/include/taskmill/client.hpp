@@ -68,7 +68,7 @@ class Client {
  private:
   void give_back(std::unique_ptr<Connection> conn) noexcept;
 
-  std::string conninfo_;
+  std::string conninfo_{};
   ClientOptions options_;
   std::mutex mu_;
   std::condition_variable_any cv_;

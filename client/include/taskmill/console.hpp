@@ -19,34 +19,34 @@ struct QueueStats {
   int64_t scheduled = 0;
   int64_t in_dlq = 0;
   // Every column taskmill.queue_stats returned, as text (the four above included).
-  std::map<std::string, std::string> columns;
+  std::map<std::string, std::string> columns{};
 };
 
 struct ResultRow {
   int64_t id = 0;
-  std::string queue_name, operation_id;
-  Json payload, result;
+  std::string queue_name{}, operation_id{};
+  Json payload{}, result{};
   int attempts = 0;
   Clock::time_point created_at{}, completed_at{};
 };
 
 struct ListResultsOptions {
-  std::optional<std::string> queue_name;
-  std::optional<Clock::time_point> completed_after, completed_before;
+  std::optional<std::string> queue_name{};
+  std::optional<Clock::time_point> completed_after{}, completed_before{};
   int limit = 100;
   int offset = 0;
 };
 
 struct CleanupResultsOptions {
-  std::optional<std::string> queue_name;
-  std::optional<Clock::time_point> completed_before;
+  std::optional<std::string> queue_name{};
+  std::optional<Clock::time_point> completed_before{};
 };
 
 struct ScheduleInfo {
-  std::string queue_name, operation_id, cron, timezone;
-  Json payload, options;
-  std::optional<Clock::time_point> next_run_at, last_run_at;
-  std::optional<std::string> last_status, last_error;
+  std::string queue_name{}, operation_id{}, cron{}, timezone{};
+  Json payload{}, options{};
+  std::optional<Clock::time_point> next_run_at{}, last_run_at{};
+  std::optional<std::string> last_status{}, last_error{};
 };
 
 // Thread-safe.

@@ -12,8 +12,8 @@
 namespace taskmill {
 
 struct Schedule {
-  std::string operation_id;
-  std::string cron;               // 5-field cron expression
+  std::string operation_id{};
+  std::string cron{};               // 5-field cron expression
   std::string timezone = "UTC";
   Json payload = nullptr;
   Json options = nullptr;         // {priority, max_attempts, task_group_id, expires_in, ephemeral, meta}

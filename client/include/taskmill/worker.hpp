@@ -44,15 +44,15 @@ class TaskContext {
   Task task_;
   Clock::time_point deadline_;
   std::stop_token token_;
-  Json result_;
+  Json result_{};
 };
 
 // Return = ack; throw = nack (with the exception's message as the error).
 using Handler = std::function<void(TaskContext&)>;
 
 struct Alert {
-  const Task* task;     // valid during the on_alert call only
-  std::string message;  // the error recorded by nack
+  const Task* task = nullptr;  // valid during the on_alert call only
+  std::string message{};  // the error recorded by nack
   bool panic;           // true when the handler threw something other than taskmill::Error
 };
 
@@ -62,9 +62,9 @@ struct WorkerOptions {
   std::chrono::milliseconds poll_interval{1000};        // dequeue at least this often when idle
   std::chrono::milliseconds visibility_timeout{30000};  // heartbeat every third of it
   std::chrono::milliseconds process_timeout{60000};     // handler deadline
-  std::optional<std::string> task_group_id;             // only tasks of this FIFO group
+  std::optional<std::string> task_group_id{};             // only tasks of this FIFO group
   std::chrono::milliseconds stop_timeout{10000};        // stop() waits this long for in-flight
-  std::function<void(const Alert&)> on_alert;           // called from handler threads
+  std::function<void(const Alert&)> on_alert{};           // called from handler threads
   bool listen = true;                                   // LISTEN taskmill for early wake-ups
 };
 
