@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# taskmill benchmark: the one command. Provisions packages, builds and installs the extension,
+# builds the driver (bench/driver, against the client library in client/), starts a
+# throwaway PostgreSQL 15 cluster with the peers' fixed settings, runs every taskmill
+# workload, then the peer queues and pgbench references on the SAME cluster
+# (../shared/bench/peers/run.sh), and writes bench/results/<stamp>.json (one object per
+# measurement), <stamp>.md (the ratio table) and PNG plots.
+#
+#   bench/run.sh                      default run (N=20000, process N=200000, 1-minute soak)
+#   bench/run.sh --n 5000             scale N (every workload's size follows it)
+#   bench/run.sh --soak-minutes 10    the full soak
+#   bench/run.sh --no-peers           taskmill only
+#   bench/run.sh --smoke              tiny N, no peers, no plots: every workload end to end
+#   bench/run.sh --only process,latency   a subset of taskmill workloads
+#   bench/run.sh --out DIR            where results go (default bench/results)
+#
+# Workloads: enqueue_single enqueue_batch dequeue process latency depth explain fifo soak
+set -euo pipefail
+BENCH_ARGS="$*"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+cd "$TOP"
+
+N=20000
+PROCESS_N=""
+SOAK_MIN=1
+PEERS=1
+SMOKE=0
+ONLY=""
+OUT="$TOP/bench/results"
+PEERS_DIR=${PEERS_DIR:-$TOP/../shared/bench/peers}
+PGBENCH_T=${PGBENCH_T:-10}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--n) N=$2; shift 2 ;;
+	--process-n) PROCESS_N=$2; shift 2 ;;
+	--soak-minutes) SOAK_MIN=$2; shift 2 ;;
+	--no-peers) PEERS=0; shift ;;
+	--smoke) SMOKE=1; PEERS=0; shift ;;
+	--only) ONLY=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	*) echo "unknown option $1" >&2; exit 2 ;;
+	esac
+done
+if [ "$SMOKE" = 1 ]; then
+	N=${SMOKE_N:-200}
+	PROCESS_N=${PROCESS_N:-$N}
+	SOAK_MIN=${SMOKE_SOAK_MIN:-0.1}
+fi
+PROCESS_N=${PROCESS_N:-$((N * 10))}
+log() { echo "[bench $(date -u +%T)] $*" >&2; }
+want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
+# ---------------------------------------------------------------- build
+scripts/provision.sh
+log "building and installing the extension"
+make -s -j2 >/dev/null && make -s install >/dev/null
+BUILD=${BENCH_BUILD_DIR:-$TOP/bench/build}
+log "building the driver in $BUILD"
+if ! { cmake -S bench -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$BUILD.cmake.log" 2>&1 &&
+	cmake --build "$BUILD" -j2 >>"$BUILD.cmake.log" 2>&1; }; then
+	log "driver build with the client library failed (see $BUILD.cmake.log); building libpq-only"
+	BUILD=$BUILD-noclient
+	cmake -S bench -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTASKMILL_BENCH_NO_CLIENT=ON >/dev/null
+	cmake --build "$BUILD" -j2 >/dev/null
+fi
+DRV=$BUILD/taskmill-bench
+log "driver: client library built in: $("$DRV" has-client)"
+
+# ---------------------------------------------------------------- cluster
+SETTINGS=(-c max_connections=200 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on -c full_page_writes=on)
+eval "$(scripts/pg-cluster.sh start "${SETTINGS[@]}")"
+trap 'scripts/pg-cluster.sh stop "$TASKMILL_PGDATA"' EXIT
+export PGHOST PGPORT PGUSER
+log "cluster $PGHOST:$PGPORT ($TASKMILL_PGDATA)"
+
+STAMP=$(date -u +%Y-%m-%dT%H%MZ)
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/taskmill-bench.XXXXXX)
+TM="$WORK/taskmill.jsonl"
+PEER="$WORK/peers.jsonl"
+: >"$TM"
+: >"$PEER"
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d postgres)
+
+# run_tm DB WORKLOAD [driver args...]: fresh database with the extension, one driver call
+run_tm() {
+	local db=$1
+	shift
+	"${PSQL[@]}" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION taskmill" -c "CHECKPOINT" >/dev/null
+	log "taskmill $*"
+	if ! "$DRV" "$@" --conninfo "dbname=$db" >>"$TM" 2> >(sed 's/^/    /' >&2); then
+		log "FAILED: $*"
+		FAILED=$((FAILED + 1))
+	fi
+	"${PSQL[@]}" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+}
+FAILED=0
+T0=$(date +%s)
+
+if want enqueue_single; then
+	for c in 1 4; do
+		run_tm tm_enq enqueue_single --n "$N" --clients "$c"
+		run_tm tm_enq enqueue_single --n "$N" --clients "$c" --impl libpq
+	done
+fi
+if want enqueue_batch; then
+	for r in 1 2 3; do run_tm tm_enqb enqueue_batch --n $((N * 5)) --batch 1000; done
+	run_tm tm_enqb enqueue_batch --n $((N * 5)) --batch 1000 --impl libpq
+fi
+if want dequeue; then
+	run_tm tm_deq dequeue --n "$N" --batch 1
+	run_tm tm_deq dequeue --n $((N * 5)) --batch 100
+	run_tm tm_deq dequeue --n $((N * 5)) --batch 100 --mode cycle
+	run_tm tm_deq dequeue --n "$N" --batch 1 --clients 4
+fi
+if want process; then
+	# the scaling curve: W Worker instances, each concurrency 1, batch_size 100
+	for w in 1 2 4 8; do
+		run_tm tm_proc process --n "$PROCESS_N" --workers "$w" --concurrency 1 --batch 100 --curve yes
+		run_tm tm_proc process --n "$PROCESS_N" --workers "$w" --concurrency 1 --batch 100 --curve yes --ephemeral
+	done
+	# other settings, as the peers try several and report their best
+	for s in "1 8 100" "2 4 100" "1 4 500"; do
+		set -- $s
+		run_tm tm_proc process --n "$PROCESS_N" --workers "$1" --concurrency "$2" --batch "$3"
+		run_tm tm_proc process --n "$PROCESS_N" --workers "$1" --concurrency "$2" --batch "$3" --ephemeral
+	done
+	set --
+fi
+if want latency; then
+	run_tm tm_lat latency --samples $([ "$SMOKE" = 1 ] && echo 10 || echo 200)
+	run_tm tm_lat latency --samples $([ "$SMOKE" = 1 ] && echo 10 || echo 200) --impl libpq
+fi
+if want depth; then
+	if [ "$SMOKE" = 1 ]; then
+		run_tm tm_depth depth --depths 100,1000 --ops 20 --side 200 --side-depth 1000
+	else
+		run_tm tm_depth depth --depths 1000,10000,100000,1000000 --ops 500 --side 10000 --side-depth 100000
+	fi
+fi
+if want explain; then
+	run_tm tm_explain explain --depth $([ "$SMOKE" = 1 ] && echo 1000 || echo 100000) --plans-out "$WORK/plans.txt"
+fi
+if want fifo; then
+	run_tm tm_fifo fifo --groups 1 --workers 4 --n $((N / 4 > 50 ? N / 4 : 50))
+	run_tm tm_fifo fifo --groups 1000 --workers 4 --n "$N"
+fi
+if want soak; then
+	run_tm tm_soak soak --minutes "$SOAK_MIN" --rate $([ "$SMOKE" = 1 ] && echo 500 || echo 2000) \
+		--interval-s $([ "$SMOKE" = 1 ] && echo 2 || echo 10)
+fi
+log "taskmill workloads took $(( $(date +%s) - T0 ))s, $FAILED failed"
+
+# ---------------------------------------------------------------- peers, same cluster
+if [ "$PEERS" = 1 ]; then
+	T1=$(date +%s)
+	log "peers: $PEERS_DIR/run.sh against $PGHOST:$PGPORT (N=$N, pgbench ${PGBENCH_T}s, clients 1 and 4)"
+	N=$N PGBENCH_T=$PGBENCH_T PGBENCH_CLIENTS="1 4" PREFILL_SINGLE=${PREFILL_SINGLE:-200000} \
+		PREFILL_BATCH=${PREFILL_BATCH:-1000000} RESULTS="$PEER" \
+		"$PEERS_DIR/run.sh" >/dev/null || log "peers run.sh failed (partial results kept)"
+	if want process && [ "$PROCESS_N" != "$N" ]; then
+		log "peers: process at N=$PROCESS_N"
+		N=$PROCESS_N ONLY=gw,boss WORKLOADS=process RESULTS="$PEER" \
+			"$PEERS_DIR/run.sh" >/dev/null || log "peers process run failed"
+	fi
+	log "peers took $(( $(date +%s) - T1 ))s"
+fi
+
+# ---------------------------------------------------------------- results
+META=$(printf '{"stamp":"%s","command":"bench/run.sh %s","n":%s,"process_n":%s,"soak_minutes":%s,"settings":"%s","server":"%s","cpus":%s,"cpu_model":"%s","mem_gib":%s,"kernel":"%s","loadavg_end":"%s","git":"%s","client_library":"%s"}' \
+	"$STAMP" "${BENCH_ARGS:-}" "$N" "$PROCESS_N" "$SOAK_MIN" \
+	"$(psql -X -At -d postgres -c "select string_agg(name||'='||setting||coalesce(unit,''), ' ' order by name) from pg_settings where name in ('fsync','synchronous_commit','shared_buffers','max_connections','full_page_writes','wal_level','max_wal_size','checkpoint_timeout','wal_sync_method')")" \
+	"$(psql -X -At -d postgres -c 'show server_version')" "$(nproc)" \
+	"$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$(awk '/MemTotal/{printf "%d", $2/1048576}' /proc/meminfo)" \
+	"$(uname -r)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD 2>/dev/null || echo none)" "$("$DRV" has-client)")
+if [ "$SMOKE" = 1 ]; then
+	RES_DIR=$WORK
+else
+	RES_DIR=$OUT
+fi
+"$DRV" report --in "$TM,$PEER" --meta "$META" --process-n "$PROCESS_N" \
+	--json-out "$RES_DIR/$STAMP.json" --md-out "$RES_DIR/$STAMP.md" --dat-dir "$WORK" >/dev/null
+[ -f "$WORK/plans.txt" ] && cp "$WORK/plans.txt" "$RES_DIR/$STAMP-plans.txt"
+if [ "$SMOKE" != 1 ] && command -v gnuplot >/dev/null; then
+	gnuplot -e "dir='$WORK'; out='$RES_DIR/$STAMP'" bench/plot.gp 2>&1 | sed 's/^/    gnuplot: /' >&2 || true
+fi
+{
+	echo "## taskmill benchmark $STAMP"
+	echo
+	echo "Command: \`bench/run.sh ${BENCH_ARGS:-}\` — N=$N, process N=$PROCESS_N, soak $SOAK_MIN min."
+	echo
+	cat "$RES_DIR/$STAMP.md"
+} >"$RES_DIR/$STAMP.md.tmp" && mv "$RES_DIR/$STAMP.md.tmp" "$RES_DIR/$STAMP.md"
+cat "$RES_DIR/$STAMP.md"
+log "results: $RES_DIR/$STAMP.json $RES_DIR/$STAMP.md (work dir $WORK)"
+log "total $(( $(date +%s) - T0 ))s; $FAILED taskmill workload(s) failed"
+[ "$FAILED" -eq 0 ]
