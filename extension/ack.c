@@ -1,0 +1,272 @@
+/*
+ * ack.c
+ *		The end of a delivery: ack, ack_many, nack and extend_visibility. Each takes
+ *		the delivery's lease, so only the worker that holds the current delivery can
+ *		complete, fail or extend it; anything else is "stale" and changes nothing.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+
+#include "taskmill.h"
+
+PG_FUNCTION_INFO_V1(taskmill_ack);
+PG_FUNCTION_INFO_V1(taskmill_ack_many);
+PG_FUNCTION_INFO_V1(taskmill_nack);
+PG_FUNCTION_INFO_V1(taskmill_extend_visibility);
+
+static SPIPlanPtr ack_plan = NULL;
+static SPIPlanPtr ack_many_plan = NULL;
+static SPIPlanPtr nack_plan = NULL;
+static SPIPlanPtr extend_plan = NULL;
+static SPIPlanPtr known_plan = NULL;
+
+#define RESULT_COLUMNS \
+	"id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts," \
+	" task_group_id, idempotency_key, created_at, scheduled_at, completed_at, result"
+
+static const char *ack_sql =
+"WITH d AS ("
+"  DELETE FROM taskmill.tasks WHERE id = $1 AND lease = $2 AND dlq_at IS NULL RETURNING *"
+"), r AS ("
+"  INSERT INTO taskmill.task_results (" RESULT_COLUMNS ")"
+"  SELECT id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts,"
+"         task_group_id, idempotency_key, created_at, scheduled_at, pg_catalog.now(), $3"
+"  FROM d WHERE NOT d.ephemeral"
+")"
+"SELECT pg_catalog.count(*)::int4 FROM d";
+
+static const char *ack_many_sql =
+"WITH d AS ("
+"  DELETE FROM taskmill.tasks t"
+"  USING unnest($1::int8[], $2::uuid[], $3::jsonb[]) AS a(id, lease, result)"
+"  WHERE t.id = a.id AND t.lease = a.lease AND t.dlq_at IS NULL"
+"  RETURNING t.*, a.result AS a_result"
+"), r AS ("
+"  INSERT INTO taskmill.task_results (" RESULT_COLUMNS ")"
+"  SELECT id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts,"
+"         task_group_id, idempotency_key, created_at, scheduled_at, pg_catalog.now(), a_result"
+"  FROM d WHERE NOT d.ephemeral"
+")"
+"SELECT pg_catalog.count(*)::int4 FROM d";
+
+/*
+ * Backoff 1 s * 2^(attempts-1): 1 s, 2 s, 4 s ... capped at one hour (the exponent is
+ * clamped first so a large attempts count cannot overflow the interval).
+ */
+static const char *nack_sql =
+"UPDATE taskmill.tasks SET"
+"  lease = NULL,"
+"  last_error = $3,"
+"  dlq_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.now() END,"
+"  dlq_reason = CASE WHEN attempts >= max_attempts"
+"                    THEN COALESCE($3, 'max attempts reached') END,"
+"  visible_at = CASE WHEN attempts >= max_attempts THEN visible_at"
+"    ELSE pg_catalog.now() + COALESCE($4, LEAST("
+"      interval '1 second' * pg_catalog.power(2, LEAST(GREATEST(attempts - 1, 0), 16)),"
+"      interval '1 hour')) END"
+" WHERE id = $1 AND lease = $2 AND dlq_at IS NULL"
+" RETURNING dlq_at IS NOT NULL";
+
+static const char *extend_sql =
+"UPDATE taskmill.tasks SET visible_at = pg_catalog.now() + $3"
+" WHERE id = $1 AND lease = $2 AND dlq_at IS NULL";
+
+static const char *known_sql =
+"SELECT EXISTS (SELECT 1 FROM taskmill.tasks WHERE id = $1)"
+"    OR EXISTS (SELECT 1 FROM taskmill.task_results WHERE id = $1)";
+
+/*
+ * After a lease did not match: a task that still exists, or that was completed (by
+ * whoever held the later delivery), makes the call stale; a task id never seen is an
+ * error. Runs only on the failure path, inside the caller's SPI connection.
+ */
+static void
+check_task_known(int64 task_id)
+{
+	static const Oid argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(task_id)};
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_plan(tm_plan(&known_plan, known_sql, 1, argtypes), values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "taskmill: task lookup failed: %s", SPI_result_code_string(rc));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		tm_raise_task_not_found(task_id);
+}
+
+/*
+ * taskmill.ack(task_id, lease, result jsonb DEFAULT NULL) RETURNS boolean
+ */
+Datum
+taskmill_ack(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[3] = {INT8OID, UUIDOID, JSONBOID};
+	int64		task_id = tm_arg_task_id(fcinfo, 0);
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+	int			rc;
+	int32		done;
+
+	tm_require_arg(fcinfo, 1, "lease");
+	values[0] = Int64GetDatum(task_id);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
+
+	tm_spi_connect();
+	rc = SPI_execute_plan(tm_plan(&ack_plan, ack_sql, 3, argtypes), values, nulls, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "taskmill: ack failed: %s", SPI_result_code_string(rc));
+	done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (done == 0)
+		check_task_known(task_id);
+	SPI_finish();
+	PG_RETURN_BOOL(done > 0);
+}
+
+/* Elements of a one-dimensional array argument, or an error for a NULL element. */
+static int
+array_length_checked(ArrayType *a, const char *what)
+{
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", what)));
+	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+}
+
+/*
+ * taskmill.ack_many(task_ids bigint[], leases uuid[], results jsonb[] DEFAULT NULL)
+ * RETURNS integer: acks every (task_ids[i], leases[i]) whose lease is current, in one
+ * statement, and returns how many. Stale and unknown ones are skipped.
+ */
+Datum
+taskmill_ack_many(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[3] = {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID};
+	ArrayType  *ids;
+	ArrayType  *leases;
+	int			n;
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+	int			rc;
+	int32		done;
+
+	tm_require_arg(fcinfo, 0, "task_ids");
+	tm_require_arg(fcinfo, 1, "leases");
+	ids = PG_GETARG_ARRAYTYPE_P(0);
+	leases = PG_GETARG_ARRAYTYPE_P(1);
+	n = array_length_checked(ids, "task_ids");
+	if (array_length_checked(leases, "leases") != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("task_ids and leases must have the same length"),
+				 errdetail("task_ids has %d elements and leases has %d.",
+						   n, array_length_checked(leases, "leases"))));
+	if (!PG_ARGISNULL(2))
+	{
+		ArrayType  *results = PG_GETARG_ARRAYTYPE_P(2);
+		int			m = array_length_checked(results, "results");
+
+		if (m != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("task_ids and results must have the same length"),
+					 errdetail("task_ids has %d elements and results has %d.", n, m)));
+	}
+	if (n == 0)
+		PG_RETURN_INT32(0);
+
+	values[0] = PointerGetDatum(ids);
+	values[1] = PointerGetDatum(leases);
+	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
+
+	tm_spi_connect();
+	rc = SPI_execute_plan(tm_plan(&ack_many_plan, ack_many_sql, 3, argtypes), values, nulls, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "taskmill: ack_many failed: %s", SPI_result_code_string(rc));
+	done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT32(done);
+}
+
+/*
+ * taskmill.nack(task_id, lease, error text, retry_delay interval DEFAULT NULL)
+ * RETURNS text: 'retry', 'dlq' or 'stale'.
+ */
+Datum
+taskmill_nack(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[4] = {INT8OID, UUIDOID, TEXTOID, INTERVALOID};
+	int64		task_id = tm_arg_task_id(fcinfo, 0);
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	const char *outcome;
+	int			rc;
+
+	tm_require_arg(fcinfo, 1, "lease");
+	if (!PG_ARGISNULL(3))
+		tm_check_interval_not_negative(PG_GETARG_DATUM(3), "retry delay");
+	values[0] = Int64GetDatum(task_id);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
+	values[3] = PG_ARGISNULL(3) ? (nulls[3] = 'n', (Datum) 0) : PG_GETARG_DATUM(3);
+
+	tm_spi_connect();
+	rc = SPI_execute_plan(tm_plan(&nack_plan, nack_sql, 4, argtypes), values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "taskmill: nack failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		check_task_known(task_id);
+		outcome = "stale";
+	}
+	else
+	{
+		bool		isnull;
+
+		outcome = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))
+			? "dlq" : "retry";
+	}
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(outcome));
+}
+
+/*
+ * taskmill.extend_visibility(task_id, lease, visibility_timeout interval)
+ * RETURNS boolean: the delivery stays invisible until now() + visibility_timeout;
+ * false when the lease is stale.
+ */
+Datum
+taskmill_extend_visibility(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[3] = {INT8OID, UUIDOID, INTERVALOID};
+	int64		task_id = tm_arg_task_id(fcinfo, 0);
+	Datum		values[3];
+	int			rc;
+	bool		done;
+
+	tm_require_arg(fcinfo, 1, "lease");
+	tm_require_arg(fcinfo, 2, "visibility timeout");
+	tm_check_interval_not_negative(PG_GETARG_DATUM(2), "visibility timeout");
+	values[0] = Int64GetDatum(task_id);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = PG_GETARG_DATUM(2);
+
+	tm_spi_connect();
+	rc = SPI_execute_plan(tm_plan(&extend_plan, extend_sql, 3, argtypes), values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "taskmill: extend_visibility failed: %s", SPI_result_code_string(rc));
+	done = SPI_processed > 0;
+	if (!done)
+		check_task_known(task_id);
+	SPI_finish();
+	PG_RETURN_BOOL(done);
+}

@@ -1,0 +1,171 @@
+/*
+ * dequeue.c
+ *		taskmill.dequeue: claim up to batch_size available tasks in one statement
+ *		(FOR UPDATE SKIP LOCKED), dead-lettering expired and exhausted ones met on
+ *		the way.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "taskmill.h"
+
+PG_FUNCTION_INFO_V1(taskmill_dequeue);
+
+static SPIPlanPtr dequeue_plan = NULL;		/* any task of the queue */
+static SPIPlanPtr dequeue_group_plan = NULL;	/* only one task group ($4) */
+
+/*
+ * Candidates come from two small index scans, each locking at most batch_size rows:
+ *   ready      tasks without a lease whose time has come (tasks_dequeue_idx, in
+ *              delivery order; in-flight rows and the DLQ are not in that index);
+ *   redeliver  deliveries whose visibility timeout passed (tasks_leased_idx, by the
+ *              time they became visible: usually an empty range).
+ * The best batch_size of both, by (priority DESC, id), are updated: delivered with a
+ * fresh lease, or moved to the DLQ when expired, or when a timed-out delivery had
+ * already used its last attempt. Rows locked but not picked are released at commit.
+ */
+static const char *dequeue_sql_fmt =
+"WITH ready AS MATERIALIZED ("
+"  SELECT t.id, t.priority,"
+"         COALESCE(t.expires_at <= pg_catalog.now(), false) AS expired,"
+"         false AS exhausted"
+"  FROM taskmill.tasks t"
+"  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL"
+"    AND t.visible_at <= pg_catalog.now() %s AND %s"
+"  ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE SKIP LOCKED"
+"), redeliver AS MATERIALIZED ("
+"  SELECT t.id, t.priority,"
+"         COALESCE(t.expires_at <= pg_catalog.now(), false) AS expired,"
+"         t.attempts >= t.max_attempts AS exhausted"
+"  FROM taskmill.tasks t"
+"  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NOT NULL"
+"    AND t.visible_at <= pg_catalog.now() %s AND %s"
+"  ORDER BY t.visible_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+"), picked AS MATERIALIZED ("
+"  SELECT c.* FROM (SELECT * FROM ready UNION ALL SELECT * FROM redeliver) c"
+"  ORDER BY c.priority DESC, c.id LIMIT $2"
+"), upd AS ("
+"  UPDATE taskmill.tasks t SET"
+"    attempts = CASE WHEN p.expired OR p.exhausted THEN t.attempts ELSE t.attempts + 1 END,"
+"    visible_at = CASE WHEN p.expired OR p.exhausted THEN t.visible_at"
+"                      ELSE pg_catalog.now() + $3 END,"
+"    lease = CASE WHEN p.expired OR p.exhausted THEN NULL ELSE pg_catalog.gen_random_uuid() END,"
+"    dlq_at = CASE WHEN p.expired OR p.exhausted THEN pg_catalog.now() END,"
+"    dlq_reason = CASE WHEN p.expired THEN 'expired'"
+"                      WHEN p.exhausted THEN 'visibility timeout expired on the last attempt' END"
+"  FROM picked p WHERE t.id = p.id"
+"  RETURNING t.*"
+")"
+"SELECT * FROM upd ORDER BY priority DESC, id";
+
+static SPIPlanPtr
+get_dequeue_plan(bool by_group)
+{
+	static const Oid argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TEXTOID};
+	const char *filter = by_group ? "AND t.task_group_id = $4" : "";
+	char	   *sql;
+	SPIPlanPtr	plan;
+
+	if (by_group ? dequeue_group_plan != NULL : dequeue_plan != NULL)
+		return by_group ? dequeue_group_plan : dequeue_plan;
+	sql = psprintf(dequeue_sql_fmt, filter, tm_fifo_condition(), filter, tm_fifo_condition());
+	plan = tm_plan(by_group ? &dequeue_group_plan : &dequeue_plan, sql, by_group ? 4 : 3, argtypes);
+	pfree(sql);
+	return plan;
+}
+
+/*
+ * taskmill.dequeue(queue_name, batch_size DEFAULT 1, visibility_timeout DEFAULT '30 s',
+ *					task_group_id DEFAULT NULL) RETURNS SETOF taskmill.tasks
+ */
+Datum
+taskmill_dequeue(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
+	int32		batch_size = PG_ARGISNULL(1) ? 1 : PG_GETARG_INT32(1);
+	Datum		vt;
+	bool		by_group = !PG_ARGISNULL(3);
+	Datum		values[4];
+	SPIPlanPtr	plan;
+	int			dlq_attno = 0;
+	int			delivered = 0;
+
+	if (batch_size < 1 || batch_size > TM_BATCH_SIZE_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size %d is out of range", batch_size),
+				 errdetail("batch_size must be between 1 and %d.", TM_BATCH_SIZE_MAX)));
+	if (PG_ARGISNULL(2))
+		vt = DirectFunctionCall3(interval_in, CStringGetDatum("30 seconds"),
+								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	else
+	{
+		vt = PG_GETARG_DATUM(2);
+		tm_check_interval_not_negative(vt, "visibility timeout");
+	}
+	if (by_group)
+	{
+		text	   *g = PG_GETARG_TEXT_PP(3);
+
+		tm_check_name(VARDATA_ANY(g), VARSIZE_ANY_EXHDR(g), "task group id");
+		values[3] = PointerGetDatum(g);
+	}
+	values[0] = PointerGetDatum(queue);
+	values[2] = vt;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	tm_spi_connect();
+	plan = get_dequeue_plan(by_group);
+
+	/*
+	 * Usually one round. Rows moved to the DLQ take places of the batch, so while a
+	 * round dead-letters some and the batch is not full, claim again for the rest.
+	 */
+	for (;;)
+	{
+		int			rc;
+		int			dlqed = 0;
+		uint64		i;
+
+		values[1] = Int32GetDatum(batch_size - delivered);
+		rc = SPI_execute_plan(plan, values, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "taskmill: dequeue failed: %s", SPI_result_code_string(rc));
+		if (dlq_attno == 0)
+		{
+			dlq_attno = SPI_fnumber(SPI_tuptable->tupdesc, "dlq_at");
+			if (dlq_attno <= 0 || SPI_tuptable->tupdesc->natts != rsinfo->setDesc->natts)
+				elog(ERROR, "taskmill: dequeue result does not match taskmill.tasks");
+		}
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			bool		isnull;
+
+			(void) SPI_getbinval(tup, SPI_tuptable->tupdesc, dlq_attno, &isnull);
+			if (isnull)
+			{
+				tuplestore_puttuple(rsinfo->setResult, tup);
+				delivered++;
+			}
+			else
+				dlqed++;
+		}
+		if (dlqed == 0 || delivered >= batch_size)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	SPI_finish();
+	return (Datum) 0;
+}

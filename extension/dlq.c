@@ -1,0 +1,67 @@
+/*
+ * dlq.c
+ *		The dead-letter queue's way back: taskmill.requeue_from_dlq.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "taskmill.h"
+
+PG_FUNCTION_INFO_V1(taskmill_requeue_from_dlq);
+
+static SPIPlanPtr requeue_plan = NULL;
+static SPIPlanPtr exists_plan = NULL;
+
+/*
+ * A fresh start: attempts back to 0, visible now, no lease. An expiry that has passed
+ * is cleared too, or the task would go straight back to the DLQ as expired.
+ */
+static const char *requeue_sql =
+"UPDATE taskmill.tasks SET"
+"  dlq_at = NULL, dlq_reason = NULL, attempts = 0, lease = NULL,"
+"  visible_at = pg_catalog.now(),"
+"  expires_at = CASE WHEN expires_at <= pg_catalog.now() THEN NULL ELSE expires_at END"
+" WHERE id = $1 AND dlq_at IS NOT NULL"
+" RETURNING queue_name";
+
+static const char *exists_sql = "SELECT 1 FROM taskmill.tasks WHERE id = $1";
+
+/*
+ * taskmill.requeue_from_dlq(task_id bigint) RETURNS void
+ * P0002 when the task does not exist, 55000 when it is not in the DLQ.
+ */
+Datum
+taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[1] = {INT8OID};
+	int64		task_id = tm_arg_task_id(fcinfo, 0);
+	Datum		values[1] = {Int64GetDatum(task_id)};
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *queue_name;
+	int			rc;
+
+	tm_spi_connect();
+	rc = SPI_execute_plan(tm_plan(&requeue_plan, requeue_sql, 1, argtypes), values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "taskmill: requeue_from_dlq failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		rc = SPI_execute_plan(tm_plan(&exists_plan, exists_sql, 1, argtypes), values, NULL, true, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "taskmill: task lookup failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 0)
+			tm_raise_task_not_found(task_id);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task %lld is not in the dead-letter queue", (long long) task_id)));
+	}
+	/* SPI's memory goes at SPI_finish: copy the name into the caller's context. */
+	queue_name = MemoryContextStrdup(caller,
+									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	tm_notify_queue(queue_name);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,598 @@
+/*
+ * enqueue.c
+ *		taskmill.enqueue and taskmill.enqueue_batch: validate, insert with one saved
+ *		plan (a batch is one set-based INSERT), and NOTIFY the queue's workers.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "taskmill.h"
+
+PG_FUNCTION_INFO_V1(taskmill_enqueue);
+PG_FUNCTION_INFO_V1(taskmill_enqueue_batch);
+
+static SPIPlanPtr enqueue_plan = NULL;
+static SPIPlanPtr enqueue_batch_plan = NULL;
+
+/*
+ * ON CONFLICT DO NOTHING turns a duplicate idempotency key into "no row" instead of
+ * an aborted statement, so we can raise 23505 with a message naming the key; it also
+ * waits for a concurrent insert of the same key and decides on its outcome.
+ */
+static const char *enqueue_sql =
+"INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts,"
+"  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)"
+" VALUES ($1, $2, $3, COALESCE($4, '{}'::jsonb), $5, $6, $7,"
+"  COALESCE($8, pg_catalog.gen_random_uuid()::text), $9, $10, $10, $11)"
+" ON CONFLICT (queue_name, idempotency_key) WHERE dlq_at IS NULL DO NOTHING"
+" RETURNING id";
+
+static const char *enqueue_batch_sql =
+"INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts,"
+"  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)"
+" SELECT $1, u.op, u.payload, COALESCE(u.meta, '{}'::jsonb), u.pri, u.ma, u.grp,"
+"  COALESCE(u.idem, pg_catalog.gen_random_uuid()::text), u.eph, u.sched, u.sched, u.exp"
+" FROM unnest($2::text[], $3::jsonb[], $4::jsonb[], $5::int4[], $6::int4[],"
+"  $7::text[], $8::text[], $9::bool[], $10::timestamptz[], $11::timestamptz[])"
+"  WITH ORDINALITY AS u(op, payload, meta, pri, ma, grp, idem, eph, sched, exp, ord)"
+" ORDER BY u.ord"
+" ON CONFLICT (queue_name, idempotency_key) WHERE dlq_at IS NULL DO NOTHING"
+" RETURNING id, idempotency_key";
+
+/*
+ * Wake the queue's workers. PostgreSQL folds identical notifications of one
+ * transaction into one, so a transaction that enqueues many tasks into a queue sends
+ * one notification for it, at commit.
+ */
+void
+tm_notify_queue(const char *queue_name)
+{
+	Async_Notify(TM_NOTIFY_CHANNEL, queue_name);
+}
+
+static void
+raise_duplicate_key(const char *key, const char *queue_name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("task with idempotency key \"%s\" already exists in queue \"%s\"",
+					key, queue_name),
+			 errdetail("Idempotency keys are unique among a queue's tasks outside the dead-letter queue.")));
+}
+
+static void
+check_meta(Jsonb *meta)
+{
+	if (!JB_ROOT_IS_OBJECT(meta))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("meta must be a JSON object"),
+				 errdetail("The meta given was %s.",
+						   JsonbToCString(NULL, &meta->root, VARSIZE(meta)))));
+}
+
+/*
+ * taskmill.enqueue(queue_name, operation_id, payload, priority, max_attempts,
+ *					scheduled_at, expires_at, task_group_id, idempotency_key,
+ *					ephemeral, meta) RETURNS bigint
+ *
+ * NULL for an option means its default.
+ */
+Datum
+taskmill_enqueue(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[11] = {
+		TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, INT4OID, TEXTOID, TEXTOID,
+		BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID
+	};
+	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
+	text	   *operation = tm_arg_name(fcinfo, 1, "operation id");
+	int32		priority = PG_ARGISNULL(3) ? TM_DEFAULT_PRIORITY : PG_GETARG_INT32(3);
+	int32		max_attempts = PG_ARGISNULL(4) ? TM_DEFAULT_MAX_ATTEMPTS : PG_GETARG_INT32(4);
+	Datum		scheduled_at;
+	Datum		values[11];
+	char		nulls[11];
+	char	   *queue_name = text_to_cstring(queue);
+	SPIPlanPtr	plan;
+	int			rc;
+	bool		isnull;
+	int64		id;
+
+	tm_check_priority(priority);
+	tm_check_max_attempts(max_attempts);
+	scheduled_at = PG_ARGISNULL(5)
+		? TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())
+		: PG_GETARG_DATUM(5);
+	if (!PG_ARGISNULL(6))
+		tm_check_expiry(scheduled_at, PG_GETARG_DATUM(6));
+	if (!PG_ARGISNULL(7))
+	{
+		text	   *g = PG_GETARG_TEXT_PP(7);
+
+		tm_check_name(VARDATA_ANY(g), VARSIZE_ANY_EXHDR(g), "task group id");
+	}
+	if (!PG_ARGISNULL(8))
+		tm_check_idempotency_key(VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(8)));
+	if (!PG_ARGISNULL(10))
+		check_meta(PG_GETARG_JSONB_P(10));
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = PointerGetDatum(queue);
+	values[1] = PointerGetDatum(operation);
+	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
+	values[3] = PG_ARGISNULL(10) ? (nulls[3] = 'n', (Datum) 0) : PG_GETARG_DATUM(10);
+	values[4] = Int32GetDatum(priority);
+	values[5] = Int32GetDatum(max_attempts);
+	values[6] = PG_ARGISNULL(7) ? (nulls[6] = 'n', (Datum) 0) : PG_GETARG_DATUM(7);
+	values[7] = PG_ARGISNULL(8) ? (nulls[7] = 'n', (Datum) 0) : PG_GETARG_DATUM(8);
+	values[8] = BoolGetDatum(PG_ARGISNULL(9) ? false : PG_GETARG_BOOL(9));
+	values[9] = scheduled_at;
+	values[10] = PG_ARGISNULL(6) ? (nulls[10] = 'n', (Datum) 0) : PG_GETARG_DATUM(6);
+
+	tm_spi_connect();
+	plan = tm_plan(&enqueue_plan, enqueue_sql, 11, argtypes);
+	rc = SPI_execute_plan(plan, values, nulls, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "taskmill: enqueue failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		raise_duplicate_key(TextDatumGetCString(values[7]), queue_name);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+
+	tm_notify_queue(queue_name);
+	PG_RETURN_INT64(id);
+}
+
+/* ---- enqueue_batch ---- */
+
+/* Column arrays of a batch, one entry per task, handed to the INSERT via unnest. */
+typedef struct BatchColumns
+{
+	int			n;
+	Datum	   *op;
+	Datum	   *payload;
+	bool	   *payload_null;
+	Datum	   *meta;
+	bool	   *meta_null;
+	Datum	   *priority;
+	Datum	   *max_attempts;
+	Datum	   *group;
+	bool	   *group_null;
+	Datum	   *idem;
+	bool	   *idem_null;
+	char	  **idem_str;		/* explicit keys, for the duplicate check */
+	Datum	   *ephemeral;
+	Datum	   *scheduled_at;
+	Datum	   *expires_at;
+	bool	   *expires_null;
+} BatchColumns;
+
+typedef struct BatchErrorContext
+{
+	int			task;			/* 1-based */
+} BatchErrorContext;
+
+static void
+batch_error_callback(void *arg)
+{
+	BatchErrorContext *ctx = (BatchErrorContext *) arg;
+
+	if (ctx->task > 0)
+		errcontext("task %d of the batch", ctx->task);
+}
+
+static const char *
+jbv_type_name(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "string";
+		case jbvNumeric:
+			return "number";
+		case jbvBool:
+			return "boolean";
+		case jbvBinary:
+			return JsonContainerIsArray(v->val.binary.data) ? "array" : "object";
+		default:
+			return "unknown";
+	}
+}
+
+static void
+raise_wrong_type(const char *field, const char *expected, JsonbValue *v)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("field \"%s\" must be %s", field, expected),
+			 errdetail("The value given is a JSON %s.", jbv_type_name(v))));
+}
+
+static char *
+jbv_string(const char *field, JsonbValue *v)
+{
+	if (v->type != jbvString)
+		raise_wrong_type(field, "a string", v);
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* An integral JSON number that fits int32; anything else is 22023 naming the value. */
+static int32
+jbv_int32(const char *field, JsonbValue *v)
+{
+	char	   *s;
+	char	   *end;
+	long long	value;
+
+	if (v->type != jbvNumeric)
+		raise_wrong_type(field, "an integer", v);
+	s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	errno = 0;
+	value = strtoll(s, &end, 10);
+	if (*end == '.')
+	{
+		char	   *p = end + 1;
+
+		while (*p == '0')
+			p++;
+		if (*p == '\0')
+			end = p;
+	}
+	if (*end != '\0' || errno != 0 || value < PG_INT32_MIN || value > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field \"%s\" must be an integer", field),
+				 errdetail("The value given is %s.", s)));
+	return (int32) value;
+}
+
+static Datum
+jbv_timestamptz(const char *field, JsonbValue *v)
+{
+	char	   *s = jbv_string(field, v);
+
+	return DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* Read task i (0-based) of the batch into the column arrays. */
+static void
+read_batch_task(BatchColumns *c, int i, JsonbValue *el, Datum now)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	bool		have_op = false;
+
+	if (el->type != jbvBinary || !JsonContainerIsObject(el->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("each task of a batch must be a JSON object"),
+				 errdetail("The task given is a JSON %s.", jbv_type_name(el))));
+
+	c->payload_null[i] = true;
+	c->meta_null[i] = true;
+	c->priority[i] = Int32GetDatum(TM_DEFAULT_PRIORITY);
+	c->max_attempts[i] = Int32GetDatum(TM_DEFAULT_MAX_ATTEMPTS);
+	c->group_null[i] = true;
+	c->idem_null[i] = true;
+	c->idem_str[i] = NULL;
+	c->ephemeral[i] = BoolGetDatum(false);
+	c->scheduled_at[i] = now;
+	c->expires_null[i] = true;
+
+	it = JsonbIteratorInit(el->val.binary.data);
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		JsonbValue	val;
+
+		if (r != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		r = JsonbIteratorNext(&it, &val, true);
+		Assert(r == WJB_VALUE);
+
+		if (strcmp(key, "operation_id") == 0)
+		{
+			char	   *s = jbv_string(key, &val);
+
+			tm_check_name(s, strlen(s), "operation id");
+			c->op[i] = CStringGetTextDatum(s);
+			have_op = true;
+		}
+		else if (strcmp(key, "payload") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				c->payload[i] = JsonbPGetDatum(JsonbValueToJsonb(&val));
+				c->payload_null[i] = false;
+			}
+		}
+		else if (strcmp(key, "meta") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				if (val.type != jbvBinary || !JsonContainerIsObject(val.val.binary.data))
+					raise_wrong_type(key, "an object", &val);
+				c->meta[i] = JsonbPGetDatum(JsonbValueToJsonb(&val));
+				c->meta_null[i] = false;
+			}
+		}
+		else if (strcmp(key, "priority") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				int32		p = jbv_int32(key, &val);
+
+				tm_check_priority(p);
+				c->priority[i] = Int32GetDatum(p);
+			}
+		}
+		else if (strcmp(key, "max_attempts") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				int32		m = jbv_int32(key, &val);
+
+				tm_check_max_attempts(m);
+				c->max_attempts[i] = Int32GetDatum(m);
+			}
+		}
+		else if (strcmp(key, "task_group_id") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				char	   *s = jbv_string(key, &val);
+
+				tm_check_name(s, strlen(s), "task group id");
+				c->group[i] = CStringGetTextDatum(s);
+				c->group_null[i] = false;
+			}
+		}
+		else if (strcmp(key, "idempotency_key") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				char	   *s = jbv_string(key, &val);
+
+				tm_check_idempotency_key(strlen(s));
+				c->idem[i] = CStringGetTextDatum(s);
+				c->idem_null[i] = false;
+				c->idem_str[i] = s;
+			}
+		}
+		else if (strcmp(key, "ephemeral") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				if (val.type != jbvBool)
+					raise_wrong_type(key, "a boolean", &val);
+				c->ephemeral[i] = BoolGetDatum(val.val.boolean);
+			}
+		}
+		else if (strcmp(key, "scheduled_at") == 0)
+		{
+			if (val.type != jbvNull)
+				c->scheduled_at[i] = jbv_timestamptz(key, &val);
+		}
+		else if (strcmp(key, "expires_at") == 0)
+		{
+			if (val.type != jbvNull)
+			{
+				c->expires_at[i] = jbv_timestamptz(key, &val);
+				c->expires_null[i] = false;
+			}
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown field \"%s\" in task", key),
+					 errhint("Task fields are operation_id, payload, priority, max_attempts, scheduled_at, expires_at, task_group_id, idempotency_key, ephemeral and meta.")));
+	}
+	if (!have_op)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("operation id must not be null"),
+				 errdetail("Each task of a batch needs a string field \"operation_id\".")));
+	if (!c->expires_null[i])
+		tm_check_expiry(c->scheduled_at[i], c->expires_at[i]);
+}
+
+typedef struct KeyRef
+{
+	const char *key;
+	int			task;
+} KeyRef;
+
+static int
+keyref_cmp(const void *a, const void *b)
+{
+	const KeyRef *ka = (const KeyRef *) a;
+	const KeyRef *kb = (const KeyRef *) b;
+	int			c = strcmp(ka->key, kb->key);
+
+	return c != 0 ? c : ka->task - kb->task;
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Two tasks of one batch with the same explicit key fail the batch before any insert. */
+static void
+check_batch_duplicates(BatchColumns *c)
+{
+	KeyRef	   *refs = palloc(sizeof(KeyRef) * Max(c->n, 1));
+	int			m = 0;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->idem_str[i] != NULL)
+		{
+			refs[m].key = c->idem_str[i];
+			refs[m].task = i + 1;
+			m++;
+		}
+	qsort(refs, m, sizeof(KeyRef), keyref_cmp);
+	for (int i = 1; i < m; i++)
+		if (strcmp(refs[i - 1].key, refs[i].key) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("duplicate idempotency key \"%s\" in batch", refs[i].key),
+					 errdetail("Tasks %d and %d of the batch have the same idempotency key.",
+							   refs[i - 1].task, refs[i].task)));
+	pfree(refs);
+}
+
+static Datum
+make_array(Datum *values, bool *nulls, int n, Oid elmtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elmtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elmtype,
+											  typlen, typbyval, typalign));
+}
+
+/*
+ * taskmill.enqueue_batch(queue_name, tasks jsonb) RETURNS bigint[]
+ *
+ * All tasks are validated first, then inserted by one INSERT ... SELECT FROM unnest(...)
+ * (one plan, one executor run), so the cost per task is close to a COPY's.
+ */
+Datum
+taskmill_enqueue_batch(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[11] = {
+		TEXTOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID
+	};
+	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
+	char	   *queue_name = text_to_cstring(queue);
+	Jsonb	   *tasks;
+	BatchColumns c;
+	BatchErrorContext ectx = {0};
+	ErrorContextCallback errcb;
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	Datum		values[11];
+	Datum	   *ids;
+	SPIPlanPtr	plan;
+	int			rc;
+	uint64		inserted;
+	ArrayType  *result;
+
+	tm_require_arg(fcinfo, 1, "tasks");
+	tasks = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(tasks) || JB_ROOT_IS_SCALAR(tasks))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tasks must be a JSON array of task objects"),
+				 errdetail("The value given is a JSON %s.",
+						   JB_ROOT_IS_OBJECT(tasks) ? "object" : "scalar")));
+
+	c.n = JB_ROOT_COUNT(tasks);
+	if (c.n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+
+#define ALLOC_COL(field, type) c.field = (type *) palloc0(sizeof(type) * c.n)
+	ALLOC_COL(op, Datum);
+	ALLOC_COL(payload, Datum);
+	ALLOC_COL(payload_null, bool);
+	ALLOC_COL(meta, Datum);
+	ALLOC_COL(meta_null, bool);
+	ALLOC_COL(priority, Datum);
+	ALLOC_COL(max_attempts, Datum);
+	ALLOC_COL(group, Datum);
+	ALLOC_COL(group_null, bool);
+	ALLOC_COL(idem, Datum);
+	ALLOC_COL(idem_null, bool);
+	ALLOC_COL(idem_str, char *);
+	ALLOC_COL(ephemeral, Datum);
+	ALLOC_COL(scheduled_at, Datum);
+	ALLOC_COL(expires_at, Datum);
+	ALLOC_COL(expires_null, bool);
+#undef ALLOC_COL
+
+	errcb.callback = batch_error_callback;
+	errcb.arg = &ectx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	for (int i = 0; i < c.n; i++)
+	{
+		ectx.task = i + 1;
+		read_batch_task(&c, i, getIthJsonbValueFromContainer(&tasks->root, i), now);
+	}
+	error_context_stack = errcb.previous;
+
+	check_batch_duplicates(&c);
+
+	values[0] = PointerGetDatum(queue);
+	values[1] = make_array(c.op, NULL, c.n, TEXTOID);
+	values[2] = make_array(c.payload, c.payload_null, c.n, JSONBOID);
+	values[3] = make_array(c.meta, c.meta_null, c.n, JSONBOID);
+	values[4] = make_array(c.priority, NULL, c.n, INT4OID);
+	values[5] = make_array(c.max_attempts, NULL, c.n, INT4OID);
+	values[6] = make_array(c.group, c.group_null, c.n, TEXTOID);
+	values[7] = make_array(c.idem, c.idem_null, c.n, TEXTOID);
+	values[8] = make_array(c.ephemeral, NULL, c.n, BOOLOID);
+	values[9] = make_array(c.scheduled_at, NULL, c.n, TIMESTAMPTZOID);
+	values[10] = make_array(c.expires_at, c.expires_null, c.n, TIMESTAMPTZOID);
+	ids = palloc(sizeof(Datum) * c.n);	/* before SPI_connect: outlives SPI_finish */
+
+	tm_spi_connect();
+	plan = tm_plan(&enqueue_batch_plan, enqueue_batch_sql, 11, argtypes);
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));
+	inserted = SPI_processed;
+
+	if (inserted < (uint64) c.n)
+	{
+		/* Some explicit key exists already: name the first one of the batch. */
+		char	  **got = palloc(sizeof(char *) * Max(inserted, 1));
+
+		for (uint64 i = 0; i < inserted; i++)
+			got[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		qsort(got, inserted, sizeof(char *), str_cmp);
+		for (int i = 0; i < c.n; i++)
+			if (c.idem_str[i] != NULL &&
+				bsearch(&c.idem_str[i], got, inserted, sizeof(char *), str_cmp) == NULL)
+			{
+				ectx.task = i + 1;
+				error_context_stack = &errcb;
+				raise_duplicate_key(c.idem_str[i], queue_name);
+			}
+		elog(ERROR, "taskmill: enqueue_batch inserted %llu of %d tasks",
+			 (unsigned long long) inserted, c.n);
+	}
+
+	for (int i = 0; i < c.n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	SPI_finish();
+
+	result = construct_array(ids, c.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	tm_notify_queue(queue_name);
+	PG_RETURN_ARRAYTYPE_P(result);
+}

@@ -1,0 +1,35 @@
+/*
+ * fifo.c
+ *		The FIFO-group condition shared by every dequeue statement: a grouped task
+ *		may be delivered only when it is its group's head, no task of its group is in
+ *		flight, and this transaction wins the group's advisory lock.
+ */
+#include "postgres.h"
+
+#include "taskmill.h"
+
+/*
+ * SQL text of the condition, for a task aliased "t". The three tests run left to
+ * right and stop at the first false one (one boolean expression), so the advisory
+ * lock is tried only for a group head that is otherwise free: a dequeuer never holds
+ * the lock of a group it does not deliver from. The lock key is (hashtext(queue),
+ * hashtext(group)) in the two-int4 key space of pg_try_advisory_xact_lock; it is
+ * released at the end of the dequeue's transaction, by when the delivered head is
+ * committed as in flight and keeps the group closed by itself.
+ */
+const char *
+tm_fifo_condition(void)
+{
+	return
+		"(t.task_group_id IS NULL OR ("
+		"  t.id = (SELECT h.id FROM taskmill.tasks h"
+		"          WHERE h.queue_name = t.queue_name AND h.task_group_id = t.task_group_id"
+		"            AND h.dlq_at IS NULL"
+		"          ORDER BY h.priority DESC, h.id LIMIT 1)"
+		"  AND NOT EXISTS (SELECT 1 FROM taskmill.tasks f"
+		"          WHERE f.queue_name = t.queue_name AND f.task_group_id = t.task_group_id"
+		"            AND f.dlq_at IS NULL AND f.lease IS NOT NULL"
+		"            AND f.visible_at > pg_catalog.now() AND f.id <> t.id)"
+		"  AND pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext(t.queue_name),"
+		"                                           pg_catalog.hashtext(t.task_group_id))))";
+}

@@ -1,0 +1,84 @@
+-- 20_queue.sql: the queue's C functions (enqueue.c, dequeue.c, ack.c, dlq.c).
+--
+-- None is STRICT: each checks its own NULLs (22004 for a required argument; NULL for an
+-- option with a default means that default).
+
+CREATE FUNCTION taskmill.enqueue(
+	queue_name text,
+	operation_id text,
+	payload jsonb DEFAULT NULL,
+	priority integer DEFAULT 0,
+	max_attempts integer DEFAULT 3,
+	scheduled_at timestamptz DEFAULT pg_catalog.now(),
+	expires_at timestamptz DEFAULT NULL,
+	task_group_id text DEFAULT NULL,
+	idempotency_key text DEFAULT NULL,
+	ephemeral boolean DEFAULT false,
+	meta jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_enqueue';
+
+COMMENT ON FUNCTION taskmill.enqueue(text, text, jsonb, integer, integer, timestamptz,
+	timestamptz, text, text, boolean, jsonb) IS
+	'Add a task to a queue; returns its id. NOTIFY taskmill with the queue name at commit.';
+
+CREATE FUNCTION taskmill.enqueue_batch(queue_name text, tasks jsonb)
+RETURNS bigint[]
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_enqueue_batch';
+
+COMMENT ON FUNCTION taskmill.enqueue_batch(text, jsonb) IS
+	'Add a JSON array of tasks to a queue, all or nothing; returns their ids in input order.';
+
+CREATE FUNCTION taskmill.dequeue(
+	queue_name text,
+	batch_size integer DEFAULT 1,
+	visibility_timeout interval DEFAULT '30 seconds',
+	task_group_id text DEFAULT NULL)
+RETURNS SETOF taskmill.tasks
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1
+AS 'MODULE_PATHNAME', 'taskmill_dequeue';
+
+COMMENT ON FUNCTION taskmill.dequeue(text, integer, interval, text) IS
+	'Claim up to batch_size available tasks (priority DESC, id), each with a fresh lease.';
+
+CREATE FUNCTION taskmill.ack(task_id bigint, lease uuid, result jsonb DEFAULT NULL)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_ack';
+
+COMMENT ON FUNCTION taskmill.ack(bigint, uuid, jsonb) IS
+	'Complete a delivery: the task moves to task_results (unless ephemeral). False if the lease is stale.';
+
+CREATE FUNCTION taskmill.ack_many(task_ids bigint[], leases uuid[], results jsonb[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_ack_many';
+
+COMMENT ON FUNCTION taskmill.ack_many(bigint[], uuid[], jsonb[]) IS
+	'Ack many deliveries in one statement; returns how many leases were current.';
+
+CREATE FUNCTION taskmill.nack(task_id bigint, lease uuid, error text, retry_delay interval DEFAULT NULL)
+RETURNS text
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_nack';
+
+COMMENT ON FUNCTION taskmill.nack(bigint, uuid, text, interval) IS
+	'Fail a delivery: retry after a backoff, or dead-letter at max_attempts. Returns retry, dlq or stale.';
+
+CREATE FUNCTION taskmill.extend_visibility(task_id bigint, lease uuid, visibility_timeout interval)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_extend_visibility';
+
+COMMENT ON FUNCTION taskmill.extend_visibility(bigint, uuid, interval) IS
+	'Heartbeat: keep a delivery invisible until now() + visibility_timeout. False if the lease is stale.';
+
+CREATE FUNCTION taskmill.requeue_from_dlq(task_id bigint)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_requeue_from_dlq';
+
+COMMENT ON FUNCTION taskmill.requeue_from_dlq(bigint) IS
+	'Move a task from the dead-letter queue back to its queue, attempts reset, visible now.';

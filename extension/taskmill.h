@@ -1,0 +1,47 @@
+/*
+ * taskmill.h
+ *		Declarations shared by the queue's C files: saved SPI plans, argument
+ *		validation and the limits of the SQL surface.
+ */
+#ifndef TASKMILL_H
+#define TASKMILL_H
+
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+
+/* Limits of the SQL surface (DESIGN.md). */
+#define TM_PRIORITY_MIN			(-100)
+#define TM_PRIORITY_MAX			100
+#define TM_DEFAULT_PRIORITY		0
+#define TM_DEFAULT_MAX_ATTEMPTS 3
+#define TM_BATCH_SIZE_MAX		10000
+#define TM_NAME_MAX_BYTES		255		/* queue names travel as NOTIFY payloads */
+#define TM_NOTIFY_CHANNEL		"taskmill"
+
+/* plans.c: one saved plan per hot statement, prepared on first use in a backend. */
+extern SPIPlanPtr tm_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
+extern void tm_spi_connect(void);
+
+/* validate.c: argument checks that raise DESIGN.md's SQLSTATEs. */
+extern text *tm_arg_name(FunctionCallInfo fcinfo, int argno, const char *what);
+extern void tm_check_name(const char *value, int len, const char *what);
+extern void tm_check_priority(int32 priority);
+extern void tm_check_max_attempts(int32 max_attempts);
+extern void tm_check_idempotency_key(int len);
+extern void tm_check_interval_not_negative(Datum interval, const char *what);
+extern void tm_check_expiry(Datum scheduled_at, Datum expires_at);
+extern void tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what);
+extern int64 tm_arg_task_id(FunctionCallInfo fcinfo, int argno);
+
+/* fifo.c */
+extern const char *tm_fifo_condition(void);
+
+/* enqueue.c */
+extern void tm_notify_queue(const char *queue_name);
+
+/* validate.c: P0002 for a task id that names no task. */
+extern void tm_raise_task_not_found(int64 task_id);
+
+#endif							/* TASKMILL_H */

@@ -1,0 +1,126 @@
+/*
+ * validate.c
+ *		Argument checks shared by the queue functions. Each raises DESIGN.md's
+ *		SQLSTATE with a message in PostgreSQL's style, before anything is written.
+ */
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
+
+#include "taskmill.h"
+
+/* Raise 22004 when argument argno is NULL. */
+void
+tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", what)));
+}
+
+/* Validate a queue name, operation id or group id: not empty, not absurdly long. */
+void
+tm_check_name(const char *value, int len, const char *what)
+{
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what)));
+	if (len > TM_NAME_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", what),
+				 errdetail("The value has %d bytes; at most %d are allowed.",
+						   len, TM_NAME_MAX_BYTES)));
+}
+
+/* A required, non-empty name argument (queue name, operation id). */
+text *
+tm_arg_name(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	text	   *t;
+
+	tm_require_arg(fcinfo, argno, what);
+	t = PG_GETARG_TEXT_PP(argno);
+	tm_check_name(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), what);
+	return t;
+}
+
+void
+tm_check_priority(int32 priority)
+{
+	if (priority < TM_PRIORITY_MIN || priority > TM_PRIORITY_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("priority %d is out of range", priority),
+				 errdetail("Priority must be between %d and %d.",
+						   TM_PRIORITY_MIN, TM_PRIORITY_MAX)));
+}
+
+void
+tm_check_max_attempts(int32 max_attempts)
+{
+	if (max_attempts < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_attempts %d is out of range", max_attempts),
+				 errdetail("max_attempts must be at least 1.")));
+}
+
+void
+tm_check_idempotency_key(int len)
+{
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key must not be empty"),
+				 errdetail("Pass NULL to have a unique key generated.")));
+}
+
+/* Intervals for visibility timeouts and retry delays must not be negative. */
+void
+tm_check_interval_not_negative(Datum interval, const char *what)
+{
+	Interval   *zero = (Interval *) palloc0(sizeof(Interval));
+
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, interval, IntervalPGetDatum(zero))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", what),
+				 errdetail("The %s given was \"%s\".", what,
+						   DatumGetCString(DirectFunctionCall1(interval_out, interval)))));
+}
+
+void
+tm_check_expiry(Datum scheduled_at, Datum expires_at)
+{
+	TimestampTz s = DatumGetTimestampTz(scheduled_at);
+	TimestampTz e = DatumGetTimestampTz(expires_at);
+
+	if (e < s)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expires_at is before scheduled_at"),
+				 errdetail("The task would expire at %s, before it is scheduled at %s.",
+						   timestamptz_to_str(e), timestamptz_to_str(s))));
+}
+
+/* A required task id argument. */
+int64
+tm_arg_task_id(FunctionCallInfo fcinfo, int argno)
+{
+	tm_require_arg(fcinfo, argno, "task_id");
+	return PG_GETARG_INT64(argno);
+}
+
+void
+tm_raise_task_not_found(int64 task_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("task %lld does not exist", (long long) task_id)));
+}
