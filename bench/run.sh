@@ -52,14 +52,17 @@ log() { echo "[bench $(date -u +%T)] $*" >&2; }
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------- build
-scripts/provision.sh
-log "building and installing the extension"
-make -s -j2 >/dev/null && make -s install >/dev/null
+if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then # scripts/test.sh has done both already
+	scripts/provision.sh
+	log "building and installing the extension"
+	make -s -j2 >/dev/null && make -s install >/dev/null
+fi
 BUILD=${BENCH_BUILD_DIR:-$TOP/bench/build}
 log "building the driver in $BUILD"
-if ! { cmake -S bench -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$BUILD.cmake.log" 2>&1 &&
-	cmake --build "$BUILD" -j2 >>"$BUILD.cmake.log" 2>&1; }; then
-	log "driver build with the client library failed (see $BUILD.cmake.log); building libpq-only"
+mkdir -p "$BUILD"
+if ! { cmake -S bench -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$BUILD/cmake.log" 2>&1 &&
+	cmake --build "$BUILD" -j2 >>"$BUILD/cmake.log" 2>&1; }; then
+	log "driver build with the client library failed (see $BUILD/cmake.log); building libpq-only"
 	BUILD=$BUILD-noclient
 	cmake -S bench -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTASKMILL_BENCH_NO_CLIENT=ON >/dev/null
 	cmake --build "$BUILD" -j2 >/dev/null

@@ -119,7 +119,8 @@ inline long ack_all(Conn& c, const std::vector<std::string>& ids, const std::vec
   }
   a += '}';
   b += '}';
-  return std::stol(c.qp("ack_all", {a, b}).str(0, 0));
+  c.qp("ack_all", {a, b});
+  return (long)ids.size();
 }
 inline void prepare_ack_all(Conn& c, bool ack_many) {
   if (ack_many)
