@@ -1,21 +1,657 @@
-// taskmill::Worker (stub, being implemented).
+// taskmill::Worker: fetcher, executors, heartbeat, acker and listener threads around the
+// extension's dequeue / ack_many / nack / extend_visibility functions.
+//
+// Locking: one mutex (Impl::mu) guards every piece of shared state below it; user code
+// (handlers, on_alert, stop callbacks of handler tokens) never runs while it is held.
 #include "taskmill/worker.hpp"
 
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
 #include "taskmill/error.hpp"
+#include "taskmill/trace.hpp"
 
 namespace taskmill {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+// ---- TaskContext -----------------------------------------------------------------------
+
 TaskContext::TaskContext(Task task, Clock::time_point deadline, std::stop_token token)
     : task_(std::move(task)), deadline_(deadline), token_(std::move(token)) {}
-bool TaskContext::cancelled() const noexcept { return token_.stop_requested() || Clock::now() >= deadline_; }
-void TaskContext::throw_if_cancelled() const { if (cancelled()) throw Error(ErrorCode::Timeout, "context deadline exceeded"); }
-bool TaskContext::sleep_for(std::chrono::milliseconds) const { return !cancelled(); }
-struct Worker::Impl { std::string queue; };
-Worker::Worker(Client&, std::string q, WorkerOptions) : impl_(std::make_unique<Impl>()) { impl_->queue = std::move(q); }
-Worker::~Worker() = default;
-void Worker::register_task(std::string, Handler) {}
-void Worker::start() {}
-void Worker::stop() {}
-void Worker::run(std::stop_token) {}
-bool Worker::running() const noexcept { return false; }
+
+bool TaskContext::cancelled() const noexcept {
+  return token_.stop_requested() || Clock::now() >= deadline_;
+}
+
+void TaskContext::throw_if_cancelled() const {
+  if (cancelled()) throw Error(ErrorCode::Timeout, "context deadline exceeded");
+}
+
+bool TaskContext::sleep_for(milliseconds d) const {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lk(m);
+  auto until = std::min(Clock::now() + d, deadline_);
+  cv.wait_until(lk, token_, until, [] { return false; });
+  return !cancelled();
+}
+
+namespace {
+
+// Sleeps up to `d`; returns false when `st` was requested.
+bool sleep_for(std::stop_token st, milliseconds d) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lk(m);
+  cv.wait_for(lk, st, d, [] { return false; });
+  return !st.stop_requested();
+}
+
+// An eventfd that a stop_callback signals, so a poll() on a socket can be interrupted.
+class WakeFd {
+ public:
+  WakeFd() : fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  ~WakeFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const noexcept { return fd_; }
+  void signal() const noexcept {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
+  }
+
+ private:
+  int fd_;
+};
+
+struct PQfreememDeleter {
+  void operator()(PGnotify* n) const noexcept { PQfreemem(n); }
+};
+
+constexpr std::string_view kDequeueSql =
+    "SELECT * FROM taskmill.dequeue(queue_name => $1, batch_size => $2, "
+    "visibility_timeout => $3::interval, task_group_id => $4)";
+constexpr std::string_view kNackSql =
+    "SELECT taskmill.nack(task_id => $1, lease => $2::uuid, error => $3, "
+    "retry_delay => $4::interval)";
+constexpr std::string_view kExtendSql =
+    "SELECT taskmill.extend_visibility(task_id => $1, lease => $2::uuid, "
+    "visibility_timeout => $3::interval)";
+constexpr std::string_view kAckSql =
+    "SELECT taskmill.ack(task_id => $1, lease => $2::uuid, result => $3::jsonb)";
+constexpr std::string_view kAckManySql =
+    "SELECT taskmill.ack_many(task_ids => $1::bigint[], leases => $2::uuid[], "
+    "results => $3::jsonb[])";
+
+// A PostgreSQL array literal; std::nullopt elements are NULL.
+std::string pg_array(const std::vector<std::optional<std::string>>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    if (!items[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+milliseconds clamp_ms(milliseconds d, milliseconds lo) { return d < lo ? lo : d; }
+
+}  // namespace
+
+// ---- Impl ------------------------------------------------------------------------------
+
+struct Worker::Impl {
+  struct InFlight {
+    int64_t id = 0;
+    std::string lease;
+    Clock::time_point deadline{};
+    Clock::time_point next_heartbeat{};
+    std::stop_source stop;
+    bool deadline_fired = false;
+    bool abandoned = false;  // stop() gave its visibility back; report nothing
+  };
+  struct AckItem {
+    int64_t id;
+    std::string lease;
+    Json result;
+    bool grouped;
+  };
+
+  Impl(Client& c, std::string q, WorkerOptions o)
+      : client(c), queue(std::move(q)), opt(std::move(o)) {
+    if (opt.concurrency < 1) opt.concurrency = 1;
+    if (opt.batch_size < 1) opt.batch_size = 1;
+    opt.poll_interval = clamp_ms(opt.poll_interval, 1ms);
+    opt.visibility_timeout = clamp_ms(opt.visibility_timeout, 1000ms);
+    opt.process_timeout = clamp_ms(opt.process_timeout, 1ms);
+  }
+
+  Client& client;
+  const std::string queue;
+  WorkerOptions opt;
+  std::map<std::string, Handler, std::less<>> handlers;  // read-only while running
+
+  mutable std::mutex mu;
+  std::condition_variable_any cv_fetch;  // fetcher: a slot freed, a wake-up, more work
+  std::condition_variable_any cv_work;   // executors: a task to run
+  std::condition_variable_any cv_idle;   // stop(): busy reached 0 / acks flushed
+  std::condition_variable_any cv_hb;     // heartbeat: in-flight set changed
+  std::condition_variable_any cv_ack;    // acker: acks to send
+  std::deque<Task> work;
+  int busy = 0;          // dequeued and not yet finished by an executor
+  int pending_acks = 0;  // handed to the acker and not yet sent
+  bool wake = false;     // NOTIFY or restart: dequeue now
+  bool more = false;     // the last dequeue was full, or a FIFO group moved on
+  bool hb_dirty = false; // in-flight set changed: heartbeat recomputes its next wake-up
+  std::map<int64_t, std::shared_ptr<InFlight>> inflight;
+  std::vector<AckItem> acks;
+  bool running = false;
+
+  std::jthread fetcher, listener, heartbeat, acker;
+  std::vector<std::jthread> executors;
+
+  void alert(const Task* task, const std::string& message, bool panic) {
+    if (!opt.on_alert) return;
+    try {
+      opt.on_alert(Alert{task, message, panic});
+    } catch (...) {
+      // An alert hook must not take the worker down.
+    }
+  }
+
+  void wake_fetcher() {
+    {
+      std::lock_guard lk(mu);
+      wake = true;
+    }
+    cv_fetch.notify_all();
+  }
+
+  // ---- fetcher ----
+  void fetch_loop(std::stop_token st) {
+    milliseconds backoff{0};
+    auto next_poll = Clock::now();
+    while (!st.stop_requested()) {
+      int n = 0;
+      {
+        std::unique_lock lk(mu);
+        for (;;) {
+          if (st.stop_requested()) return;
+          int free = opt.concurrency - busy;
+          if (free > 0 && (wake || more || Clock::now() >= next_poll)) {
+            n = std::min(opt.batch_size, free);
+            break;
+          }
+          if (free <= 0)
+            cv_fetch.wait(lk, st, [&] { return opt.concurrency - busy > 0; });
+          else
+            cv_fetch.wait_until(lk, st, next_poll, [&] { return wake || more; });
+        }
+        wake = false;
+      }
+      std::vector<Task> tasks;
+      try {
+        auto lease = client.acquire(st);
+        auto r = lease->exec_prepared(
+            "taskmill_dequeue", kDequeueSql,
+            {to_param(queue), to_param(n), to_param(opt.visibility_timeout),
+             to_param(opt.task_group_id)});
+        tasks.reserve(r.rows());
+        for (int i = 0; i < r.rows(); ++i) tasks.push_back(Task::from_row(r, i));
+        backoff = 0ms;
+      } catch (const std::exception& e) {
+        if (st.stop_requested()) return;
+        // Server restart, connection refused, extension missing ...: retry with backoff;
+        // nothing is lost (claimed tasks come back after their visibility timeout).
+        backoff = backoff == 0ms ? 100ms : std::min(backoff * 2, milliseconds(5000));
+        alert(nullptr, std::string("dequeue failed: ") + e.what(), false);
+        {
+          std::lock_guard lk(mu);
+          more = false;
+        }
+        if (!sleep_for(st, backoff)) return;
+        next_poll = Clock::now();
+        continue;
+      }
+      next_poll = Clock::now() + opt.poll_interval;
+      {
+        std::lock_guard lk(mu);
+        more = static_cast<int>(tasks.size()) == n;
+        busy += static_cast<int>(tasks.size());
+        for (auto& t : tasks) work.push_back(std::move(t));
+      }
+      if (!tasks.empty()) cv_work.notify_all();
+    }
+  }
+
+  // ---- listener: LISTEN taskmill on its own connection ----
+  void listen_loop(std::stop_token st) {
+    WakeFd wakefd;
+    std::stop_callback on_stop(st, [&] { wakefd.signal(); });
+    milliseconds backoff{100};
+    bool first = true;
+    while (!st.stop_requested()) {
+      try {
+        Connection conn = client.connect();
+        conn.exec("LISTEN taskmill");
+        backoff = 100ms;
+        // Anything enqueued while we were not listening: look now.
+        if (!first) wake_fetcher();
+        first = false;
+        for (;;) {
+          pollfd fds[2] = {{PQsocket(conn.native()), POLLIN, 0}, {wakefd.fd(), POLLIN, 0}};
+          int rc = ::poll(fds, 2, -1);
+          if (st.stop_requested()) return;
+          if (rc < 0) continue;  // EINTR
+          if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
+            if (!PQconsumeInput(conn.native()) || !conn.ok())
+              throw Error(ErrorCode::Connection, "LISTEN connection lost");
+            bool mine = false;
+            while (PGnotify* raw = PQnotifies(conn.native())) {
+              std::unique_ptr<PGnotify, PQfreememDeleter> n(raw);
+              std::string_view payload = n->extra ? n->extra : "";
+              if (payload.empty() || payload == queue) mine = true;
+            }
+            if (mine) wake_fetcher();
+          }
+        }
+      } catch (const std::exception&) {
+        if (!sleep_for(st, backoff)) return;
+        backoff = std::min(backoff * 2, milliseconds(5000));
+      }
+    }
+  }
+
+  // ---- executors ----
+  void exec_loop(std::stop_token st) {
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock lk(mu);
+        cv_work.wait(lk, st, [&] { return !work.empty(); });
+        if (work.empty()) return;  // stop requested and nothing left
+        task = std::move(work.front());
+        work.pop_front();
+      }
+      process(std::move(task), st);
+      {
+        std::lock_guard lk(mu);
+        --busy;
+      }
+      cv_fetch.notify_all();
+      cv_idle.notify_all();
+    }
+  }
+
+  void process(Task task, std::stop_token st) {
+    auto now = Clock::now();
+    auto deadline = now + opt.process_timeout;
+    bool expiry_deadline = false;
+    if (task.expires_at && *task.expires_at < deadline) {
+      deadline = *task.expires_at;
+      expiry_deadline = true;
+    }
+    auto entry = std::make_shared<InFlight>();
+    entry->id = task.id;
+    entry->lease = task.lease;
+    entry->deadline = deadline;
+    entry->next_heartbeat = now + opt.visibility_timeout / 3;
+    {
+      std::lock_guard lk(mu);
+      inflight[task.id] = entry;
+      hb_dirty = true;
+    }
+    cv_hb.notify_all();
+
+    const bool grouped = task.task_group_id.has_value();
+    TaskContext ctx(task, deadline, entry->stop.get_token());
+    bool ok = false;
+    bool panic = false;
+    std::string error;
+    auto it = handlers.find(task.operation_id);
+    if (it == handlers.end()) {
+      error = "task not registered: no handler for operation \"" + task.operation_id + "\"";
+    } else {
+      std::optional<trace::Scope> scope;
+      if (task.meta.is_object() && task.meta.contains("traceparent") &&
+          task.meta["traceparent"].is_string())
+        scope.emplace(trace::child_traceparent(task.meta["traceparent"].get<std::string>()));
+      try {
+        it->second(ctx);
+        ok = true;
+      } catch (const Error& e) {
+        error = e.what();
+      } catch (const std::exception& e) {
+        panic = true;
+        error = std::string("panic: ") + e.what();
+      } catch (...) {
+        panic = true;
+        error = "panic: unknown exception";
+      }
+      // The handler thread cannot be interrupted: an overrun is reported when it returns.
+      if (Clock::now() >= deadline && !panic) {
+        ok = false;
+        error = expiry_deadline
+                    ? "context deadline exceeded: task expired while its handler ran"
+                    : "context deadline exceeded: handler ran past its process timeout of " +
+                          std::to_string(opt.process_timeout.count()) + " ms";
+      }
+    }
+
+    bool abandoned;
+    {
+      std::lock_guard lk(mu);
+      inflight.erase(task.id);
+      abandoned = entry->abandoned;
+      if (ok && !abandoned) {
+        acks.push_back(AckItem{task.id, task.lease, ctx.result(), grouped});
+        ++pending_acks;
+      }
+    }
+    if (abandoned) return;  // stop() already gave the task back
+    if (ok) {
+      cv_ack.notify_one();
+      return;
+    }
+    nack(task, error, std::nullopt, st);
+    alert(&task, error, panic);
+  }
+
+  void nack(const Task& task, const std::string& error,
+            std::optional<milliseconds> retry_delay = std::nullopt, std::stop_token st = {}) {
+    milliseconds backoff{50};
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      try {
+        auto lease = client.acquire();
+        lease->exec_prepared("taskmill_nack", kNackSql,
+                             {to_param(task.id), to_param(task.lease), to_param(error),
+                              to_param(retry_delay)});
+        return;
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::Connection) {
+          alert(&task, std::string("nack failed: ") + e.what(), false);
+          return;
+        }
+      } catch (const std::exception& e) {
+        alert(&task, std::string("nack failed: ") + e.what(), false);
+        return;
+      }
+      // Server unreachable: try again; if it never answers, the visibility timeout hands
+      // the task out again, so nothing is lost.
+      if (!sleep_for(st, backoff)) return;
+      backoff = std::min(backoff * 2, milliseconds(2000));
+    }
+  }
+
+  // ---- heartbeat and deadlines ----
+  void heartbeat_loop(std::stop_token st) {
+    const auto interval = opt.visibility_timeout / 3;
+    for (;;) {
+      std::vector<std::shared_ptr<InFlight>> extend, expire;
+      {
+        std::unique_lock lk(mu);
+        auto next = Clock::now() + 1h;
+        for (auto& [id, e] : inflight) {
+          next = std::min(next, e->next_heartbeat);
+          if (!e->deadline_fired) next = std::min(next, e->deadline);
+        }
+        cv_hb.wait_until(lk, st, next, [&] { return hb_dirty; });
+        if (st.stop_requested()) return;
+        hb_dirty = false;
+        auto now = Clock::now();
+        for (auto& [id, e] : inflight) {
+          if (e->abandoned) continue;
+          if (now >= e->next_heartbeat) {
+            e->next_heartbeat = now + interval;
+            extend.push_back(e);
+          }
+          if (!e->deadline_fired && now >= e->deadline) {
+            e->deadline_fired = true;
+            expire.push_back(e);
+          }
+        }
+      }
+      for (auto& e : expire) e->stop.request_stop();
+      if (extend.empty()) continue;
+      try {
+        auto lease = client.acquire(st);
+        for (auto& e : extend) {
+          try {
+            lease->exec_prepared("taskmill_extend", kExtendSql,
+                                 {to_param(e->id), to_param(e->lease),
+                                  to_param(opt.visibility_timeout)});
+          } catch (const Error& err) {
+            if (err.code() == ErrorCode::Connection) throw;
+            // Lease lost or task gone: the ack will be stale; nothing to do here.
+          }
+        }
+      } catch (const std::exception&) {
+        // Try again soon: the visibility timeout leaves two thirds of its span.
+        std::lock_guard lk(mu);
+        auto soon = Clock::now() + std::min<Clock::duration>(interval / 4, 1s);
+        for (auto& e : extend) e->next_heartbeat = std::min(e->next_heartbeat, soon);
+      }
+    }
+  }
+
+  // ---- acker: batches acks without waiting for a batch to fill ----
+  void ack_loop(std::stop_token st) {
+    int failures = 0;
+    for (;;) {
+      std::vector<AckItem> batch;
+      {
+        std::unique_lock lk(mu);
+        cv_ack.wait(lk, st, [&] { return !acks.empty(); });
+        if (acks.empty()) return;  // stopping and flushed
+        batch.swap(acks);
+      }
+      bool sent = false;
+      try {
+        send_acks(batch);
+        sent = true;
+        failures = 0;
+      } catch (const Error& e) {
+        ++failures;
+        bool give_up = e.code() != ErrorCode::Connection ||
+                       (st.stop_requested() && failures >= 3) || failures >= 50;
+        if (give_up) {
+          alert(nullptr, std::string("ack failed: ") + e.what(), false);
+          sent = true;  // drop: the tasks come back after their visibility timeout
+        } else {
+          sleep_for(st, std::min(milliseconds(50) * failures, milliseconds(2000)));
+        }
+      } catch (const std::exception& e) {
+        alert(nullptr, std::string("ack failed: ") + e.what(), false);
+        sent = true;
+      }
+      bool grouped = false;
+      {
+        std::lock_guard lk(mu);
+        if (sent) {
+          pending_acks -= static_cast<int>(batch.size());
+          for (auto& a : batch) grouped = grouped || a.grouped;
+          if (grouped) more = true;  // the group's next task is deliverable now
+        } else {
+          // Put them back in front of newer ones and retry.
+          acks.insert(acks.begin(), std::make_move_iterator(batch.begin()),
+                      std::make_move_iterator(batch.end()));
+        }
+      }
+      if (grouped) cv_fetch.notify_all();
+      cv_idle.notify_all();
+    }
+  }
+
+  void send_acks(const std::vector<AckItem>& batch) {
+    auto lease = client.acquire();
+    if (batch.size() == 1) {
+      auto& a = batch.front();
+      lease->exec_prepared("taskmill_ack", kAckSql,
+                           {to_param(a.id), to_param(a.lease), to_param(a.result)});
+      return;
+    }
+    std::vector<std::optional<std::string>> ids, leases, results;
+    bool any_result = false;
+    for (auto& a : batch) {
+      ids.push_back(std::to_string(a.id));
+      leases.push_back(a.lease);
+      results.push_back(to_param(a.result));
+      any_result = any_result || !a.result.is_null();
+    }
+    lease->exec_prepared("taskmill_ack_many", kAckManySql,
+                         {pg_array(ids), pg_array(leases),
+                          any_result ? Param(pg_array(results)) : Param()});
+  }
+
+  // ---- lifecycle ----
+  void join_executors() {
+    for (auto& t : executors)
+      if (t.joinable()) t.join();
+    executors.clear();
+  }
+
+  void start() {
+    std::unique_lock lk(mu);
+    if (running) return;
+    lk.unlock();
+    join_executors();  // stragglers of an earlier stop() that timed out
+    lk.lock();
+    running = true;
+    wake = true;
+    more = false;
+    busy = 0;
+    pending_acks = 0;
+    work.clear();
+    lk.unlock();
+    acker = std::jthread([this](std::stop_token st) { ack_loop(st); });
+    heartbeat = std::jthread([this](std::stop_token st) { heartbeat_loop(st); });
+    for (int i = 0; i < opt.concurrency; ++i)
+      executors.emplace_back([this](std::stop_token st) { exec_loop(st); });
+    if (opt.listen) listener = std::jthread([this](std::stop_token st) { listen_loop(st); });
+    fetcher = std::jthread([this](std::stop_token st) { fetch_loop(st); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard lk(mu);
+      if (!running) return;
+      running = false;
+    }
+    // 1. No new deliveries.
+    for (auto* t : {&fetcher, &listener}) {
+      t->request_stop();
+      if (t->joinable()) t->join();
+    }
+    // 2. Let in-flight (and already-claimed) tasks finish, up to stop_timeout.
+    const auto deadline = Clock::now() + opt.stop_timeout;
+    std::vector<Task> unstarted;
+    std::vector<std::shared_ptr<InFlight>> running_tasks;
+    bool timed_out;
+    {
+      std::unique_lock lk(mu);
+      timed_out = !cv_idle.wait_until(lk, deadline, [&] { return busy == 0; });
+      if (timed_out) {
+        unstarted.assign(std::make_move_iterator(work.begin()), std::make_move_iterator(work.end()));
+        busy -= static_cast<int>(work.size());
+        work.clear();
+        for (auto& [id, e] : inflight) {
+          e->abandoned = true;
+          running_tasks.push_back(e);
+        }
+      }
+    }
+    for (auto& t : executors) t.request_stop();
+    cv_work.notify_all();
+    if (!timed_out) join_executors();
+    // 3. Give the stragglers' visibility back and cancel their handlers.
+    if (timed_out) {
+      const std::string msg = "worker stopped before the task finished (stop_timeout)";
+      for (auto& t : unstarted) nack(t, msg, 0ms);
+      for (auto& e : running_tasks) {
+        Task t;
+        t.id = e->id;
+        t.lease = e->lease;
+        nack(t, msg, 0ms);
+        e->stop.request_stop();
+      }
+    }
+    // 4. Flush acks, stop the heartbeat.
+    acker.request_stop();
+    cv_ack.notify_all();
+    if (acker.joinable()) acker.join();
+    heartbeat.request_stop();
+    if (heartbeat.joinable()) heartbeat.join();
+    if (timed_out)
+      throw Error(ErrorCode::Timeout,
+                  "worker stop timed out after " + std::to_string(opt.stop_timeout.count()) +
+                      " ms: " + std::to_string(running_tasks.size() + unstarted.size()) +
+                      " task(s) still running were given back to the queue");
+  }
+};
+
+// ---- Worker ----------------------------------------------------------------------------
+
+Worker::Worker(Client& client, std::string queue_name, WorkerOptions options)
+    : impl_(std::make_unique<Impl>(client, std::move(queue_name), std::move(options))) {}
+
+Worker::~Worker() {
+  try {
+    impl_->stop();
+  } catch (...) {
+    // A stop timeout: the stragglers were given back; their threads are joined below.
+  }
+  impl_->join_executors();
+}
+
+void Worker::register_task(std::string operation_id, Handler handler) {
+  std::lock_guard lk(impl_->mu);
+  if (impl_->running)
+    throw Error(ErrorCode::Validation, "register_task must be called before start()");
+  impl_->handlers[std::move(operation_id)] = std::move(handler);
+}
+
+void Worker::start() { impl_->start(); }
+void Worker::stop() { impl_->stop(); }
+
+void Worker::run(std::stop_token token) {
+  start();
+  {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lk(m);
+    cv.wait(lk, token, [] { return false; });
+  }
+  stop();
+}
+
+bool Worker::running() const noexcept {
+  std::lock_guard lk(impl_->mu);
+  return impl_->running;
+}
+
 const std::string& Worker::queue_name() const noexcept { return impl_->queue; }
+
 }  // namespace taskmill

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@ struct Schedule {
 
 struct SchedulerOptions {
   std::chrono::milliseconds check_interval{1000};
+  // Called from the scheduler thread when a run_due_schedules() call fails (the loop goes on).
+  std::function<void(const std::string&)> on_error{};
 };
 
 class Scheduler {
