@@ -18,6 +18,7 @@
 #include "taskmill.h"
 
 PG_FUNCTION_INFO_V1(taskmill_dequeue);
+PG_FUNCTION_INFO_V1(taskmill_dequeue_sql);
 
 static SPIPlanPtr dequeue_plan = NULL;		/* any task of the queue */
 static SPIPlanPtr dequeue_group_plan = NULL;	/* only one task group ($4) */
@@ -66,17 +67,24 @@ static const char *dequeue_sql_fmt =
 ")"
 "SELECT * FROM upd ORDER BY priority DESC, id";
 
+static char *
+dequeue_sql(bool by_group)
+{
+	const char *filter = by_group ? "AND t.task_group_id = $4" : "";
+
+	return psprintf(dequeue_sql_fmt, filter, tm_fifo_condition(), filter, tm_fifo_condition());
+}
+
 static SPIPlanPtr
 get_dequeue_plan(bool by_group)
 {
 	static const Oid argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TEXTOID};
-	const char *filter = by_group ? "AND t.task_group_id = $4" : "";
 	char	   *sql;
 	SPIPlanPtr	plan;
 
 	if (by_group ? dequeue_group_plan != NULL : dequeue_plan != NULL)
 		return by_group ? dequeue_group_plan : dequeue_plan;
-	sql = psprintf(dequeue_sql_fmt, filter, tm_fifo_condition(), filter, tm_fifo_condition());
+	sql = dequeue_sql(by_group);
 	plan = tm_plan(by_group ? &dequeue_group_plan : &dequeue_plan, sql, by_group ? 4 : 3, argtypes);
 	pfree(sql);
 	return plan;
@@ -168,4 +176,18 @@ taskmill_dequeue(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/*
+ * taskmill.dequeue_sql(by_group boolean DEFAULT false) RETURNS text
+ *
+ * The statement dequeue runs ($1 queue_name, $2 batch_size, $3 visibility_timeout and,
+ * by_group, $4 task_group_id), so an operator or a test can PREPARE and EXPLAIN it.
+ */
+Datum
+taskmill_dequeue_sql(PG_FUNCTION_ARGS)
+{
+	bool		by_group = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
+
+	PG_RETURN_TEXT_P(cstring_to_text(dequeue_sql(by_group)));
 }

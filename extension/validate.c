@@ -102,11 +102,16 @@ tm_check_expiry(Datum scheduled_at, Datum expires_at)
 	TimestampTz e = DatumGetTimestampTz(expires_at);
 
 	if (e < s)
+	{
+		/* timestamptz_to_str returns a static buffer: copy the first one */
+		char	   *es = pstrdup(timestamptz_to_str(e));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expires_at is before scheduled_at"),
 				 errdetail("The task would expire at %s, before it is scheduled at %s.",
-						   timestamptz_to_str(e), timestamptz_to_str(s))));
+						   es, timestamptz_to_str(s))));
+	}
 }
 
 /* A required task id argument. */

@@ -82,3 +82,11 @@ AS 'MODULE_PATHNAME', 'taskmill_requeue_from_dlq';
 
 COMMENT ON FUNCTION taskmill.requeue_from_dlq(bigint) IS
 	'Move a task from the dead-letter queue back to its queue, attempts reset, visible now.';
+
+CREATE FUNCTION taskmill.dequeue_sql(by_group boolean DEFAULT false)
+RETURNS text
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'taskmill_dequeue_sql';
+
+COMMENT ON FUNCTION taskmill.dequeue_sql(boolean) IS
+	'The statement dequeue runs (parameters: queue_name, batch_size, visibility_timeout[, task_group_id]), for EXPLAIN.';
