@@ -1,0 +1,137 @@
+/*
+ * bgworker.c
+ *		The scheduler background worker: with shared_preload_libraries = 'taskmill', one
+ *		worker per database in taskmill.scheduler_databases runs due cron schedules every
+ *		taskmill.scheduler_interval seconds, inside the server.
+ *
+ * Each run is one transaction calling the same code as taskmill.run_due_schedules(), so
+ * workers, client-side schedulers and manual calls can all run at once: row locks with
+ * SKIP LOCKED keep every tick to one task.  A database without the extension is skipped
+ * quietly (it is checked at every run, so CREATE EXTENSION later is picked up).  An error
+ * ends the worker; the postmaster starts it again after TASKMILL_SCHEDULER_RESTART_SECS,
+ * as it does after SIGTERM (pg_terminate_backend).  The worker exits with the server.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+#include "utils/varlena.h"
+
+#include "bgworker.h"
+#include "cron.h"
+
+PGDLLEXPORT void taskmill_scheduler_main(Datum main_arg);
+
+/*
+ * Register one worker per listed database.  Called from _PG_init only while
+ * shared_preload_libraries is being processed: static workers must exist before the
+ * postmaster starts.
+ */
+void
+taskmill_register_scheduler_workers(void)
+{
+	char	   *copy;
+	List	   *names = NIL;
+	List	   *seen = NIL;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (taskmill_scheduler_databases == NULL || taskmill_scheduler_databases[0] == '\0')
+		return;
+	copy = pstrdup(taskmill_scheduler_databases);
+	if (!SplitGUCList(copy, ',', &names))
+		return;					/* the check hook already rejected it */
+	foreach(lc, names)
+	{
+		char	   *dbname = (char *) lfirst(lc);
+		BackgroundWorker worker;
+		ListCell   *lc2;
+		bool		dup = false;
+
+		foreach(lc2, seen)
+			if (strcmp((char *) lfirst(lc2), dbname) == 0)
+				dup = true;
+		if (dup)
+			continue;
+		seen = lappend(seen, dbname);
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = TASKMILL_SCHEDULER_RESTART_SECS;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "taskmill");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskmill_scheduler_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "taskmill scheduler for database %s", dbname);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "taskmill scheduler");
+		strlcpy(worker.bgw_extra, dbname, BGW_EXTRALEN);
+		worker.bgw_main_arg = Int32GetDatum(n++);
+		worker.bgw_notify_pid = 0;
+		RegisterBackgroundWorker(&worker);
+	}
+}
+
+/* One run: a transaction that enqueues the database's due schedules. */
+static void
+scheduler_run_once(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (OidIsValid(get_extension_oid("taskmill", true)))
+	{
+		int			n;
+
+		pgstat_report_activity(STATE_RUNNING, "SELECT taskmill.run_due_schedules()");
+		n = taskmill_run_due();
+		if (n > 0)
+			elog(DEBUG1, "taskmill scheduler enqueued %d task(s)", n);
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+void
+taskmill_scheduler_main(Datum main_arg)
+{
+	char		dbname[BGW_EXTRALEN];
+
+	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	pgstat_report_appname("taskmill scheduler");
+	elog(LOG, "taskmill scheduler started for database \"%s\"", dbname);
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		scheduler_run_once();
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 (long) taskmill_scheduler_interval * 1000L,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

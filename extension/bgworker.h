@@ -1,0 +1,19 @@
+/*
+ * bgworker.h
+ *		The scheduler background worker and the GUCs that drive it (taskmill.c).
+ */
+#ifndef TASKMILL_BGWORKER_H
+#define TASKMILL_BGWORKER_H
+
+/* Most databases taskmill.scheduler_databases may name (each takes a worker slot). */
+#define TASKMILL_MAX_SCHEDULERS 32
+
+/* Seconds the postmaster waits before restarting a scheduler that exited or crashed. */
+#define TASKMILL_SCHEDULER_RESTART_SECS 5
+
+extern int	taskmill_scheduler_interval;
+extern char *taskmill_scheduler_databases;
+
+extern void taskmill_register_scheduler_workers(void);
+
+#endif							/* TASKMILL_BGWORKER_H */
