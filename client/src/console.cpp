@@ -91,12 +91,14 @@ std::vector<ScheduleInfo> Console::list_schedules(std::optional<std::string> que
   return out;
 }
 
-int64_t Console::trigger_schedule(std::string_view operation_id, const Json& options) {
+int64_t Console::trigger_schedule(std::string_view operation_id, const Json& options,
+                                  std::optional<std::string> queue) {
   auto lease = client_->acquire();
   try {
     return lease
-        ->exec("SELECT taskmill.trigger_schedule(operation_id => $1, options => $2::jsonb)",
-               operation_id, options)
+        ->exec("SELECT taskmill.trigger_schedule(operation_id => $1, options => $2::jsonb, "
+               "queue_name => $3)",
+               operation_id, options, queue)
         .get_int64(0, 0);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::NotFound)
@@ -125,10 +127,11 @@ int64_t Console::cleanup_results(const CleanupResultsOptions& o) {
       .get_int64(0, 0);
 }
 
-std::vector<Task> Console::list_dlq(std::string_view queue, int limit) {
+std::vector<Task> Console::list_dlq(std::string_view queue, int limit, int offset) {
   auto lease = client_->acquire();
-  auto r = lease->exec("SELECT * FROM taskmill.list_dlq(queue_name => $1, \"limit\" => $2)",
-                       queue, limit);
+  auto r = lease->exec(
+      "SELECT * FROM taskmill.list_dlq(queue_name => $1, \"limit\" => $2, \"offset\" => $3)",
+      queue, limit, offset);
   std::vector<Task> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(Task::from_row(r, i));
   return out;

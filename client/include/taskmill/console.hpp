@@ -60,10 +60,13 @@ class Console {
   int64_t purge_dlq(std::string_view queue);
   void requeue_from_dlq(int64_t task_id);      // Error NotFound / NotInDlq
   std::vector<ScheduleInfo> list_schedules(std::optional<std::string> queue = std::nullopt);
-  int64_t trigger_schedule(std::string_view operation_id, const Json& options = nullptr);  // ScheduleNotFound
+  // Enqueues the schedule's task now; options override the schedule's enqueue options.
+  // `queue` disambiguates an operation id scheduled on several queues. Error ScheduleNotFound.
+  int64_t trigger_schedule(std::string_view operation_id, const Json& options = nullptr,
+                           std::optional<std::string> queue = std::nullopt);
   std::vector<ResultRow> list_results(const ListResultsOptions& options = {});
   int64_t cleanup_results(const CleanupResultsOptions& options = {});
-  std::vector<Task> list_dlq(std::string_view queue, int limit = 100);
+  std::vector<Task> list_dlq(std::string_view queue, int limit = 100, int offset = 0);
 
  private:
   Client* client_;
