@@ -73,12 +73,17 @@ _PG_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	/*
+	 * Workers are registered once, at server start, so the list is fixed then
+	 * (PGC_POSTMASTER).  A backend that loads the library later may not define a
+	 * PGC_POSTMASTER variable; there it is only informative (PGC_SIGHUP).
+	 */
 	DefineCustomStringVariable("taskmill.scheduler_databases",
 							   "Comma-separated databases in which a background worker runs due cron schedules.",
 							   "Needs shared_preload_libraries = 'taskmill'; empty starts no worker.",
 							   &taskmill_scheduler_databases,
 							   "",
-							   PGC_POSTMASTER,
+							   process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP,
 							   GUC_LIST_INPUT,
 							   check_scheduler_databases, NULL, NULL);
 
