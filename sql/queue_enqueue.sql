@@ -1,0 +1,138 @@
+-- enqueue and enqueue_batch: defaults, options, idempotency and every error.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS taskmill;
+RESET client_min_messages;
+SET timezone = 'UTC';
+
+-- Runs a statement and shows its SQLSTATE, message and detail instead of aborting.
+CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	st text;
+	msg text;
+	det text;
+BEGIN
+	EXECUTE stmt;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+	RETURN st || ': ' || msg || COALESCE(' / ' || NULLIF(det, ''), '');
+END
+$$;
+
+-- Enqueue.Success / Enqueue.DefaultOptions
+SELECT taskmill.enqueue('reg_enq', 'send_welcome', '{"user": 42}') > 0 AS has_id;
+SELECT operation_id, payload, meta, priority, attempts, max_attempts, task_group_id IS NULL AS no_group,
+       length(idempotency_key) = 36 AS generated_key, ephemeral, scheduled_at <= now() AS scheduled_now,
+       visible_at = scheduled_at AS visible_when_scheduled, expires_at, lease, last_error, dlq_at, dlq_reason
+FROM taskmill.tasks WHERE queue_name = 'reg_enq';
+
+-- Enqueue.WithAllOptions (named notation, as callers use it)
+SELECT taskmill.enqueue(queue_name => 'reg_enq', operation_id => 'op/test:1', payload => '[1, "ü", null]',
+       priority => 50, max_attempts => 5, scheduled_at => '2030-01-01 00:00+00',
+       expires_at => '2030-01-02 00:00+00', task_group_id => 'grp', idempotency_key => 'abc',
+       ephemeral => true, meta => '{"traceparent": "00-abc-def-01"}') > 0 AS has_id;
+SELECT operation_id, payload, meta, priority, max_attempts, scheduled_at, visible_at, expires_at,
+       task_group_id, idempotency_key, ephemeral
+FROM taskmill.tasks WHERE queue_name = 'reg_enq' AND idempotency_key = 'abc';
+
+-- NULL options mean their defaults; a NULL payload stays SQL NULL.
+SELECT taskmill.enqueue('reg_enq', 'nulls', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL) > 0 AS has_id;
+SELECT payload IS NULL AS null_payload, meta, priority, max_attempts, ephemeral, scheduled_at <= now() AS now
+FROM taskmill.tasks WHERE queue_name = 'reg_enq' AND operation_id = 'nulls';
+
+-- Edge.Priority_Min / Priority_Max / MaxAttempts_One / MaxAttempts_Large
+SELECT taskmill.enqueue('reg_enq', 'p', priority => -100) > 0, taskmill.enqueue('reg_enq', 'p', priority => 100) > 0,
+       taskmill.enqueue('reg_enq', 'p', max_attempts => 1) > 0, taskmill.enqueue('reg_enq', 'p', max_attempts => 100) > 0;
+
+-- Enqueue.DuplicateIdempotencyKey / SameKeyDifferentQueues
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', 'x', idempotency_key => 'abc')$$);
+SELECT taskmill.enqueue('reg_enq_b', 'x', idempotency_key => 'abc') > 0 AS other_queue_ok;
+
+-- Validation errors, each with its SQLSTATE; nothing is written by a failed call.
+SELECT count(*) AS before FROM taskmill.tasks WHERE queue_name = 'reg_enq';
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', 'x', priority => 101)$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', 'x', priority => -101)$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', 'x', max_attempts => 0)$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', 'x', idempotency_key => '')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue(NULL, 'x')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('', 'x')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', NULL)$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', '')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue(repeat('q', 256), 'x')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', 'x', task_group_id => '')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', 'x', meta => '[1]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_enq', 'x', scheduled_at => '2030-01-02 00:00+00',
+                                                        expires_at => '2030-01-01 00:00+00')$$);
+SELECT count(*) AS after FROM taskmill.tasks WHERE queue_name = 'reg_enq';
+
+-- The raw error, as a client sees it.
+\set VERBOSITY default
+SELECT taskmill.enqueue('reg_enq', 'x', priority => 101);
+
+-- Edge.Transaction_Rollback / Transaction_Commit
+BEGIN;
+SELECT taskmill.enqueue('reg_enq_tx', 'x') > 0 AS has_id;
+ROLLBACK;
+SELECT count(*) AS rolled_back FROM taskmill.tasks WHERE queue_name = 'reg_enq_tx';
+BEGIN;
+SELECT taskmill.enqueue('reg_enq_tx', 'x') > 0 AS has_id;
+COMMIT;
+SELECT count(*) AS committed FROM taskmill.tasks WHERE queue_name = 'reg_enq_tx';
+
+-- EnqueueBatch.Success / MixedOptions: ids in input order
+WITH b AS (
+	SELECT taskmill.enqueue_batch('reg_batch', $$[
+		{"operation_id": "a", "payload": {"n": 1}},
+		{"operation_id": "b", "priority": 10, "max_attempts": 7, "task_group_id": "g",
+		 "idempotency_key": "k-b", "ephemeral": true, "meta": {"traceparent": "t"},
+		 "scheduled_at": "2030-01-01T00:00:00Z", "expires_at": "2030-02-01T00:00:00Z"},
+		{"operation_id": "c", "payload": null, "priority": null}
+	]$$::jsonb) AS ids
+)
+SELECT cardinality(ids) AS n, ids[1] < ids[2] AND ids[2] < ids[3] AS ascending FROM b;
+SELECT operation_id, payload, priority, max_attempts, task_group_id,
+       CASE WHEN length(idempotency_key) = 36 THEN 'generated' ELSE idempotency_key END AS idempotency_key,
+       ephemeral, meta, CASE WHEN scheduled_at <= now() THEN 'now' ELSE scheduled_at::text END AS scheduled_at,
+       expires_at
+FROM taskmill.tasks WHERE queue_name = 'reg_batch' ORDER BY id;
+
+-- EnqueueBatch.EmptyBatch / LargeBatch
+SELECT taskmill.enqueue_batch('reg_batch', '[]') AS empty;
+SELECT cardinality(taskmill.enqueue_batch('reg_batch_large',
+       (SELECT jsonb_agg(jsonb_build_object('operation_id', 'op', 'payload', i)) FROM generate_series(1, 100) i))) AS n;
+SELECT count(*) FROM taskmill.tasks WHERE queue_name = 'reg_batch_large';
+
+-- EnqueueBatch.DuplicateKeyInBatch / ConflictWithExisting: the whole batch fails.
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "idempotency_key": "d"},
+                                                                  {"operation_id": "y"},
+                                                                  {"operation_id": "z", "idempotency_key": "d"}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "idempotency_key": "new"},
+                                                                  {"operation_id": "y", "idempotency_key": "k-b"}]')$$);
+SELECT count(*) AS unchanged FROM taskmill.tasks WHERE queue_name = 'reg_batch';
+
+-- Batch shape and type errors.
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', NULL)$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch(NULL, '[]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '{"operation_id": "x"}')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '"x"')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[1]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"payload": 1}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": 7}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": ""}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "priority": "high"}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "priority": 1.5}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "priority": 1e30}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x"}, {"operation_id": "y", "priority": 101}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "max_attempts": 0}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "idempotency_key": ""}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "ephemeral": "yes"}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "meta": "m"}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "task_group_id": 3}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "scheduled_at": "soon"}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "scheduled_at": "2030-01-02T00:00:00Z",
+                                                                  "expires_at": "2030-01-01T00:00:00Z"}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x", "queue": "typo"}]')$$);
+SELECT count(*) AS unchanged FROM taskmill.tasks WHERE queue_name = 'reg_batch';
+
+-- The batch error's context names the task.
+SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x"}, {"operation_id": "y", "priority": 101}]');

@@ -1,0 +1,32 @@
+-- The dequeue statement uses its partial indexes: no sequential scan, whatever else the
+-- queue holds (in-flight deliveries, a DLQ, FIFO groups, other queues). Fewer rows than
+-- ANALYZE samples, so the statistics and the plan are the same on every run.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS taskmill;
+RESET client_min_messages;
+
+INSERT INTO taskmill.tasks (queue_name, operation_id)
+SELECT 'reg_big', 'op' FROM generate_series(1, 15000);
+INSERT INTO taskmill.tasks (queue_name, operation_id, lease, visible_at, attempts)
+SELECT 'reg_big', 'op', gen_random_uuid(), now() + interval '1 hour', 1 FROM generate_series(1, 1000);
+INSERT INTO taskmill.tasks (queue_name, operation_id, dlq_at, dlq_reason)
+SELECT 'reg_big', 'op', now(), 'x' FROM generate_series(1, 1000);
+INSERT INTO taskmill.tasks (queue_name, operation_id, task_group_id)
+SELECT 'reg_big', 'op', 'g' || (i % 50) FROM generate_series(1, 500) i;
+INSERT INTO taskmill.tasks (queue_name, operation_id)
+SELECT 'reg_big_other', 'op' FROM generate_series(1, 3000);
+ANALYZE taskmill.tasks;
+
+-- Saved SPI plans become generic: show that plan.
+SET plan_cache_mode = force_generic_plan;
+DO $$ BEGIN EXECUTE format('PREPARE dq(text, int, interval) AS %s', taskmill.dequeue_sql()); END $$;
+EXPLAIN (COSTS OFF) EXECUTE dq('reg_big', 10, '30 seconds');
+DO $$ BEGIN EXECUTE format('PREPARE dqg(text, int, interval, text) AS %s', taskmill.dequeue_sql(true)); END $$;
+EXPLAIN (COSTS OFF) EXECUTE dqg('reg_big', 10, '30 seconds', 'g1');
+DEALLOCATE dq;
+DEALLOCATE dqg;
+RESET plan_cache_mode;
+
+-- And it claims the head of the queue.
+SELECT count(*), min(attempts), max(attempts) FROM taskmill.dequeue('reg_big', 100);
+SELECT count(*) AS group_head FROM taskmill.dequeue('reg_big', 10000, '30 seconds', 'g1');
