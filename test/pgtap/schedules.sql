@@ -157,12 +157,14 @@ SELECT tm_test.make_due('exec-fail', op) FROM unnest(ARRAY['broken', 'fine']) op
 SELECT is(taskmill.run_due_schedules(), 1, 'TestScheduler_FailedEnqueue: the other due schedule is still enqueued');
 SELECT results_eq($$SELECT operation_id FROM taskmill.tasks WHERE queue_name = 'exec-fail'$$, ARRAY['fine'],
 	'TestScheduler_FailedEnqueue: nothing enqueued for the failing schedule');
-SELECT results_eq($$SELECT last_status, consecutive_failures, last_error LIKE '%priority%', next_run_at = now() + interval '10 seconds'
+SELECT results_eq($$SELECT last_status, consecutive_failures, last_error LIKE '%priority%',
+	next_run_at = least(now() + interval '10 seconds', taskmill.cron_next('0 0 * * *', now()))
 	FROM taskmill.task_schedules WHERE queue_name = 'exec-fail' AND operation_id = 'broken'$$,
-	$$VALUES ('failed', 1, true, true)$$, 'TestScheduler_FailedEnqueue: schedule marked failed with its error, retry in 10 s');
+	$$VALUES ('failed', 1, true, true)$$, 'TestScheduler_FailedEnqueue: schedule marked failed with its error, retry in 10 s (or at the next tick if sooner)');
 UPDATE taskmill.task_schedules SET next_run_at = now() - interval '1 second' WHERE queue_name = 'exec-fail' AND operation_id = 'broken';
 SELECT taskmill.run_due_schedules();
-SELECT results_eq($$SELECT consecutive_failures, next_run_at = now() + interval '20 seconds'
+SELECT results_eq($$SELECT consecutive_failures,
+	next_run_at = least(now() + interval '20 seconds', taskmill.cron_next('0 0 * * *', now()))
 	FROM taskmill.task_schedules WHERE queue_name = 'exec-fail' AND operation_id = 'broken'$$,
 	$$VALUES (2, true)$$, 'TestScheduler_FailedEnqueue: the retry delay doubles');
 UPDATE taskmill.task_schedules SET options = '{}', next_run_at = now() - interval '1 second' WHERE queue_name = 'exec-fail' AND operation_id = 'broken';
