@@ -53,12 +53,14 @@ int main(int argc, char** argv) try {
         std::to_string(ctx.task().attempts));
   });
   worker.register_task("fail", [](taskmill::TaskContext& ctx) {
-    throw std::runtime_error(ctx.payload().value("message", "always fails"));
+    // A taskmill::Error is an ordinary failure; any other exception is reported as a panic.
+    throw taskmill::Error(taskmill::ErrorCode::Internal, ctx.payload().value("message", "always fails"));
   });
   worker.register_task("sleep", [](taskmill::TaskContext& ctx) {
     // Cooperative: returns early (as a timeout) when the deadline passes or the worker stops.
-    if (!ctx.sleep_for(std::chrono::milliseconds(ctx.payload().value("ms", 1000))))
-      ctx.throw_if_cancelled();
+    int ms = ctx.payload().value("ms", 1000);
+    if (!ctx.sleep_for(std::chrono::milliseconds(ms))) ctx.throw_if_cancelled();
+    log("  sleep #" + std::to_string(ctx.task().id) + " slept " + std::to_string(ms) + " ms");
   });
 
   std::signal(SIGINT, [](int) { interrupted = 1; });

@@ -145,7 +145,7 @@ struct Worker::Impl {
     if (opt.concurrency < 1) opt.concurrency = 1;
     if (opt.batch_size < 1) opt.batch_size = 1;
     opt.poll_interval = clamp_ms(opt.poll_interval, 1ms);
-    opt.visibility_timeout = clamp_ms(opt.visibility_timeout, 1000ms);
+    opt.visibility_timeout = clamp_ms(opt.visibility_timeout, 30ms);
     opt.process_timeout = clamp_ms(opt.process_timeout, 1ms);
   }
 
@@ -169,16 +169,25 @@ struct Worker::Impl {
   std::map<int64_t, std::shared_ptr<InFlight>> inflight;
   std::vector<AckItem> acks;
   bool running = false;
+  bool acker_running = false;
 
   std::jthread fetcher, listener, heartbeat, acker;
   std::vector<std::jthread> executors;
 
-  void alert(const Task* task, const std::string& message, bool panic) {
+  void alert(const Task& task, const std::string& message, bool panic, ErrorCode code) {
     if (!opt.on_alert) return;
     try {
-      opt.on_alert(Alert{task, message, panic});
+      opt.on_alert(Alert{&task, message, panic, code});
     } catch (...) {
       // An alert hook must not take the worker down.
+    }
+  }
+
+  void report(const std::string& message) {
+    if (!opt.on_error) return;
+    try {
+      opt.on_error(message);
+    } catch (...) {
     }
   }
 
@@ -227,7 +236,7 @@ struct Worker::Impl {
         // Server restart, connection refused, extension missing ...: retry with backoff;
         // nothing is lost (claimed tasks come back after their visibility timeout).
         backoff = backoff == 0ms ? 100ms : std::min(backoff * 2, milliseconds(5000));
-        alert(nullptr, std::string("dequeue failed: ") + e.what(), false);
+        report(std::string("dequeue failed: ") + e.what());
         {
           std::lock_guard lk(mu);
           more = false;
@@ -330,9 +339,11 @@ struct Worker::Impl {
     TaskContext ctx(task, deadline, entry->stop.get_token());
     bool ok = false;
     bool panic = false;
+    ErrorCode code = ErrorCode::Internal;
     std::string error;
     auto it = handlers.find(task.operation_id);
     if (it == handlers.end()) {
+      code = ErrorCode::TaskNotRegistered;
       error = "task not registered: no handler for operation \"" + task.operation_id + "\"";
     } else {
       std::optional<trace::Scope> scope;
@@ -344,6 +355,7 @@ struct Worker::Impl {
         ok = true;
       } catch (const Error& e) {
         error = e.what();
+        code = e.code();
       } catch (const std::exception& e) {
         panic = true;
         error = std::string("panic: ") + e.what();
@@ -354,6 +366,7 @@ struct Worker::Impl {
       // The handler thread cannot be interrupted: an overrun is reported when it returns.
       if (Clock::now() >= deadline && !panic) {
         ok = false;
+        code = ErrorCode::Timeout;
         error = expiry_deadline
                     ? "context deadline exceeded: task expired while its handler ran"
                     : "context deadline exceeded: handler ran past its process timeout of " +
@@ -361,23 +374,43 @@ struct Worker::Impl {
       }
     }
 
-    bool abandoned;
+    bool abandoned, direct_ack = false;
     {
       std::lock_guard lk(mu);
       inflight.erase(task.id);
       abandoned = entry->abandoned;
       if (ok && !abandoned) {
-        acks.push_back(AckItem{task.id, task.lease, ctx.result(), grouped});
-        ++pending_acks;
+        if (acker_running) {
+          acks.push_back(AckItem{task.id, task.lease, ctx.result(), grouped});
+          ++pending_acks;
+        } else {
+          direct_ack = true;  // after a stop timeout: nobody batches acks any more
+        }
       }
     }
     if (abandoned) return;  // stop() already gave the task back
     if (ok) {
-      cv_ack.notify_one();
+      if (!direct_ack) {
+        cv_ack.notify_one();
+        return;
+      }
+      try {
+        send_acks({AckItem{task.id, task.lease, ctx.result(), grouped}});
+      } catch (const std::exception& e) {
+        report(std::string("ack failed: ") + e.what());
+      }
       return;
     }
     nack(task, error, std::nullopt, st);
-    alert(&task, error, panic);
+    if (grouped) {
+      // A dead-lettered head lets its group's next task go: look again now.
+      {
+        std::lock_guard lk(mu);
+        more = true;
+      }
+      cv_fetch.notify_all();
+    }
+    alert(task, error, panic, code);
   }
 
   void nack(const Task& task, const std::string& error,
@@ -392,11 +425,11 @@ struct Worker::Impl {
         return;
       } catch (const Error& e) {
         if (e.code() != ErrorCode::Connection) {
-          alert(&task, std::string("nack failed: ") + e.what(), false);
+          report("nack of task " + std::to_string(task.id) + " failed: " + e.what());
           return;
         }
       } catch (const std::exception& e) {
-        alert(&task, std::string("nack failed: ") + e.what(), false);
+        report("nack of task " + std::to_string(task.id) + " failed: " + e.what());
         return;
       }
       // Server unreachable: try again; if it never answers, the visibility timeout hands
@@ -478,13 +511,13 @@ struct Worker::Impl {
         bool give_up = e.code() != ErrorCode::Connection ||
                        (st.stop_requested() && failures >= 3) || failures >= 50;
         if (give_up) {
-          alert(nullptr, std::string("ack failed: ") + e.what(), false);
+          report(std::string("ack failed: ") + e.what());
           sent = true;  // drop: the tasks come back after their visibility timeout
         } else {
           sleep_for(st, std::min(milliseconds(50) * failures, milliseconds(2000)));
         }
       } catch (const std::exception& e) {
-        alert(nullptr, std::string("ack failed: ") + e.what(), false);
+        report(std::string("ack failed: ") + e.what());
         sent = true;
       }
       bool grouped = false;
@@ -545,6 +578,7 @@ struct Worker::Impl {
     busy = 0;
     pending_acks = 0;
     work.clear();
+    acker_running = true;
     lk.unlock();
     acker = std::jthread([this](std::stop_token st) { ack_loop(st); });
     heartbeat = std::jthread([this](std::stop_token st) { heartbeat_loop(st); });
@@ -599,6 +633,10 @@ struct Worker::Impl {
       }
     }
     // 4. Flush acks, stop the heartbeat.
+    {
+      std::lock_guard lk(mu);
+      acker_running = false;  // executors still running ack directly from now on
+    }
     acker.request_stop();
     cv_ack.notify_all();
     if (acker.joinable()) acker.join();

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "taskmill/client.hpp"
+#include "taskmill/error.hpp"
 #include "taskmill/task.hpp"
 
 namespace taskmill {
@@ -50,10 +51,14 @@ class TaskContext {
 // Return = ack; throw = nack (with the exception's message as the error).
 using Handler = std::function<void(TaskContext&)>;
 
+// A failed delivery, reported after its nack.
 struct Alert {
-  const Task* task = nullptr;  // valid during the on_alert call only
-  std::string message{};  // the error recorded by nack
-  bool panic;           // true when the handler threw something other than taskmill::Error
+  const Task* task = nullptr;  // never null; valid during the on_alert call only
+  std::string message{};       // the error recorded by nack (last_error / dlq_reason)
+  bool panic = false;          // the handler threw something other than taskmill::Error
+  // TaskNotRegistered (no handler), Timeout (deadline passed), the code of a thrown
+  // taskmill::Error, or Internal for a panic.
+  ErrorCode code = ErrorCode::Internal;
 };
 
 struct WorkerOptions {
@@ -64,7 +69,10 @@ struct WorkerOptions {
   std::chrono::milliseconds process_timeout{60000};     // handler deadline
   std::optional<std::string> task_group_id{};             // only tasks of this FIFO group
   std::chrono::milliseconds stop_timeout{10000};        // stop() waits this long for in-flight
-  std::function<void(const Alert&)> on_alert{};           // called from handler threads
+  std::function<void(const Alert&)> on_alert{};           // failed tasks; from handler threads
+  // Infrastructure trouble the worker retries by itself (dequeue / ack / nack failing,
+  // server unreachable); called from worker threads.
+  std::function<void(const std::string&)> on_error{};
   bool listen = true;                                   // LISTEN taskmill for early wake-ups
 };
 
