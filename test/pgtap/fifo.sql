@@ -3,7 +3,7 @@
 -- test/specs/fifo_group_lock.spec and concurrency.sql.
 BEGIN;
 \ir helpers.psql
-SELECT plan(33);
+SELECT plan(35);
 
 -- TestFIFO_SingleGroup_Ordering: 1..5 in group-a come out 1, 2, 3, 4, 5.
 SELECT taskmill.enqueue('fifo-order', 'op', jsonb_build_object('n', i), task_group_id => 'group-a')
@@ -125,6 +125,14 @@ SELECT taskmill.enqueue('fifo-q1', 'x', task_group_id => 'shared') AS q1 \gset
 SELECT taskmill.enqueue('fifo-q2', 'y', task_group_id => 'shared') AS q2 \gset
 SELECT is(tm_test.take('fifo-q1'), :q1::bigint, 'FIFO.GroupPerQueue: group "shared" in queue 1 delivered');
 SELECT is(tm_test.take('fifo-q2'), :q2::bigint, 'FIFO.GroupPerQueue: group "shared" in queue 2 not blocked by it');
+
+-- An expired head is dead-lettered on the way and the next task of its group delivered.
+SELECT taskmill.enqueue('fifo-expired', 'old', task_group_id => 'g', scheduled_at => now() - interval '1 hour',
+	expires_at => now() - interval '1 minute') AS e1 \gset
+SELECT taskmill.enqueue('fifo-expired', 'next', task_group_id => 'g');
+SELECT results_eq($$SELECT operation_id FROM taskmill.dequeue('fifo-expired', batch_size => 10)$$, ARRAY['next'],
+	'FIFO.ExpiredHead: the task after an expired head is delivered');
+SELECT is(tm_test.state(:e1), 'dlq', 'FIFO.ExpiredHead: the expired head went to the DLQ');
 
 SELECT * FROM finish();
 ROLLBACK;

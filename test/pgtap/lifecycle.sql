@@ -3,7 +3,7 @@
 -- whose delivery was taken over can no longer ack, nack or extend it.
 BEGIN;
 \ir helpers.psql
-SELECT plan(54);
+SELECT plan(59);
 
 -- TestLifecycle_EnqueueToCompletion
 SELECT taskmill.enqueue('life-done', 'send', '{"to": "a@example.com"}') AS t_done \gset
@@ -167,6 +167,21 @@ SELECT ok((SELECT visible_at BETWEEN now() + interval '1 hour' AND clock_timesta
            FROM taskmill.tasks WHERE id = :t_vt), 'Lease.Fencing: extend_visibility moves visible_at to now + interval');
 SELECT is(taskmill.ack(:t_vt, :'new_lease'), true, 'Lease.Fencing: ack with the current lease completes it');
 SELECT is(taskmill.ack(:t_vt, :'new_lease'), false, 'Lease.Fencing: a second ack of a completed task returns false');
+
+-- ack_many: a worker's batched acks; stale leases are skipped, the others complete.
+SELECT taskmill.enqueue('life-many', 'op', jsonb_build_object('i', i)) FROM generate_series(1, 3) i;
+CREATE TEMP TABLE many AS SELECT id, lease FROM taskmill.dequeue('life-many', batch_size => 3);
+SELECT is(taskmill.ack_many((SELECT array_agg(id ORDER BY id) FROM many),
+	(SELECT array_agg(CASE WHEN id = (SELECT max(id) FROM many) THEN gen_random_uuid() ELSE lease END ORDER BY id) FROM many),
+	(SELECT array_agg(jsonb_build_object('done', id) ORDER BY id) FROM many)), 2,
+	'Lifecycle.AckMany: returns how many leases were current (2 of 3)');
+SELECT is(tm_test.counts('life-many'), 'available=0 in_flight=1 scheduled=0 dlq=0 results=2',
+	'Lifecycle.AckMany: the two current deliveries completed, the stale one still in flight');
+SELECT is((SELECT count(*) FROM taskmill.task_results r JOIN many m USING (id) WHERE r.result = jsonb_build_object('done', m.id)),
+	2::bigint, 'Lifecycle.AckMany: each result stored with its task');
+SELECT is(taskmill.ack_many('{}', '{}'), 0, 'Lifecycle.AckMany: an empty batch acks nothing');
+SELECT throws_ok($$SELECT taskmill.ack_many(ARRAY[1, 2]::bigint[], ARRAY[gen_random_uuid()])$$, '22023', NULL,
+	'Lifecycle.AckMany: arrays of different lengths raise 22023');
 
 SELECT * FROM finish();
 ROLLBACK;
