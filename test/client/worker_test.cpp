@@ -1,0 +1,479 @@
+// Seed catalogue section 2: Worker integration tests (processing, configuration, lifecycle,
+// retries). Durations are scaled down through WorkerOptions; assertions are not: every wait
+// is a wait-for-condition on the database with a generous timeout.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "testutil.hpp"
+
+using namespace std::chrono_literals;
+using taskmill::EnqueueOptions;
+using taskmill::ErrorCode;
+using taskmill::Json;
+using taskmill::WorkerOptions;
+using testutil::TaskRow;
+using testutil::TestEnv;
+
+namespace {
+
+std::string LastError(testutil::PgConn& pg, int64_t id) {
+  return pg.scalar("SELECT coalesce(last_error, '') FROM taskmill.tasks WHERE id = $1::bigint", {std::to_string(id)})
+      .value_or("<no row>");
+}
+
+bool ContainsCI(std::string hay, std::string needle) {
+  for (auto& c : hay) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : needle) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return hay.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+// ---- 2.1 Task processing
+
+TEST(Worker, ProcessTask_Success) {
+  TestEnv env;
+  auto task = testutil::MakeSuccessTask("send_welcome");
+  int64_t id = env.enqueuer().enqueue("send_welcome", Json{{"user", 42}});
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(task->op, task->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  w.stop();
+  EXPECT_TRUE(testutil::AssertTaskInResults(env.pg, id));
+  EXPECT_TRUE(testutil::AssertTaskNotExists(env.pg, id));
+  EXPECT_EQ(task->executed.load(), 1);
+  EXPECT_EQ(testutil::ResultRow(env.pg, id).i64(0, "attempts"), 1);
+}
+
+TEST(Worker, ProcessTask_Error) {
+  TestEnv env;
+  auto task = testutil::MakeFailingTask("op", "smtp timeout");
+  EnqueueOptions o;
+  o.max_attempts = 10;
+  int64_t id = env.enqueuer().enqueue("op", nullptr, o);
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(task->op, task->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  w.stop();
+  auto row = TaskRow(env.pg, id);
+  ASSERT_EQ(row.rows(), 1);
+  // The worker may have retried once more before it stopped; the DB and the handler agree.
+  EXPECT_GE(row.i64(0, "attempts"), 1);
+  EXPECT_EQ(row.i64(0, "attempts"), task->fail_count.load());
+  EXPECT_TRUE(row.is_null(0, "dlq_at"));
+  EXPECT_TRUE(ContainsCI(row.str(0, "last_error"), "smtp timeout")) << row.str(0, "last_error");
+  // visible_at moved past the first failure by at least the 1 s backoff.
+  EXPECT_GE(row.i64(0, "visible_at_us"), row.i64(0, "scheduled_at_us") + 1000000);
+  EXPECT_FALSE(testutil::AssertTaskInResults(env.pg, id));
+}
+
+TEST(Worker, ProcessTask_Panic) {
+  TestEnv env;
+  auto panic = testutil::MakePanicTask("explode", "boom: index out of range");
+  auto ok = testutil::MakeSuccessTask("fine");
+  std::mutex mu;
+  std::vector<taskmill::Alert> alerts;
+  std::vector<int64_t> alert_ids;
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = 1;
+  opts.on_alert = [&](const taskmill::Alert& a) {
+    std::lock_guard g(mu);
+    alert_ids.push_back(a.task ? a.task->id : -1);
+    alerts.push_back({nullptr, a.message, a.panic});
+  };
+  EnqueueOptions o;
+  o.max_attempts = 10;
+  int64_t id = env.enqueuer().enqueue("explode", nullptr, o);
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(panic->op, panic->handler());
+  w.register_task(ok->op, ok->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  // The worker survived the exception: it still processes other tasks.
+  int64_t after = env.enqueuer().enqueue("fine");
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, after));
+  w.stop();
+  EXPECT_TRUE(ContainsCI(LastError(env.pg, id), "boom: index out of range")) << LastError(env.pg, id);
+  std::lock_guard g(mu);
+  ASSERT_FALSE(alerts.empty()) << "the alert hook was not called";
+  EXPECT_TRUE(alerts[0].panic);
+  EXPECT_EQ(alert_ids[0], id);
+  EXPECT_TRUE(ContainsCI(alerts[0].message, "boom: index out of range")) << alerts[0].message;
+}
+
+TEST(Worker, ProcessTask_UnregisteredOperation) {
+  TestEnv env;
+  auto known = testutil::MakeSuccessTask("known");
+  EnqueueOptions o;
+  o.max_attempts = 10;
+  int64_t id = env.enqueuer().enqueue("nobody_handles_this", nullptr, o);
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(known->op, known->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  w.stop();
+  EXPECT_TRUE(ContainsCI(LastError(env.pg, id), "not registered")) << LastError(env.pg, id);
+  EXPECT_TRUE(testutil::AssertTaskInQueue(env.pg, id));
+  EXPECT_EQ(known->executed.load(), 0);
+}
+
+TEST(Worker, ProcessTask_Timeout) {
+  TestEnv env;
+  // The handler would sleep 5 s; the worker's timeout is 1 s.
+  auto slow = testutil::MakeSlowTask("slow", 5s, /*respect_cancel=*/true);
+  auto opts = testutil::FastWorkerOptions();
+  opts.process_timeout = 1s;
+  EnqueueOptions o;
+  o.max_attempts = 10;
+  int64_t id = env.enqueuer().enqueue("slow", nullptr, o);
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(slow->op, slow->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  w.stop();
+  EXPECT_GE(slow->saw_cancel.load(), 1) << "the handler's context was not cancelled at the deadline";
+  EXPECT_EQ(slow->completed.load(), 0);
+  std::string err = LastError(env.pg, id);
+  EXPECT_TRUE(ContainsCI(err, "timeout") || ContainsCI(err, "deadline")) << err;
+}
+
+TEST(Worker, ProcessTask_PayloadParsing) {
+  TestEnv env;
+  Json payload = {{"user", {{"id", 42}, {"name", "Ada"}, {"tags", {"a", "b"}}}},
+                  {"items", Json::array({{{"sku", "x"}, {"qty", 2}}, {{"sku", "y"}, {"qty", 1.5}}})},
+                  {"flags", {{"urgent", true}, {"note", nullptr}}}};
+  auto task = testutil::MakeSuccessTask("op");
+  int64_t id = env.enqueuer().enqueue("op", payload);
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(task->op, task->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  w.stop();
+  EXPECT_EQ(task->last_payload(), payload);
+  auto tasks = task->tasks();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].id, id);
+  EXPECT_EQ(tasks[0].operation_id, "op");
+  EXPECT_EQ(tasks[0].queue_name, env.queue);
+}
+
+// ---- 2.2 Worker configuration
+
+TEST(Worker, Concurrency) {
+  TestEnv env;
+  // Each run holds until 5 run at once (or 30 s): the observed maximum is the parallelism.
+  auto gate = testutil::MakeGateTask("op", /*release_at_active=*/5);
+  std::vector<taskmill::BatchItem> items(10, taskmill::BatchItem{"op"});
+  env.enqueuer().enqueue_batch(items);
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = 5;
+  opts.batch_size = 10;
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(gate->op, gate->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForResultsCount(env.pg, env.queue, 10));
+  w.stop();
+  EXPECT_EQ(gate->max_active.load(), 5) << "a worker with concurrency 5 must run exactly 5 handlers at once";
+  EXPECT_EQ(gate->executed.load(), 10);
+}
+
+TEST(Worker, BatchSize) {
+  TestEnv env;
+  std::vector<taskmill::BatchItem> items(10, taskmill::BatchItem{"op"});
+  env.enqueuer().enqueue_batch(items);
+  auto gate = testutil::MakeGateTask("op");
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = 10;
+  opts.batch_size = 3;
+  opts.visibility_timeout = 120s;  // no heartbeat moves visible_at during the check
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(gate->op, gate->handler());
+  w.start();
+  ASSERT_TRUE(gate->wait_active(10)) << "active: " << gate->active.load();
+  // Every dequeue call stamps its tasks with one visible_at (its now() + visibility): group
+  // the in-flight tasks by it to see how many each call claimed.
+  auto r = env.pg.exec(
+      "SELECT count(*) AS n FROM taskmill.tasks WHERE queue_name = $1 AND lease IS NOT NULL"
+      " GROUP BY visible_at ORDER BY n DESC",
+      {env.queue});
+  gate->open();
+  ASSERT_TRUE(testutil::WaitForResultsCount(env.pg, env.queue, 10));
+  w.stop();
+  ASSERT_GE(r.rows(), 4) << "10 tasks in batches of at most 3 need at least 4 dequeues";
+  EXPECT_EQ(r.i64(0, "n"), 3) << "the largest batch must be batch_size";
+  int64_t total = 0;
+  for (int i = 0; i < r.rows(); ++i) {
+    EXPECT_LE(r.i64(i, "n"), 3);
+    total += r.i64(i, "n");
+  }
+  EXPECT_EQ(total, 10);
+}
+
+TEST(Worker, PollInterval) {
+  TestEnv env;
+  // Without LISTEN the worker finds work only by polling. Sample the server's view of the
+  // worker's dequeue calls (pg_stat_activity.query_start) for 3 s of an empty queue.
+  auto task = testutil::MakeSuccessTask("op");
+  auto opts = testutil::FastWorkerOptions();
+  opts.poll_interval = 500ms;
+  opts.listen = false;
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(task->op, task->handler());
+  w.start();
+  std::set<std::string> polls;
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = env.pg.exec(
+        "SELECT query_start::text AS qs FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%dequeue%'");
+    for (int i = 0; i < r.rows(); ++i)
+      if (auto qs = r.get(i, "qs")) polls.insert(*qs);
+    std::this_thread::sleep_for(25ms);
+  }
+  // A task enqueued now is found by a poll (no notification is listened to).
+  int64_t id = env.enqueuer().enqueue("op");
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  w.stop();
+  // ~6 polls expected in 3 s; bounds are loose enough for a loaded machine but catch a worker
+  // that never polls or spins.
+  EXPECT_GE(polls.size(), 2u) << "the worker did not poll an empty queue";
+  EXPECT_LE(polls.size(), 15u) << "the worker polls far more often than every 500 ms";
+}
+
+TEST(Worker, VisibilityTimeout) {
+  TestEnv env;
+  int64_t id = env.enqueuer().enqueue("op");
+  // A worker that crashed: it dequeued with a 1 s visibility and never acked.
+  auto lost = testutil::SqlDequeue(env.pg, env.queue, 1, "1 second");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_TRUE(testutil::SqlDequeue(env.pg, env.queue, 1).empty()) << "in flight: not visible yet";
+  auto task = testutil::MakeSuccessTask("op");
+  auto opts = testutil::FastWorkerOptions();
+  opts.visibility_timeout = 2s;
+  int64_t before = testutil::DbNowMicros(env.pg);
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(task->op, task->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  int64_t after = testutil::DbNowMicros(env.pg);
+  w.stop();
+  // It reappeared and was processed as the second attempt.
+  EXPECT_EQ(testutil::ResultRow(env.pg, id).i64(0, "attempts"), 2);
+  // The worker's own delivery used its 2 s visibility timeout: visible_at = dequeue time + 2 s.
+  auto tasks = task->tasks();
+  ASSERT_EQ(tasks.size(), 1u);
+  int64_t vis = testutil::to_micros(tasks[0].visible_at);
+  EXPECT_GE(vis, before + 2000000 - 1000);
+  EXPECT_LE(vis, after + 2000000 + 1000);
+}
+
+TEST(Worker, ProcessTimeout) {
+  TestEnv env;
+  auto slow = testutil::MakeSlowTask("slow", 20s, /*respect_cancel=*/true);
+  auto opts = testutil::FastWorkerOptions();
+  opts.process_timeout = 100ms;
+  EnqueueOptions o;
+  o.max_attempts = 10;
+  int64_t id = env.enqueuer().enqueue("slow", nullptr, o);
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(slow->op, slow->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  w.stop();
+  EXPECT_GE(slow->saw_cancel.load(), 1);
+  EXPECT_EQ(slow->completed.load(), 0) << "the 20 s handler ran to the end: no deadline at 100 ms";
+  // The deadline the handler saw is 100 ms after delivery, which happened before it started.
+  EXPECT_LE(slow->last_deadline_us.load(), slow->last_start_us.load() + 100000 + 1000);
+  std::string err = LastError(env.pg, id);
+  EXPECT_TRUE(ContainsCI(err, "timeout") || ContainsCI(err, "deadline")) << err;
+}
+
+TEST(Worker, TaskGroupFilter) {
+  TestEnv env;
+  auto task = testutil::MakeOrderTrackingTask("op");
+  auto enq = env.enqueuer();
+  std::vector<int64_t> a, b;
+  for (int i = 0; i < 2; ++i) {
+    EnqueueOptions oa, ob;
+    oa.task_group_id = "group-a";
+    ob.task_group_id = "group-b";
+    a.push_back(enq.enqueue("op", nullptr, oa));
+    b.push_back(enq.enqueue("op", nullptr, ob));
+  }
+  auto opts = testutil::FastWorkerOptions();
+  opts.task_group_id = "group-a";
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(task->op, task->handler());
+  w.start();
+  for (auto id : a) ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  w.stop();
+  for (auto id : b) {
+    EXPECT_TRUE(testutil::AssertTaskInQueue(env.pg, id));
+    EXPECT_EQ(TaskRow(env.pg, id).i64(0, "attempts"), 0) << "group-b task was delivered";
+  }
+  for (const auto& g : task->groups()) EXPECT_EQ(g, "group-a");
+}
+
+// ---- 2.3 Worker lifecycle
+
+TEST(Worker, Start_Stop) {
+  TestEnv env;
+  auto task = testutil::MakeSuccessTask("op");
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(task->op, task->handler());
+  EXPECT_FALSE(w.running());
+  w.start();
+  EXPECT_TRUE(w.running());
+  int64_t id = env.enqueuer().enqueue("op");
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  EXPECT_NO_THROW(w.stop());
+  EXPECT_FALSE(w.running());
+  // Stopped means stopped: a new task stays in the queue.
+  int64_t id2 = env.enqueuer().enqueue("op");
+  EXPECT_TRUE(testutil::AssertTaskInQueue(env.pg, id2));
+  EXPECT_EQ(TaskRow(env.pg, id2).i64(0, "attempts"), 0);
+}
+
+TEST(Worker, Stop_WithInFlightTasks) {
+  TestEnv env;
+  // The handler takes 1 s and ignores cancellation; stop() must wait for it.
+  auto slow = testutil::MakeSlowTask("op", 1s, /*respect_cancel=*/false);
+  int64_t id = env.enqueuer().enqueue("op");
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(slow->op, slow->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitFor([&] { return slow->executed.load() >= 1; }, "the handler to start"));
+  EXPECT_NO_THROW(w.stop());
+  EXPECT_EQ(slow->completed.load(), 1) << "stop() returned before the in-flight task finished";
+  EXPECT_TRUE(testutil::WaitForTaskProcessed(env.pg, id, 5s));
+  EXPECT_TRUE(testutil::AssertTaskInResults(env.pg, id));
+}
+
+TEST(Worker, Stop_Timeout) {
+  TestEnv env;
+  EXPECT_EQ(WorkerOptions{}.stop_timeout, 10s) << "the default stop timeout is 10 s";
+  // The handler would take 30 s and ignores cancellation; stop_timeout is scaled to 500 ms.
+  auto slow = testutil::MakeSlowTask("op", 30s, /*respect_cancel=*/false);
+  int64_t id = env.enqueuer().enqueue("op");
+  auto opts = testutil::FastWorkerOptions();
+  opts.stop_timeout = 500ms;
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(slow->op, slow->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitFor([&] { return slow->executed.load() >= 1; }, "the handler to start"));
+  EXPECT_TASKMILL_ERROR(w.stop(), ErrorCode::Timeout);
+  // The in-flight task's visibility was given back: available again, not lost, not done.
+  auto row = TaskRow(env.pg, id);
+  ASSERT_EQ(row.rows(), 1);
+  EXPECT_TRUE(row.is_null(0, "dlq_at"));
+  EXPECT_TRUE(row.is_null(0, "lease")) << "the delivery was not released";
+  EXPECT_LE(row.i64(0, "visible_at_us"), row.i64(0, "now_us")) << "not visible again";
+  slow->release();  // let the handler thread end so the destructor joins quickly
+}
+
+TEST(Worker, ContextCancellation) {
+  TestEnv env;
+  auto task = testutil::MakeSuccessTask("op");
+  int64_t id = env.enqueuer().enqueue("op");
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(task->op, task->handler());
+  std::stop_source src;
+  std::exception_ptr err;
+  std::thread runner([&] {
+    try {
+      w.run(src.get_token());
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  src.request_stop();
+  runner.join();
+  EXPECT_FALSE(err) << "run() threw after cancellation";
+  EXPECT_FALSE(w.running());
+}
+
+// ---- 2.4 Retry behaviour
+
+TEST(Worker, Retry_ExponentialBackoff) {
+  TestEnv env;
+  // The handler reads the database clock just before failing: the nack that follows runs
+  // later, so failure time <= nack time <= when the test sees the nack, and
+  // visible_at = nack time + backoff is bounded exactly by both.
+  auto fail = testutil::MakeFailingTask("op", "always fails");
+  std::atomic<int64_t> fail_clock{0};
+  auto handler_pg = std::make_shared<testutil::PgConn>(env.conninfo());
+  fail->before_fail = [handler_pg, &fail_clock](taskmill::TaskContext&) {
+    fail_clock.store(testutil::DbNowMicros(*handler_pg));
+  };
+  EnqueueOptions o;
+  o.max_attempts = 4;
+  int64_t id = env.enqueuer().enqueue("op", nullptr, o);
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = 1;
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(fail->op, fail->handler());
+  w.start();
+  const int64_t expected_backoff_us[] = {1000000, 2000000, 4000000};
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, attempt));
+    int64_t seen = testutil::DbNowMicros(env.pg);
+    auto row = TaskRow(env.pg, id);
+    int64_t vis = row.i64(0, "visible_at_us");
+    int64_t backoff = expected_backoff_us[attempt - 1];
+    SCOPED_TRACE("attempt " + std::to_string(attempt));
+    EXPECT_GE(vis - fail_clock.load(), backoff - 1000) << "backoff shorter than expected";
+    EXPECT_LE(vis - seen, backoff + 1000) << "backoff longer than expected";
+    EXPECT_TRUE(row.is_null(0, "dlq_at"));
+    // Time travel instead of waiting out the backoff.
+    testutil::MakeVisibleNow(env.pg, id);
+  }
+  ASSERT_TRUE(testutil::WaitForDLQCount(env.pg, env.queue, 1));
+  w.stop();
+  EXPECT_EQ(fail->fail_count.load(), 4);
+}
+
+TEST(Worker, Retry_MaxAttempts) {
+  TestEnv env;
+  auto fail = testutil::MakeFailingTask("op");
+  EnqueueOptions o;
+  o.max_attempts = 2;
+  int64_t id = env.enqueuer().enqueue("op", nullptr, o);
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(fail->op, fail->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  EXPECT_TRUE(testutil::AssertTaskInQueue(env.pg, id)) << "in the DLQ after only one failure";
+  testutil::MakeVisibleNow(env.pg, id);
+  ASSERT_TRUE(testutil::WaitForDLQCount(env.pg, env.queue, 1));
+  w.stop();
+  EXPECT_TRUE(testutil::AssertTaskInDLQ(env.pg, id));
+  EXPECT_EQ(TaskRow(env.pg, id).i64(0, "attempts"), 2);
+  EXPECT_EQ(fail->fail_count.load(), 2);
+}
+
+TEST(Worker, Retry_PreservesAttempts) {
+  TestEnv env;
+  auto task = testutil::MakeConditionalTask("op", 2);
+  EnqueueOptions o;
+  o.max_attempts = 5;
+  int64_t id = env.enqueuer().enqueue("op", nullptr, o);
+  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  w.register_task(task->op, task->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  EXPECT_EQ(TaskRow(env.pg, id).i64(0, "attempts"), 1);
+  testutil::MakeVisibleNow(env.pg, id);
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 2));
+  EXPECT_EQ(TaskRow(env.pg, id).i64(0, "attempts"), 2);
+  EXPECT_NE(LastError(env.pg, id).find("conditional failure 2"), std::string::npos) << LastError(env.pg, id);
+  testutil::MakeVisibleNow(env.pg, id);
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  w.stop();
+  EXPECT_EQ(testutil::ResultRow(env.pg, id).i64(0, "attempts"), 3);
+  EXPECT_EQ(task->current_count.load(), 3);
+}
