@@ -2,7 +2,7 @@
 -- other bad inputs of issue 2 item 5, each with its SQLSTATE, and nothing left behind.
 BEGIN;
 \ir helpers.psql
-SELECT plan(75);
+SELECT plan(87);
 
 -- 1.1 Single task enqueue -----------------------------------------------------------------
 
@@ -221,6 +221,28 @@ SELECT throws_ok($$SELECT taskmill.extend_visibility(-1, gen_random_uuid(), inte
 SELECT throws_ok($$SELECT taskmill.requeue_from_dlq(-1)$$, 'P0002', NULL,
 	'RequeueFromDLQ.Validation: an unknown task id raises P0002');
 
+SELECT throws_ok($$SELECT taskmill.enqueue('enq-bad', 'op', task_group_id => '')$$, '22023', NULL,
+	'Enqueue.Validation: an empty task group id raises 22023');
+SELECT throws_ok($$SELECT taskmill.enqueue('enq-bad', 'op', meta => '[1, 2]')$$, '22023', NULL,
+	'Enqueue.Validation: meta that is not a JSON object raises 22023');
+SELECT throws_ok($$SELECT taskmill.enqueue(repeat('q', 10000), 'op')$$, '22023', NULL,
+	'Enqueue.Validation: an overlong queue name raises 22023, never a silent truncation');
+SELECT throws_ok($$SELECT taskmill.enqueue_batch('enq-bad', '[{"operation_id": "op", "bogus": 1}]')$$, '22023', NULL,
+	'EnqueueBatch.Validation: an unknown field raises 22023');
+SELECT throws_ok($$SELECT taskmill.enqueue_batch('enq-bad', '[{"operation_id": "op", "scheduled_at": "not a date"}]')$$, '22007', NULL,
+	'EnqueueBatch.Validation: a malformed timestamp raises 22007');
+SELECT throws_ok($$SELECT taskmill.enqueue_batch('enq-bad', '[{"operation_id": "op", "scheduled_at": "2030-01-02T00:00:00Z",
+	"expires_at": "2030-01-01T00:00:00Z"}]')$$, '22023', NULL,
+	'EnqueueBatch.Validation: expires_at before scheduled_at in a batch raises 22023');
+SELECT throws_ok($$SELECT taskmill.ack(1, NULL)$$, '22004', NULL, 'Ack.Validation: a NULL lease raises 22004');
+SELECT throws_ok($$SELECT taskmill.nack(1, NULL, 'err')$$, '22004', NULL, 'Nack.Validation: a NULL lease raises 22004');
+SELECT throws_ok($$SELECT taskmill.nack(1, gen_random_uuid(), 'err', retry_delay => interval '-1 second')$$, '22023', NULL,
+	'Nack.Validation: a negative retry delay raises 22023');
+SELECT throws_ok($$SELECT taskmill.extend_visibility(1, gen_random_uuid(), interval '-1 second')$$, '22023', NULL,
+	'ExtendVisibility.Validation: a negative interval raises 22023');
+SELECT throws_ok($$SELECT taskmill.requeue_from_dlq(NULL)$$, '22004', NULL,
+	'RequeueFromDLQ.Validation: a NULL task id raises 22004');
+
 -- Nothing half done: no failed call above left a task, and the transaction still works.
 SELECT is((SELECT count(*) FROM taskmill.tasks WHERE queue_name IN ('enq-bad', '')), 0::bigint,
 	'Enqueue.Validation: no failed enqueue or batch left a task behind');
@@ -229,6 +251,13 @@ SELECT is((SELECT count(*) FROM taskmill.tasks WHERE queue_name = 'enq-after-err
 	'Enqueue.Validation: enqueueing works normally after the errors');
 SELECT is(tm_test.counts('enq-idem-batch'), 'available=0 in_flight=0 scheduled=0 dlq=0 results=0',
 	'Enqueue.Validation: a failed batch leaves no task, no DLQ entry, no result');
+
+-- NULL for an option that has a default means that default.
+SELECT taskmill.enqueue('enq-null-opts', 'op', priority => NULL, max_attempts => NULL, scheduled_at => NULL,
+	ephemeral => NULL, meta => NULL) AS t_nullopts \gset
+SELECT results_eq(format('SELECT priority, max_attempts, ephemeral, scheduled_at <= clock_timestamp(), idempotency_key <> %L
+	FROM taskmill.tasks WHERE id = %s', '', :t_nullopts),
+	$$VALUES (0, 3, false, true, true)$$, 'Enqueue.NullOptions: NULL options take their defaults');
 
 -- Boundaries that are valid.
 SELECT lives_ok($$SELECT taskmill.enqueue('enq-bounds', 'op', priority => 100, max_attempts => 1)$$,

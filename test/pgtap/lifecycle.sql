@@ -3,7 +3,7 @@
 -- whose delivery was taken over can no longer ack, nack or extend it.
 BEGIN;
 \ir helpers.psql
-SELECT plan(59);
+SELECT plan(64);
 
 -- TestLifecycle_EnqueueToCompletion
 SELECT taskmill.enqueue('life-done', 'send', '{"to": "a@example.com"}') AS t_done \gset
@@ -182,6 +182,24 @@ SELECT is((SELECT count(*) FROM taskmill.task_results r JOIN many m USING (id) W
 SELECT is(taskmill.ack_many('{}', '{}'), 0, 'Lifecycle.AckMany: an empty batch acks nothing');
 SELECT throws_ok($$SELECT taskmill.ack_many(ARRAY[1, 2]::bigint[], ARRAY[gen_random_uuid()])$$, '22023', NULL,
 	'Lifecycle.AckMany: arrays of different lengths raise 22023');
+
+-- TestWorker_BatchSize at SQL level: dequeue hands out at most batch_size tasks.
+SELECT taskmill.enqueue('life-batch', 'op') FROM generate_series(1, 10);
+SELECT is((SELECT count(*) FROM taskmill.dequeue('life-batch', batch_size => 3)), 3::bigint,
+	'TestWorker_BatchSize: batch_size 3 of 10 available returns 3');
+SELECT is((SELECT count(*) FROM taskmill.dequeue('life-batch', batch_size => 100)), 7::bigint,
+	'TestWorker_BatchSize: a larger batch returns the 7 left');
+
+-- TestRace_VisibilityTimeout_Reprocess at SQL level: a heartbeat (extend_visibility) keeps a
+-- long-running delivery from being redelivered when its first timeout passes.
+SELECT taskmill.enqueue('life-heartbeat', 'op') AS t_hb \gset
+SELECT lease AS hb_lease FROM taskmill.dequeue('life-heartbeat', visibility_timeout => interval '30 seconds') \gset
+SELECT is(taskmill.extend_visibility(:t_hb, :'hb_lease', interval '10 minutes'), true,
+	'TestRace_VisibilityTimeout_Reprocess: heartbeat while the handler runs');
+UPDATE taskmill.tasks SET visible_at = visible_at - interval '31 seconds' WHERE id = :t_hb;
+SELECT is(tm_test.take('life-heartbeat'), NULL,
+	'TestRace_VisibilityTimeout_Reprocess: not redelivered once the original 30 s have passed');
+SELECT is(taskmill.ack(:t_hb, :'hb_lease'), true, 'TestRace_VisibilityTimeout_Reprocess: the handler''s ack still completes it');
 
 SELECT * FROM finish();
 ROLLBACK;
