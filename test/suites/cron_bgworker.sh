@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The scheduler background worker, in a cluster started with
+#   shared_preload_libraries = taskmill, taskmill.scheduler_databases = 'bgw_a,bgw_plain'
+# Checks, each with a wait-for-condition loop (no fixed sleeps):
+#  - one worker per listed database; a database without the extension is skipped quietly
+#    and picked up once CREATE EXTENSION runs there;
+#  - a due schedule is enqueued by the server itself (TestScheduler_ProcessDueSchedule,
+#    TestScheduler_CheckInterval);
+#  - after pg_terminate_backend the postmaster starts the worker again, which goes on;
+#  - after a crash (SIGKILL of the worker: the postmaster resets every backend) it comes
+#    back with the server and goes on;
+#  - SIGHUP reloads taskmill.scheduler_interval; the server stops cleanly (pg_ctl -m fast).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$TOP"
+
+start_cluster -c shared_preload_libraries=taskmill -c taskmill.scheduler_databases=bgw_a,bgw_plain \
+	-c taskmill.scheduler_interval=1
+log=$TASKMILL_PGDATA/server.log
+pgdata=$TASKMILL_PGDATA/data
+new_db bgw_a
+psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE bgw_plain"
+
+q() { psql -XAtq -d "$1" -v ON_ERROR_STOP=1 -c "$2"; }
+# Wait (up to $1 seconds) until query $3 in database $2 returns t. Connection failures
+# (the server restarting after a crash) count as "not yet".
+wait_for() {
+	local limit=$1 db=$2 query=$3 i
+	for ((i = 0; i < limit * 10; i++)); do
+		[ "$(psql -XAtq -d "$db" -c "$query" 2>/dev/null)" = t ] && return 0
+		sleep 0.1
+	done
+	echo "FAIL: timed out after ${limit}s waiting in $db for: $query" >&2
+	tail -n 30 "$log" >&2
+	return 1
+}
+worker_pid() {
+	psql -XAtq -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = '$1'" 2>/dev/null
+}
+# Make the schedule due now and wait until the server has enqueued one more task for it.
+expect_tick() {
+	local db=$1 before
+	before=$(q "$db" "SELECT count(*) FROM taskmill.tasks WHERE operation_id = 'tick'")
+	q "$db" "UPDATE taskmill.task_schedules SET next_run_at = now() WHERE operation_id = 'tick'" >/dev/null
+	wait_for 60 "$db" "SELECT count(*) = $before + 1 FROM taskmill.tasks WHERE operation_id = 'tick'"
+}
+
+wait_for 60 postgres "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname IN ('bgw_a', 'bgw_plain')"
+echo "ok workers: one per listed database (bgw_a, bgw_plain)"
+
+q bgw_a "SELECT taskmill.register_schedules('bgw', '[{\"operation_id\": \"tick\", \"cron\": \"* * * * *\", \"payload\": {\"from\": \"bgworker\"}}]')" >/dev/null
+expect_tick bgw_a
+q bgw_a "SELECT last_status = 'enqueued' AND next_run_at > now() FROM taskmill.task_schedules WHERE operation_id = 'tick'" | grep -qx t
+echo "ok TestScheduler_ProcessDueSchedule: the server enqueued the due schedule and advanced it"
+
+q bgw_a "UPDATE taskmill.task_schedules SET next_run_at = now() + interval '2 seconds' WHERE operation_id = 'tick'" >/dev/null
+wait_for 60 bgw_a "SELECT count(*) = 2 FROM taskmill.tasks WHERE operation_id = 'tick'"
+echo "ok TestScheduler_CheckInterval: a schedule due in 2 s was enqueued by the 1 s loop"
+
+old=$(worker_pid bgw_a)
+q postgres "SELECT pg_terminate_backend($old)" | grep -qx t
+wait_for 60 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
+expect_tick bgw_a
+echo "ok restart: terminated worker $old came back as $(worker_pid bgw_a) and goes on"
+
+old=$(worker_pid bgw_a)
+kill -9 "$old"
+wait_for 120 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
+expect_tick bgw_a
+echo "ok crash: after SIGKILL of worker $old the server reset and the worker ($(worker_pid bgw_a)) goes on"
+
+q bgw_plain "CREATE EXTENSION taskmill"
+q bgw_plain "SELECT taskmill.register_schedules('plain', '[{\"operation_id\": \"tick\", \"cron\": \"@hourly\"}]')" >/dev/null
+expect_tick bgw_plain
+echo "ok a database without the extension was skipped quietly, then served once it was created"
+
+q postgres "ALTER SYSTEM SET taskmill.scheduler_interval = '2s'" >/dev/null
+q postgres "SELECT pg_reload_conf()" >/dev/null
+wait_for 30 postgres "SELECT setting = '2' FROM pg_settings WHERE name = 'taskmill.scheduler_interval'"
+expect_tick bgw_a
+echo "ok SIGHUP: interval reloaded to 2 s, worker goes on"
+
+# The only errors in the log are the ones this test caused (workers started before their
+# databases existed, the terminate, the crash and the recovery after it).
+if grep -E 'ERROR|PANIC|FATAL' "$log" | grep -vE 'database "bgw_(a|plain)" does not exist|terminating background worker "taskmill scheduler" due to administrator command|terminating connection because of crash of another server process|the database system is (in recovery mode|not yet accepting connections|starting up)' | grep -q .; then
+	echo "FAIL: unexpected errors in the server log:"
+	grep -E 'ERROR|PANIC|FATAL' "$log"
+	exit 1
+fi
+echo "ok no unexpected ERROR or FATAL in the server log"
+
+as_pg=(runuser -u postgres --)
+[ "$(id -u)" = 0 ] || as_pg=()
+"${as_pg[@]}" "$(pg_config --bindir)/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null
+grep -q 'database system is shut down' "$log"
+echo "ok the server stopped cleanly with its workers"
+echo "# All bgworker tests passed"
