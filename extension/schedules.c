@@ -746,6 +746,14 @@ taskmill_trigger_schedule(PG_FUNCTION_ARGS)
 	MemoryContext callercxt = CurrentMemoryContext;
 
 	memset(&o, 0, sizeof(o));
+	/* JSON null, like SQL NULL, means no overrides */
+	if (overrides && JB_ROOT_IS_SCALAR(overrides))
+	{
+		JsonbValue	scalar;
+
+		if (JsonbExtractScalar(&overrides->root, &scalar) && scalar.type == jbvNull)
+			overrides = NULL;
+	}
 	if (overrides && (!JB_ROOT_IS_OBJECT(overrides) || JB_ROOT_IS_SCALAR(overrides)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -3,7 +3,7 @@
 -- moving next_run_at, never by sleeping; now() is fixed for the whole transaction.
 BEGIN;
 \ir helpers.psql
-SELECT plan(46);
+SELECT plan(47);
 
 -- Make a schedule due: its tick one minute ago (on a whole minute, so its key is simple).
 CREATE FUNCTION tm_test.make_due(queue text, op text) RETURNS timestamptz LANGUAGE sql AS $$
@@ -200,6 +200,8 @@ SELECT is((SELECT next_run_at FROM taskmill.task_schedules WHERE operation_id = 
 SELECT taskmill.trigger_schedule('b1', '{"priority": 50}') AS trigger_id \gset
 SELECT is((SELECT priority FROM taskmill.tasks WHERE id = :trigger_id), 50,
 	'TestConsole_TriggerSchedule_WithOptions: task has priority 50');
+SELECT lives_ok($$SELECT taskmill.trigger_schedule('b1', 'null')$$,
+	'TestConsole_TriggerSchedule_Success: JSON null options mean no overrides');
 SELECT throws_ok($$SELECT taskmill.trigger_schedule('unknown')$$, 'P0002', 'schedule "unknown" does not exist',
 	'TestConsole_TriggerSchedule_NotFound: P0002 (CodeScheduleNotFound)');
 
