@@ -7,7 +7,7 @@ set key top left
 
 set output out.'-scaling.png'
 set title "taskmill process throughput, real Worker, no-op handlers"
-set xlabel "Worker instances (concurrency 1, batch_size 100 each)"
+set xlabel "Worker concurrency (handler threads), batch_size 100, one Worker"
 set ylabel "tasks/s"
 set xrange [0.5:8.5]
 set yrange [0:*]

@@ -90,7 +90,7 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d postgres)
 run_tm() {
 	local db=$1
 	shift
-	"${PSQL[@]}" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+	"${PSQL[@]}" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
 	psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "CREATE EXTENSION taskmill" -c "CHECKPOINT" >/dev/null
 	log "taskmill $*"
 	if ! "$DRV" "$@" --conninfo "dbname=$db" >>"$TM" 2> >(sed 's/^/    /' >&2); then
@@ -119,18 +119,22 @@ if want dequeue; then
 	run_tm tm_deq dequeue --n "$N" --batch 1 --clients 4
 fi
 if want process; then
-	# the scaling curve: W Worker instances, each concurrency 1, batch_size 100
-	for w in 1 2 4 8; do
-		run_tm tm_proc process --n "$PROCESS_N" --workers "$w" --concurrency 1 --batch 100 --curve yes
-		run_tm tm_proc process --n "$PROCESS_N" --workers "$w" --concurrency 1 --batch 100 --curve yes --ephemeral
+	# The scaling curve: one Worker, concurrency 1..8 (handler threads), batch_size 100. The
+	# Worker claims min(batch_size, free handler threads) per dequeue.
+	for c in 1 2 4 8; do
+		run_tm tm_proc process --n "$PROCESS_N" --workers 1 --concurrency "$c" --batch 100 --curve yes
+		run_tm tm_proc process --n "$PROCESS_N" --workers 1 --concurrency "$c" --batch 100 --curve yes --ephemeral
 	done
 	# other settings, as the peers try several and report their best
-	for s in "1 8 100" "2 4 100" "1 4 500"; do
+	for s in "1 32 100" "1 64 500" "2 32 100"; do
 		set -- $s
 		run_tm tm_proc process --n "$PROCESS_N" --workers "$1" --concurrency "$2" --batch "$3"
 		run_tm tm_proc process --n "$PROCESS_N" --workers "$1" --concurrency "$2" --batch "$3" --ephemeral
 	done
 	set --
+	# the same loop on raw libpq (dequeue 100, ack_many 100): what the SQL surface allows
+	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 100 --impl libpq
+	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 100 --impl libpq --ephemeral
 fi
 if want latency; then
 	run_tm tm_lat latency --samples $([ "$SMOKE" = 1 ] && echo 10 || echo 200)
@@ -147,7 +151,11 @@ if want explain; then
 	run_tm tm_explain explain --depth $([ "$SMOKE" = 1 ] && echo 1000 || echo 100000) --plans-out "$WORK/plans.txt"
 fi
 if want fifo; then
-	run_tm tm_fifo fifo --groups 1 --workers 4 --n $((N / 4 > 50 ? N / 4 : 50))
+	# one hot group: every empty dequeue re-checks the group's waiting tasks (see
+	# docs/benchmarks.md), so keep its N small; 1 worker on it is the no-contention baseline
+	hot=$((N / 20 > 50 ? N / 20 : 50))
+	run_tm tm_fifo fifo --groups 1 --workers 1 --n "$hot"
+	run_tm tm_fifo fifo --groups 1 --workers 4 --n "$hot"
 	run_tm tm_fifo fifo --groups 1000 --workers 4 --n "$N"
 fi
 if want soak; then

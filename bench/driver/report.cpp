@@ -180,7 +180,10 @@ int report(const Opts& o) {
     std::string w = eph ? "process_ephemeral" : "process";
     double t = NAN;
     std::string timpl, tset;
-    for (auto& r : sel([&](const Json& r) { return is(r, "peer", "taskmill") && is(r, "workload", w) && isn(r, "n", pn); })) {
+    bool any_client = !sel([&](const Json& r) { return is(r, "peer", "taskmill") && is(r, "workload", w) && is(r, "impl", "client"); }).empty();
+    for (auto& r : sel([&](const Json& r) {
+           return is(r, "peer", "taskmill") && is(r, "workload", w) && isn(r, "n", pn) && (!any_client || is(r, "impl", "client"));
+         })) {
       double v = num(r, "jobs_per_s");
       if (std::isnan(t) || v > t) {
         t = v;
@@ -194,6 +197,12 @@ int report(const Opts& o) {
         timpl, bp, "pgbench dequeue+delete 100/stmt", ref("ref_dequeue_delete_batch100", 1), ">= 2x best peer",
         std::isnan(bp.second) || std::isnan(t) ? -1 : t >= 2 * bp.second);
     if (!tset.empty()) md << "| ↳ taskmill best setting | `" << tset << "` | | | | | | |\n";
+    double raw = NAN;
+    for (auto& r : sel([&](const Json& r) { return is(r, "peer", "taskmill") && is(r, "workload", w) && isn(r, "n", pn) && is(r, "impl", "libpq-loop"); }))
+      raw = std::isnan(raw) ? num(r, "jobs_per_s") : std::max(raw, num(r, "jobs_per_s"));
+    if (!std::isnan(raw) && any_client)
+      md << "| ↳ same N, libpq loop (dequeue 100 + ack_many, 2 connections) | " << fmt(raw) << "/s | | "
+         << (std::isnan(bp.second) ? "–" : fmt(raw / bp.second, 2) + "x") << " | | | | |\n";
   }
   // latency
   {
@@ -223,15 +232,16 @@ int report(const Opts& o) {
   }
   // fifo
   {
-    auto f = [&](long g, const char* k) {
-      return tm([&](const Json& r) { return is(r, "workload", "fifo") && isn(r, "groups", g); }, k);
+    auto f = [&](long g, int w, const char* k) {
+      return tm([&](const Json& r) { return is(r, "workload", "fifo") && isn(r, "groups", g) && isn(r, "workers", w); }, k);
     };
-    md << "| FIFO, 4 workers, 1 hot group | " << fmt(f(1, "jobs_per_s")) << "/s, lock wait "
-       << fmt(100 * f(1, "lock_wait_fraction"), 1) << " % of worker time, dequeue p99 " << fmt(f(1, "dequeue_p99_ms"), 2)
-       << " ms | – | – | – | – | – | – |\n";
-    md << "| FIFO, 4 workers, 1000 groups | " << fmt(f(1000, "jobs_per_s")) << "/s, lock wait "
-       << fmt(100 * f(1000, "lock_wait_fraction"), 1) << " % of worker time, dequeue p99 "
-       << fmt(f(1000, "dequeue_p99_ms"), 2) << " ms | – | – | – | – | – | – |\n";
+    for (auto [g, w] : std::vector<std::pair<long, int>>{{1, 1}, {1, 4}, {1000, 4}})
+      if (!std::isnan(f(g, w, "jobs_per_s")))
+        md << "| FIFO, " << w << " worker" << (w > 1 ? "s" : "") << ", " << (g == 1 ? std::string("1 hot group") : std::to_string(g) + " groups")
+           << " (N=" << fmt(f(g, w, "n")) << ") | " << fmt(f(g, w, "jobs_per_s")) << "/s; lock wait "
+           << fmt(100 * f(g, w, "lock_wait_fraction"), 1) << " % of worker time; dequeue p50 " << fmt(f(g, w, "dequeue_p50_ms"), 2)
+           << " / p99 " << fmt(f(g, w, "dequeue_p99_ms"), 2) << " ms; empty dequeues " << fmt(f(g, w, "empty_dequeues"))
+           << " | – | – | – | – | – | – |\n";
   }
   // soak
   std::ostringstream soak_dat;
@@ -271,7 +281,7 @@ int report(const Opts& o) {
   std::ostringstream scale_dat;
   for (int w = 1; w <= 64; ++w) {
     auto get = [&](const char* wl) {
-      return tm([&](const Json& r) { return is(r, "workload", wl) && isn(r, "workers", w) && is(r, "curve", "yes"); },
+      return tm([&](const Json& r) { return is(r, "workload", wl) && isn(r, "concurrency", w) && is(r, "curve", "yes"); },
                 "jobs_per_s");
     };
     double k = get("process"), e = get("process_ephemeral");

@@ -291,7 +291,7 @@ void wl_explain(const Opts& o) {
     run("ack_many_100",
         "SELECT taskmill.ack_many(array_agg(d.id), array_agg(d.lease)) FROM taskmill.dequeue($1, 100, '1 hour'::interval) d",
         {queue});
-  run("queue_stats", "SELECT * FROM taskmill.queue_stats($1)", {queue});
+  if (has_function(c, "queue_stats")) run("queue_stats", "SELECT * FROM taskmill.queue_stats($1)", {queue});
   c.on_notice = nullptr;
   bool any_seq = false;
   for (auto& e : out) any_seq = any_seq || e["seq_scan"].get<bool>();
@@ -311,7 +311,8 @@ void wl_fifo(const Opts& o) {
   const long n = o.num("n", 5000);
   const long groups = o.num("groups", 1);
   const int workers = (int)o.num("workers", 4);
-  const long batch = o.num("batch", 1);
+  const long batch = o.num("batch", 10);
+  const long empty_sleep_us = o.num("empty-sleep-us", 1000);
   const std::string queue = o.queue();
   {
     Conn c(o.conninfo());
@@ -369,8 +370,9 @@ void wl_fifo(const Opts& o) {
         lat[i].push_back(ms_between(a, SteadyClock::now()));
         ++calls;
         if (r.rows() == 0) {
-          ++empty;
-          continue;  // the group's head is in flight elsewhere: poll again at once (worst case)
+          ++empty;  // the group's head is in flight elsewhere: poll again after a short pause
+          std::this_thread::sleep_for(std::chrono::microseconds(empty_sleep_us));
+          continue;
         }
         ids.clear();
         leases.clear();
@@ -395,8 +397,8 @@ void wl_fifo(const Opts& o) {
         {"empty_dequeues", empty.load()}, {"dequeue_p50_ms", r3(pct(all, 50))}, {"dequeue_p99_ms", r3(pct(all, 99))},
         {"lock_wait_fraction", samples ? r3((double)waiting / (double)(samples * workers)) : 0.0},
         {"active_backends_avg", samples ? r3((double)active / (double)samples) : 0.0}, {"wait_events", ev},
-        {"settings", "libpq loops: dequeue(q, batch) then ack in one statement; empty poll retried at once; "
-                     "pg_stat_activity sampled every 5 ms"}});
+        {"settings", "libpq loops: dequeue(q, batch) then ack in one statement; empty poll retried after "
+                     "empty_sleep_us; pg_stat_activity sampled every 5 ms"}, {"empty_sleep_us", empty_sleep_us}});
 }
 
 }  // namespace bench
