@@ -115,6 +115,13 @@ taskmill_scheduler_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
 	pgstat_report_appname("taskmill scheduler");
+
+	/*
+	 * SKIP LOCKED needs READ COMMITTED to step over rows another scheduler just moved
+	 * on; under a stricter cluster-wide default such a row would fail the run instead.
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
 	elog(LOG, "taskmill scheduler started for database \"%s\"", dbname);
 
 	for (;;)
