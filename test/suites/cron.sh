@@ -87,7 +87,7 @@ for p in "${watchers[@]}"; do
 done
 cat "$work"/*.err >&2
 [ "$failed" = 0 ] || { echo "a scheduler or registrar session failed"; exit 1; }
-if grep -hv 'canceling statement due to user request' "$work"/*.err | grep -q .; then
+if grep -hvE 'canceling statement due to user request|^Cancel request sent$' "$work"/*.err | grep -q .; then
 	echo "sessions reported errors"
 	exit 1
 fi
