@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# AddressSanitizer + UndefinedBehaviorSanitizer run of the whole client suite (library and
+# tests built with -fsanitize=address,undefined into build/test-asan), leaks detected.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../testutil/suite.sh"
+cd "$TOP"
+start_cluster
+export TASKMILL_TEST_TEMPLATE=taskmill_test_template
+client_build build/test-asan -DTASKMILL_SANITIZE=address -DTASKMILL_TEST_EXTRAS=OFF
+export ASAN_OPTIONS="detect_leaks=1 abort_on_error=0 halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
+client_ctest build/test-asan

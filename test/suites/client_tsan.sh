@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# ThreadSanitizer run of the client tests that exercise threads: Race.*, Concurrency.*,
+# FIFO.* and Worker.* (library and tests built with -fsanitize=thread into build/test-tsan).
+# Any report fails the case (halt_on_error).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../testutil/suite.sh"
+cd "$TOP"
+start_cluster
+export TASKMILL_TEST_TEMPLATE=taskmill_test_template
+client_build build/test-tsan -DTASKMILL_SANITIZE=thread -DTASKMILL_TEST_EXTRAS=OFF
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4"
+client_ctest build/test-tsan -R '^(Race|Concurrency|FIFO|Worker)\.'
