@@ -31,12 +31,14 @@ int main(int argc, char** argv) try {
                            .batch_size = 10,
                            .poll_interval = std::chrono::milliseconds(500),
                            .on_alert = [](const taskmill::Alert& a) {
-                             if (a.task)
-                               log("  alert: task #" + std::to_string(a.task->id) + " " +
+                             log("  alert: task #" + std::to_string(a.task->id) + " " +
                                    a.task->operation_id + " attempt " +
                                    std::to_string(a.task->attempts) + "/" +
                                    std::to_string(a.task->max_attempts) + ": " + a.message +
                                    (a.panic ? " (panic)" : ""));
+                           },
+                           .on_error = [](const std::string& e) {
+                             log("  worker: " + e + " (retrying)");
                            }});
 
   // Return = ack; throw = nack (retried with backoff, dead-lettered at max_attempts).

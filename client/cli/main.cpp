@@ -491,19 +491,22 @@ int cmd_worker(Ctx& c) {
     std::lock_guard lk(out_mu);
     if (json) {
       std::cout << Json{{"event", al.panic ? "panic" : "error"},
-                        {"task_id", al.task ? Json(al.task->id) : Json(nullptr)},
-                        {"operation_id", al.task ? Json(al.task->operation_id) : Json(nullptr)},
-                        {"attempts", al.task ? Json(al.task->attempts) : Json(nullptr)},
+                        {"task_id", al.task->id},
+                        {"operation_id", al.task->operation_id},
+                        {"attempts", al.task->attempts},
+                        {"code", std::string(taskmill::to_string(al.code))},
                         {"message", al.message}}
                        .dump()
                 << std::endl;
-    } else if (al.task) {
+    } else {
       std::cout << "fail  #" << al.task->id << " " << al.task->operation_id << " (attempt "
                 << al.task->attempts << "/" << al.task->max_attempts << "): " << al.message
                 << (al.panic ? " [panic]" : "") << std::endl;
-    } else {
-      std::cerr << "worker: " << al.message << std::endl;
     }
+  };
+  o.on_error = [&out_mu](const std::string& message) {
+    std::lock_guard lk(out_mu);
+    std::cerr << "worker: " << message << " (retrying)" << std::endl;
   };
 
   // Signals are taken synchronously by this thread only (blocked before any thread starts).
