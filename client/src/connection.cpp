@@ -245,8 +245,9 @@ Connection::Connection(const std::string& conninfo, std::chrono::milliseconds co
   auto secs = (connect_timeout.count() + 999) / 1000;
   if (secs < 2) secs = 2;
   std::string timeout = std::to_string(secs);
-  const char* keys[] = {"dbname", "connect_timeout", "fallback_application_name", nullptr};
-  const char* values[] = {conninfo.c_str(), timeout.c_str(), "taskmill", nullptr};
+  // Our defaults first: settings in the caller's conninfo (expanded from "dbname") win.
+  const char* keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), "taskmill", conninfo.c_str(), nullptr};
   conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn_) throw Error(ErrorCode::Connection, "out of memory opening a connection");
   if (PQstatus(conn_.get()) != CONNECTION_OK)
