@@ -273,16 +273,31 @@ Result Connection::exec_params(std::string_view sql, const std::vector<Param>& p
 Result Connection::exec_prepared(const std::string& name, std::string_view sql,
                                  const std::vector<Param>& params) {
   if (!conn_) throw Error(ErrorCode::Connection, "connection is closed");
-  if (!prepared_.contains(name)) {
-    std::string text(sql);
-    check(conn_.get(), PQprepare(conn_.get(), name.c_str(), text.c_str(), 0, nullptr));
-    prepared_[name] = true;
+  auto run = [&]() {
+    if (!prepared_.contains(name)) {
+      std::string text(sql);
+      check(conn_.get(), PQprepare(conn_.get(), name.c_str(), text.c_str(), 0, nullptr));
+      prepared_[name] = true;
+    }
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    return check(conn_.get(), PQexecPrepared(conn_.get(), name.c_str(),
+                                             static_cast<int>(values.size()), values.data(),
+                                             nullptr, nullptr, 0));
+  };
+  try {
+    return run();
+  } catch (const Error& e) {
+    // "cached plan must not change result type": the extension was upgraded under this
+    // session (e.g. a column added to taskmill.tasks). Prepare again, once, when no
+    // transaction of the caller's was aborted by the failure.
+    if (e.sqlstate() != "0A000" || !prepared_.contains(name) || in_transaction()) throw;
+    std::string dealloc = "DEALLOCATE " + name;  // our own fixed statement names
+    check(conn_.get(), PQexec(conn_.get(), dealloc.c_str()));
+    prepared_.erase(name);
+    return run();
   }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  return check(conn_.get(), PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(values.size()),
-                                           values.data(), nullptr, nullptr, 0));
 }
 
 bool Connection::ok() const noexcept { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
