@@ -8,5 +8,6 @@ set -euo pipefail
 cd "$TOP"
 start_cluster
 export TASKMILL_TEST_TEMPLATE=taskmill_test_template
+client_check_seed_names
 client_build build/test-client
 client_ctest build/test-client

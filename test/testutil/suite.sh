@@ -42,3 +42,22 @@ client_ctest() {
 	fi
 	echo "[  PASSED  ] $total tests."
 }
+
+# Every case of the seed catalogue's sections 1-9 must have a GoogleTest of its name
+# (TestWorker_ProcessTask_Success -> TEST(Worker, ProcessTask_Success)). Skipped when the
+# catalogue is not next to the checkout.
+client_check_seed_names() {
+	local seed="$TOP/../shared/seed/000_1fbc4a0bf913aeae.txt" c suite name missing=0
+	[ -f "$seed" ] || { echo "seed catalogue not found; name check skipped"; return 0; }
+	for c in $(sed '/^## 10\./q' "$seed" | grep -oE '^\| `Test[A-Za-z0-9_]+`' | tr -d '|` '); do
+		suite=${c#Test}
+		suite=${suite%%_*}
+		name=${c#Test"$suite"_}
+		if ! grep -q "^TEST($suite, $name)" "$TOP"/test/client/*_test.cpp; then
+			echo "seed case $c has no TEST($suite, $name)"
+			missing=$((missing + 1))
+		fi
+	done
+	[ "$missing" -eq 0 ] && echo "every seed case of sections 1-9 has a GoogleTest of its name"
+	[ "$missing" -eq 0 ]
+}

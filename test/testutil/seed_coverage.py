@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Regenerates docs/seed-coverage.md: each case of the seed catalogue (sections 1-10) mapped to
+its GoogleTest case (test/client), its pgTAP coverage (test/pgtap, by the case name in a test
+description) and, for section 10, the benchmark workload (bench/).
+
+    python3 test/testutil/seed_coverage.py [SEED_FILE] > docs/seed-coverage.md
+"""
+import glob
+import os
+import re
+import sys
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SEED = sys.argv[1] if len(sys.argv) > 1 else os.path.join(TOP, "..", "shared", "seed", "000_1fbc4a0bf913aeae.txt")
+
+BENCH = {
+    "TestPerf_EnqueueThroughput": "`enqueue_single` (client and libpq)",
+    "TestPerf_EnqueueBatch_vs_Single": "`enqueue_batch` against `enqueue_single`",
+    "TestPerf_DequeueThroughput": "`dequeue`",
+    "TestPerf_ProcessThroughput": "`process` (no-op handlers through the Worker)",
+    "TestPerf_ConcurrentWorkers": "`process` with `--workers` swept",
+    "TestPerf_LargeQueue": "`depth` (dequeue time as the queue grows)",
+    "TestPerf_IndexUsage": "`explain`; also pg_regress `sql/queue_explain.sql` (plans pinned, no seq scan)",
+    "TestPerf_FIFO_LockContention": "`fifo` (lock-wait fraction sampled)",
+}
+
+
+def main():
+    sections = []  # (title, [(case, description)])
+    for line in open(SEED, encoding="utf-8"):
+        m = re.match(r"^## (\d+)\. (.*)", line)
+        if m:
+            sections.append((f"{m.group(1)}. {m.group(2).strip()}", []))
+            continue
+        m = re.match(r"^\| `(Test[A-Za-z0-9_]+)` \| ([^|]*)\|", line)
+        if m and sections:
+            sections[-1][1].append((m.group(1), m.group(2).strip()))
+
+    gtests = {}
+    for path in sorted(glob.glob(os.path.join(TOP, "test", "client", "*_test.cpp"))):
+        for m in re.finditer(r"^TEST\((\w+), (\w+)\)", open(path, encoding="utf-8").read(), re.M):
+            gtests[(m.group(1), m.group(2))] = os.path.basename(path)
+    pgtap = {}
+    for path in sorted(glob.glob(os.path.join(TOP, "test", "pgtap", "*.sql"))):
+        text = open(path, encoding="utf-8").read()
+        for name in set(re.findall(r"Test[A-Za-z0-9]+_[A-Za-z0-9_]+", text)):
+            pgtap.setdefault(name, []).append(os.path.basename(path))
+
+    out = []
+    w = out.append
+    w("# Seed catalogue coverage")
+    w("")
+    w("Every case of the seed catalogue (`../shared/seed/000_1fbc4a0bf913aeae.txt`) and where it is")
+    w("tested. Sections 1-9: a GoogleTest case of the same name in `test/client/` (catalogue")
+    w("`TestWorker_ProcessTask_Success` is `Worker.ProcessTask_Success`: suite = the part between")
+    w("`Test` and the first underscore), run against a real PostgreSQL by `test/suites/client.sh`;")
+    w("`Race.*`, `Concurrency.*`, `FIFO.*` and `Worker.*` also under ThreadSanitizer")
+    w("(`client_tsan.sh`), and everything under AddressSanitizer + UBSan (`client_asan.sh`). The")
+    w("pgTAP column lists the `test/pgtap/` files whose test descriptions name the case (SQL-level")
+    w("coverage of the same behaviour). Section 10 is measured, not asserted: `bench/run.sh`")
+    w("workloads (timed assertions do not belong in tests).")
+    w("")
+    w("Regenerate with `python3 test/testutil/seed_coverage.py > docs/seed-coverage.md`.")
+    w("")
+    missing = []
+    for title, cases in sections:
+        w(f"## {title}")
+        w("")
+        if title.startswith("10."):
+            w("| Catalogue case | Benchmark workload (`bench/run.sh`) | pgTAP |")
+            w("|---|---|---|")
+            for case, _ in cases:
+                w(f"| `{case}` | {BENCH.get(case, '**not covered**')} | {', '.join(pgtap.get(case, [])) or '-'} |")
+            w("")
+            continue
+        w("| Catalogue case | GoogleTest (test/client) | pgTAP (test/pgtap) |")
+        w("|---|---|---|")
+        for case, _ in cases:
+            suite, _, name = case[len("Test"):].partition("_")
+            f = gtests.get((suite, name))
+            disabled = gtests.get((suite, "DISABLED_" + name))
+            if f:
+                g = f"`{suite}.{name}` ({f})"
+            elif disabled:
+                g = f"`{suite}.DISABLED_{name}` ({disabled}) **disabled**"
+                missing.append(case)
+            else:
+                g = "**not covered**"
+                missing.append(case)
+            w(f"| `{case}` | {g} | {', '.join(pgtap.get(case, [])) or '-'} |")
+        w("")
+    w("## Not covered")
+    w("")
+    if missing:
+        for case in missing:
+            w(f"- `{case}`")
+    else:
+        w("Every case of sections 1-9 has an enabled GoogleTest of its own name; every case of")
+        w("section 10 has a benchmark workload.")
+    w("")
+    w("## How the cases are scaled")
+    w("")
+    w("Durations are shortened through options where the case allows; assertions never are:")
+    w("")
+    w("- Waits are wait-for-condition polls of the database (`test/testutil/wait.hpp`, 30 s")
+    w("  timeouts), never fixed sleeps; a bounded sleep remains only where the case is about time")
+    w("  passing with nothing to wait for (`Scheduler.SkipNotDueSchedule`, `Edge.NoSchedules_Start`,")
+    w("  `Race.MultipleSchedulers`' extra checks, `Worker.PollInterval`'s 3 s sampling window).")
+    w("- Retries: backoff is asserted from the database clock (`Worker.Retry_ExponentialBackoff`:")
+    w("  failure time + 1 s/2 s/4 s <= visible_at <= observation time + 1 s/2 s/4 s), then time")
+    w("  travelled by setting `visible_at = now()` instead of waiting it out; likewise for")
+    w("  `next_run_at` (scheduler) and `completed_at` (results filters).")
+    w("- `Worker.ProcessTask_Timeout` keeps the catalogue's 5 s handler and 1 s timeout;")
+    w("  `Worker.ProcessTimeout` uses 100 ms; `Worker.Stop_Timeout` asserts the 10 s default of")
+    w("  `WorkerOptions::stop_timeout` and then stops with 500 ms; `Worker.VisibilityTimeout`")
+    w("  uses 2 s, the lost delivery 1 s; `Lifecycle.ScheduledTask_FutureExecution` 2 s instead")
+    w("  of 5 s; `Race.VisibilityTimeout_Reprocess` a 2.5 s handler with a 1 s visibility timeout.")
+    w("- Parallelism is asserted as the maximum number of handlers observed running at once")
+    w("  (`Worker.Concurrency` = 5, `Concurrency.WorkerInternalConcurrency` = 10, one per FIFO")
+    w("  group), not as wall time; `Worker.BatchSize` groups in-flight tasks by the visible_at")
+    w("  each dequeue call stamps; `Worker.PollInterval` counts the worker's dequeue calls seen in")
+    w("  `pg_stat_activity` with LISTEN off (2..15 in 3 s at 500 ms).")
+    w("- Expired cases (`Lifecycle.ExpiredTask`, `DLQ.Expired`, `Edge.ExpiresAt_Past`) also put")
+    w("  scheduled_at in the past: DESIGN.md rejects expires_at before scheduled_at, so the")
+    w("  catalogue's expiresAt=past with the default scheduled_at (now) would be a validation error.")
+    w("- Each test runs in a database of its own (copied from a template with taskmill")
+    w("  installed), so \"clean DB\" cases (`Console.ListQueues_Empty`, schedules listing all")
+    w("  queues) hold while cases run in parallel.")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
