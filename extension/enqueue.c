@@ -22,32 +22,43 @@ PG_FUNCTION_INFO_V1(taskmill_enqueue);
 PG_FUNCTION_INFO_V1(taskmill_enqueue_batch);
 
 static SPIPlanPtr enqueue_plan = NULL;
+static SPIPlanPtr enqueue_plain_plan = NULL;
 static SPIPlanPtr enqueue_batch_plan = NULL;
+static SPIPlanPtr enqueue_batch_plain_plan = NULL;
 
 /*
- * ON CONFLICT DO NOTHING turns a duplicate idempotency key into "no row" instead of
+ * Each statement comes in two forms. With a caller's idempotency key, ON CONFLICT DO
+ * NOTHING turns a duplicate idempotency key into "no row" instead of
  * an aborted statement, so we can raise 23505 with a message naming the key; it also
  * waits for a concurrent insert of the same key and decides on its outcome.
  */
-static const char *enqueue_sql =
-"INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts,"
-"  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)"
-" VALUES ($1, $2, $3, COALESCE($4, '{}'::jsonb), $5, $6, $7,"
-"  COALESCE($8, pg_catalog.gen_random_uuid()::text), $9, $10, $10, $11)"
-" ON CONFLICT (queue_name, idempotency_key) WHERE dlq_at IS NULL DO NOTHING"
-" RETURNING id";
+#define ON_CONFLICT " ON CONFLICT (queue_name, idempotency_key) WHERE dlq_at IS NULL DO NOTHING"
 
-static const char *enqueue_batch_sql =
-"INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts,"
-"  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)"
-" SELECT $1, u.op, u.payload, COALESCE(u.meta, '{}'::jsonb), u.pri, u.ma, u.grp,"
-"  COALESCE(u.idem, pg_catalog.gen_random_uuid()::text), u.eph, u.sched, u.sched, u.exp"
-" FROM unnest($2::text[], $3::jsonb[], $4::jsonb[], $5::int4[], $6::int4[],"
-"  $7::text[], $8::text[], $9::bool[], $10::timestamptz[], $11::timestamptz[])"
-"  WITH ORDINALITY AS u(op, payload, meta, pri, ma, grp, idem, eph, sched, exp, ord)"
+/*
+ * Without one (the common case), the key is a fresh uuid that cannot collide, and the
+ * plain INSERT saves the speculative insertion.
+ */
+#define ENQUEUE_SQL \
+"INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts," \
+"  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)" \
+" VALUES ($1, $2, $3, COALESCE($4, '{}'::jsonb), $5, $6, $7," \
+"  COALESCE($8, pg_catalog.gen_random_uuid()::text), $9, $10, $10, $11)"
+
+static const char *enqueue_sql = ENQUEUE_SQL ON_CONFLICT " RETURNING id";
+static const char *enqueue_plain_sql = ENQUEUE_SQL " RETURNING id";
+
+#define ENQUEUE_BATCH_SQL \
+"INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts," \
+"  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)" \
+" SELECT $1, u.op, u.payload, COALESCE(u.meta, '{}'::jsonb), u.pri, u.ma, u.grp," \
+"  COALESCE(u.idem, pg_catalog.gen_random_uuid()::text), u.eph, u.sched, u.sched, u.exp" \
+" FROM unnest($2::text[], $3::jsonb[], $4::jsonb[], $5::int4[], $6::int4[]," \
+"  $7::text[], $8::text[], $9::bool[], $10::timestamptz[], $11::timestamptz[])" \
+"  WITH ORDINALITY AS u(op, payload, meta, pri, ma, grp, idem, eph, sched, exp, ord)" \
 " ORDER BY u.ord"
-" ON CONFLICT (queue_name, idempotency_key) WHERE dlq_at IS NULL DO NOTHING"
-" RETURNING id, idempotency_key";
+
+static const char *enqueue_batch_sql = ENQUEUE_BATCH_SQL ON_CONFLICT " RETURNING id, idempotency_key";
+static const char *enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL " RETURNING id, idempotency_key";
 
 /*
  * Wake the queue's workers. PostgreSQL folds identical notifications of one
@@ -140,7 +151,9 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 	values[10] = PG_ARGISNULL(6) ? (nulls[10] = 'n', (Datum) 0) : PG_GETARG_DATUM(6);
 
 	tm_spi_connect();
-	plan = tm_plan(&enqueue_plan, enqueue_sql, 11, argtypes);
+	plan = nulls[7] == 'n'
+		? tm_plan(&enqueue_plain_plan, enqueue_plain_sql, 11, argtypes)
+		: tm_plan(&enqueue_plan, enqueue_sql, 11, argtypes);
 	rc = SPI_execute_plan(plan, values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "taskmill: enqueue failed: %s", SPI_result_code_string(rc));
@@ -498,6 +511,7 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 	int			rc;
 	uint64		inserted;
 	ArrayType  *result;
+	bool		any_key = false;
 
 	tm_require_arg(fcinfo, 1, "tasks");
 	tasks = PG_GETARG_JSONB_P(1);
@@ -543,6 +557,8 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 	error_context_stack = errcb.previous;
 
 	check_batch_duplicates(&c);
+	for (int i = 0; i < c.n && !any_key; i++)
+		any_key = c.idem_str[i] != NULL;
 
 	values[0] = PointerGetDatum(queue);
 	values[1] = make_array(c.op, NULL, c.n, TEXTOID);
@@ -558,7 +574,9 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 	ids = palloc(sizeof(Datum) * c.n);	/* before SPI_connect: outlives SPI_finish */
 
 	tm_spi_connect();
-	plan = tm_plan(&enqueue_batch_plan, enqueue_batch_sql, 11, argtypes);
+	plan = any_key
+		? tm_plan(&enqueue_batch_plan, enqueue_batch_sql, 11, argtypes)
+		: tm_plan(&enqueue_batch_plain_plan, enqueue_batch_plain_sql, 11, argtypes);
 	rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));
