@@ -254,10 +254,15 @@ TEST(Edge, NoTasks_Worker) {
   EnqueueOptions o;
   o.max_attempts = 10;
   int64_t id = env.enqueuer().enqueue("op", nullptr, o);
-  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());  // no handlers
+  auto alerts = testutil::MakeAlertLog();
+  auto opts = testutil::FastWorkerOptions();
+  opts.on_alert = alerts->hook();
+  taskmill::Worker w(env.client, env.queue, opts);  // no handlers
   w.start();
   ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  ASSERT_TRUE(alerts->wait_count(1));
   w.stop();
+  EXPECT_EQ(alerts->entries().at(0).code, ErrorCode::TaskNotRegistered);
   auto err = testutil::TaskRow(env.pg, id).str(0, "last_error");
   EXPECT_NE(err.find("not registered"), std::string::npos) << err;
 }

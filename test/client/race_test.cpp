@@ -259,12 +259,13 @@ TEST(Race, StopDuringProcessing) {
 
 TEST(Race, VisibilityTimeout_Reprocess) {
   TestEnv env;
-  // The handler runs 2.5 s with a 1 s visibility timeout: the heartbeat must keep the task
-  // invisible, so no other worker gets it while it runs.
-  auto slow = testutil::MakeSlowTask("op", 2500ms, /*respect_cancel=*/false);
+  // The handler runs 5 s with a 2 s visibility timeout: the heartbeat (every third of it)
+  // must keep the task invisible, so no other worker gets it while it runs. 2 s rather than
+  // 1 s leaves a loaded CI machine 1.3 s of slack per heartbeat.
+  auto slow = testutil::MakeSlowTask("op", 5000ms, /*respect_cancel=*/false);
   int64_t id = env.enqueuer().enqueue("op");
   auto opts = testutil::FastWorkerOptions();
-  opts.visibility_timeout = 1s;
+  opts.visibility_timeout = 2s;
   Fleet fleet(env, 2, opts, "op", slow->handler());
   fleet.start();
   ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));

@@ -75,16 +75,10 @@ TEST(Worker, ProcessTask_Panic) {
   TestEnv env;
   auto panic = testutil::MakePanicTask("explode", "boom: index out of range");
   auto ok = testutil::MakeSuccessTask("fine");
-  std::mutex mu;
-  std::vector<taskmill::Alert> alerts;
-  std::vector<int64_t> alert_ids;
+  auto alerts = testutil::MakeAlertLog();
   auto opts = testutil::FastWorkerOptions();
   opts.concurrency = 1;
-  opts.on_alert = [&](const taskmill::Alert& a) {
-    std::lock_guard g(mu);
-    alert_ids.push_back(a.task ? a.task->id : -1);
-    alerts.push_back({nullptr, a.message, a.panic});
-  };
+  opts.on_alert = alerts->hook();
   EnqueueOptions o;
   o.max_attempts = 10;
   int64_t id = env.enqueuer().enqueue("explode", nullptr, o);
@@ -96,13 +90,13 @@ TEST(Worker, ProcessTask_Panic) {
   // The worker survived the exception: it still processes other tasks.
   int64_t after = env.enqueuer().enqueue("fine");
   ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, after));
+  ASSERT_TRUE(alerts->wait_count(1)) << "the alert hook was not called";
   w.stop();
   EXPECT_TRUE(ContainsCI(LastError(env.pg, id), "boom: index out of range")) << LastError(env.pg, id);
-  std::lock_guard g(mu);
-  ASSERT_FALSE(alerts.empty()) << "the alert hook was not called";
-  EXPECT_TRUE(alerts[0].panic);
-  EXPECT_EQ(alert_ids[0], id);
-  EXPECT_TRUE(ContainsCI(alerts[0].message, "boom: index out of range")) << alerts[0].message;
+  auto a = alerts->entries().at(0);
+  EXPECT_TRUE(a.panic);
+  EXPECT_EQ(a.task_id, id);
+  EXPECT_TRUE(ContainsCI(a.message, "boom: index out of range")) << a.message;
 }
 
 TEST(Worker, ProcessTask_UnregisteredOperation) {
@@ -111,11 +105,17 @@ TEST(Worker, ProcessTask_UnregisteredOperation) {
   EnqueueOptions o;
   o.max_attempts = 10;
   int64_t id = env.enqueuer().enqueue("nobody_handles_this", nullptr, o);
-  taskmill::Worker w(env.client, env.queue, testutil::FastWorkerOptions());
+  auto alerts = testutil::MakeAlertLog();
+  auto opts = testutil::FastWorkerOptions();
+  opts.on_alert = alerts->hook();
+  taskmill::Worker w(env.client, env.queue, opts);
   w.register_task(known->op, known->handler());
   w.start();
   ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  ASSERT_TRUE(alerts->wait_count(1));
   w.stop();
+  EXPECT_EQ(alerts->entries().at(0).code, ErrorCode::TaskNotRegistered);
+  EXPECT_FALSE(alerts->entries().at(0).panic);
   EXPECT_TRUE(ContainsCI(LastError(env.pg, id), "not registered")) << LastError(env.pg, id);
   EXPECT_TRUE(testutil::AssertTaskInQueue(env.pg, id));
   EXPECT_EQ(known->executed.load(), 0);
@@ -125,8 +125,10 @@ TEST(Worker, ProcessTask_Timeout) {
   TestEnv env;
   // The handler would sleep 5 s; the worker's timeout is 1 s.
   auto slow = testutil::MakeSlowTask("slow", 5s, /*respect_cancel=*/true);
+  auto alerts = testutil::MakeAlertLog();
   auto opts = testutil::FastWorkerOptions();
   opts.process_timeout = 1s;
+  opts.on_alert = alerts->hook();
   EnqueueOptions o;
   o.max_attempts = 10;
   int64_t id = env.enqueuer().enqueue("slow", nullptr, o);
@@ -134,7 +136,9 @@ TEST(Worker, ProcessTask_Timeout) {
   w.register_task(slow->op, slow->handler());
   w.start();
   ASSERT_TRUE(testutil::WaitForNacked(env.pg, id, 1));
+  ASSERT_TRUE(alerts->wait_count(1));
   w.stop();
+  EXPECT_EQ(alerts->entries().at(0).code, ErrorCode::Timeout) << "a deadline is reported as Timeout";
   EXPECT_GE(slow->saw_cancel.load(), 1) << "the handler's context was not cancelled at the deadline";
   EXPECT_EQ(slow->completed.load(), 0);
   std::string err = LastError(env.pg, id);

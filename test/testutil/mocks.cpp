@@ -232,4 +232,24 @@ std::shared_ptr<GateTask> MakeGateTask(std::string op, int release_at_active) {
   return t;
 }
 
+// --- AlertLog
+std::function<void(const taskmill::Alert&)> AlertLog::hook() {
+  return [self = shared_from_this()](const taskmill::Alert& a) {
+    {
+      std::lock_guard g(self->mu);
+      self->entries_.push_back({a.task ? a.task->id : -1, a.message, a.panic, a.code});
+    }
+    self->cv.notify_all();
+  };
+}
+std::vector<AlertLog::Entry> AlertLog::entries() const {
+  std::lock_guard g(mu);
+  return entries_;
+}
+bool AlertLog::wait_count(size_t n, std::chrono::milliseconds timeout) const {
+  std::unique_lock lk(mu);
+  return cv.wait_for(lk, timeout, [&] { return entries_.size() >= n; });
+}
+std::shared_ptr<AlertLog> MakeAlertLog() { return std::make_shared<AlertLog>(); }
+
 }  // namespace testutil

@@ -135,4 +135,22 @@ struct GateTask : std::enable_shared_from_this<GateTask>, RunStats {
 };
 std::shared_ptr<GateTask> MakeGateTask(std::string op, int release_at_active = 0);
 
+// Records the Worker's alerts (WorkerOptions::on_alert), copied out of the callback.
+struct AlertLog : std::enable_shared_from_this<AlertLog> {
+  struct Entry {
+    int64_t task_id;
+    std::string message;
+    bool panic;
+    taskmill::ErrorCode code;
+  };
+  std::function<void(const taskmill::Alert&)> hook();
+  std::vector<Entry> entries() const;
+  bool wait_count(size_t n, std::chrono::milliseconds timeout = 30s) const;
+
+  mutable std::mutex mu;
+  mutable std::condition_variable cv;
+  std::vector<Entry> entries_;
+};
+std::shared_ptr<AlertLog> MakeAlertLog();
+
 }  // namespace testutil

@@ -114,7 +114,7 @@ def main():
     w("  `Worker.ProcessTimeout` uses 100 ms; `Worker.Stop_Timeout` asserts the 10 s default of")
     w("  `WorkerOptions::stop_timeout` and then stops with 500 ms; `Worker.VisibilityTimeout`")
     w("  uses 2 s, the lost delivery 1 s; `Lifecycle.ScheduledTask_FutureExecution` 2 s instead")
-    w("  of 5 s; `Race.VisibilityTimeout_Reprocess` a 2.5 s handler with a 1 s visibility timeout.")
+    w("  of 5 s; `Race.VisibilityTimeout_Reprocess` a 5 s handler with a 2 s visibility timeout.")
     w("- Parallelism is asserted as the maximum number of handlers observed running at once")
     w("  (`Worker.Concurrency` = 5, `Concurrency.WorkerInternalConcurrency` = 10, one per FIFO")
     w("  group), not as wall time; `Worker.BatchSize` groups in-flight tasks by the visible_at")
