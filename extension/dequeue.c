@@ -146,7 +146,7 @@ taskmill_dequeue(PG_FUNCTION_ARGS)
 		uint64		i;
 
 		values[1] = Int32GetDatum(batch_size - delivered);
-		rc = SPI_execute_plan(plan, values, NULL, false, 0);
+		rc = tm_execute_nojit(plan, values, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "taskmill: dequeue failed: %s", SPI_result_code_string(rc));
 		if (dlq_attno == 0)

@@ -6,6 +6,9 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "jit/jit.h"
+#include "nodes/parsenodes.h"
+#include "utils/guc.h"
 
 #include "taskmill.h"
 
@@ -13,6 +16,10 @@
  * Return the plan in *slot, preparing and saving it on first use. The plan cache
  * re-analyses the statement after DDL (or DROP/CREATE EXTENSION), so a kept plan
  * never goes stale. Must be called between SPI_connect and SPI_finish.
+ *
+ * Plans are generic from the first call (CURSOR_OPT_GENERIC_PLAN): every statement
+ * here is meant to run on its partial indexes whatever the parameters, and a custom
+ * plan per call would cost more planning than executing.
  */
 SPIPlanPtr
 tm_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
@@ -22,7 +29,7 @@ tm_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
 	if (*slot != NULL)
 		return *slot;
 
-	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "taskmill: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
@@ -38,4 +45,28 @@ tm_spi_connect(void)
 
 	if (rc != SPI_OK_CONNECT)
 		elog(ERROR, "taskmill: SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * SPI_execute_plan without JIT. A generic plan with "LIMIT $2" is costed as if it
+ * fetched a tenth of the queue, which passes jit_above_cost on a large queue and would
+ * make every dequeue compile expressions (hundreds of milliseconds) to fetch a few
+ * rows. JIT is decided when the plan is built, which may happen at any execution
+ * (after an invalidation), so it is off around each execution; the setting is
+ * restored afterwards, and by the (sub)transaction abort on error.
+ */
+int
+tm_execute_nojit(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long count)
+{
+	int			nestlevel;
+	int			rc;
+
+	if (!jit_enabled)
+		return SPI_execute_plan(plan, values, nulls, read_only, count);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+	AtEOXact_GUC(true, nestlevel);
+	return rc;
 }

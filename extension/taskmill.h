@@ -23,6 +23,8 @@
 /* plans.c: one saved plan per hot statement, prepared on first use in a backend. */
 extern SPIPlanPtr tm_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
 extern void tm_spi_connect(void);
+extern int	tm_execute_nojit(SPIPlanPtr plan, Datum *values, const char *nulls,
+							 bool read_only, long count);
 
 /* validate.c: argument checks that raise DESIGN.md's SQLSTATEs. */
 extern text *tm_arg_name(FunctionCallInfo fcinfo, int argno, const char *what);
