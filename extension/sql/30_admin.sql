@@ -4,14 +4,38 @@
 -- Parameters are referenced as $n: in a SQL function a column of the same name would
 -- win over a parameter name.
 
+-- A loose index scan (one index probe per distinct queue) over the three indexes that
+-- lead with queue_name and together cover every row: queued tasks, the DLQ, results.
 CREATE FUNCTION taskmill.list_queues()
 RETURNS TABLE (queue_name text)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-	SELECT q.queue_name
-	FROM (SELECT t.queue_name FROM taskmill.tasks t
-		  UNION
-		  SELECT r.queue_name FROM taskmill.task_results r) q
+	WITH RECURSIVE
+	queued(q) AS (
+		(SELECT t.queue_name FROM taskmill.tasks t WHERE t.dlq_at IS NULL
+		 ORDER BY t.queue_name LIMIT 1)
+		UNION ALL
+		SELECT (SELECT t.queue_name FROM taskmill.tasks t
+				WHERE t.dlq_at IS NULL AND t.queue_name > queued.q
+				ORDER BY t.queue_name LIMIT 1)
+		FROM queued WHERE queued.q IS NOT NULL),
+	dead(q) AS (
+		(SELECT t.queue_name FROM taskmill.tasks t WHERE t.dlq_at IS NOT NULL
+		 ORDER BY t.queue_name LIMIT 1)
+		UNION ALL
+		SELECT (SELECT t.queue_name FROM taskmill.tasks t
+				WHERE t.dlq_at IS NOT NULL AND t.queue_name > dead.q
+				ORDER BY t.queue_name LIMIT 1)
+		FROM dead WHERE dead.q IS NOT NULL),
+	done(q) AS (
+		(SELECT r.queue_name FROM taskmill.task_results r ORDER BY r.queue_name LIMIT 1)
+		UNION ALL
+		SELECT (SELECT r.queue_name FROM taskmill.task_results r
+				WHERE r.queue_name > done.q
+				ORDER BY r.queue_name LIMIT 1)
+		FROM done WHERE done.q IS NOT NULL)
+	SELECT u.q FROM (SELECT q FROM queued UNION SELECT q FROM dead UNION SELECT q FROM done) u
+	WHERE u.q IS NOT NULL
 	ORDER BY 1
 $$;
 
