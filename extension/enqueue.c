@@ -8,6 +8,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -69,6 +70,56 @@ void
 tm_notify_queue(const char *queue_name)
 {
 	Async_Notify(TM_NOTIFY_CHANNEL, queue_name);
+}
+
+/*
+ * A generated idempotency key: a UUID in the version 7 layout (48-bit Unix
+ * milliseconds, then a 12-bit per-backend sequence and 62 random bits) as text.
+ * Keys made later sort later, so inserting them touches the right edge of the
+ * unique index instead of a random leaf page per task (random v4 keys cost about
+ * as much as the rest of the INSERT). The random bits come from the backend's PRNG
+ * (seeded from a strong source at backend start): keys must be unique, not secret.
+ */
+static Datum
+generate_key(uint64 unix_ms)
+{
+	static uint16 seq = 0;
+	static const char hex[] = "0123456789abcdef";
+	uint8		b[16];
+	uint64		r = pg_prng_uint64(&pg_global_prng_state);
+	char		out[36];
+	int			o = 0;
+
+	seq = (seq + 1) & 0x0FFF;
+	for (int i = 0; i < 6; i++)
+		b[i] = (uint8) (unix_ms >> (40 - 8 * i));
+	b[6] = 0x70 | (uint8) (seq >> 8);
+	b[7] = (uint8) seq;
+	b[8] = 0x80 | (uint8) (r & 0x3F);
+	r >>= 6;
+	for (int i = 9; i < 16; i++)
+	{
+		b[i] = (uint8) r;
+		r >>= 8;
+	}
+	/* 58 bits used: take the last byte from a fresh draw */
+	b[15] = (uint8) pg_prng_uint64(&pg_global_prng_state);
+	for (int i = 0; i < 16; i++)
+	{
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 0x0F];
+	}
+	return PointerGetDatum(cstring_to_text_with_len(out, 36));
+}
+
+static uint64
+now_unix_ms(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	return (uint64) (now / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
 }
 
 static void
@@ -145,13 +196,13 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 	values[4] = Int32GetDatum(priority);
 	values[5] = Int32GetDatum(max_attempts);
 	values[6] = PG_ARGISNULL(7) ? (nulls[6] = 'n', (Datum) 0) : PG_GETARG_DATUM(7);
-	values[7] = PG_ARGISNULL(8) ? (nulls[7] = 'n', (Datum) 0) : PG_GETARG_DATUM(8);
+	values[7] = PG_ARGISNULL(8) ? generate_key(now_unix_ms()) : PG_GETARG_DATUM(8);
 	values[8] = BoolGetDatum(PG_ARGISNULL(9) ? false : PG_GETARG_BOOL(9));
 	values[9] = scheduled_at;
 	values[10] = PG_ARGISNULL(6) ? (nulls[10] = 'n', (Datum) 0) : PG_GETARG_DATUM(6);
 
 	tm_spi_connect();
-	plan = nulls[7] == 'n'
+	plan = PG_ARGISNULL(8)
 		? tm_plan(&enqueue_plain_plan, enqueue_plain_sql, 11, argtypes)
 		: tm_plan(&enqueue_plan, enqueue_sql, 11, argtypes);
 	rc = SPI_execute_plan(plan, values, nulls, false, 1);
@@ -557,8 +608,20 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 	error_context_stack = errcb.previous;
 
 	check_batch_duplicates(&c);
-	for (int i = 0; i < c.n && !any_key; i++)
-		any_key = c.idem_str[i] != NULL;
+	{
+		uint64		ms = now_unix_ms();
+
+		for (int i = 0; i < c.n; i++)
+		{
+			if (c.idem_str[i] != NULL)
+				any_key = true;
+			else
+			{
+				c.idem[i] = generate_key(ms);
+				c.idem_null[i] = false;
+			}
+		}
+	}
 
 	values[0] = PointerGetDatum(queue);
 	values[1] = make_array(c.op, NULL, c.n, TEXTOID);
