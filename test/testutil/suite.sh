@@ -10,6 +10,7 @@ client_build() {
 	local dir=$1
 	shift
 	local t0=$SECONDS
+	mkdir -p "$(dirname "$TOP/$dir")"
 	cmake -S "$TOP/test/client" -B "$TOP/$dir" -DCMAKE_BUILD_TYPE= "$@" >"$TOP/$dir.configure.log" 2>&1 \
 		|| { cat "$TOP/$dir.configure.log"; return 1; }
 	cmake --build "$TOP/$dir" -j "${CLIENT_BUILD_JOBS:-2}" >"$TOP/$dir.build.log" 2>&1 \
