@@ -119,13 +119,14 @@ if want dequeue; then
 	run_tm tm_deq dequeue --n "$N" --batch 1 --clients 4
 fi
 if want process; then
-	# The scaling curve: one Worker, concurrency 1..8 (handler threads), batch_size 100. The
-	# Worker claims min(batch_size, free handler threads) per dequeue.
+	# The scaling curve at N: one Worker, concurrency 1..8 (handler threads), batch_size 100.
+	# The Worker claims min(batch_size, free handler threads) per dequeue.
 	for c in 1 2 4 8; do
-		run_tm tm_proc process --n "$PROCESS_N" --workers 1 --concurrency "$c" --batch 100 --curve yes
-		run_tm tm_proc process --n "$PROCESS_N" --workers 1 --concurrency "$c" --batch 100 --curve yes --ephemeral
+		run_tm tm_proc process --n "$N" --workers 1 --concurrency "$c" --batch 100 --curve yes
+		run_tm tm_proc process --n "$N" --workers 1 --concurrency "$c" --batch 100 --curve yes --ephemeral
 	done
-	# other settings, as the peers try several and report their best
+	# at the process N (200k by default): several settings, as the peers try several and
+	# report their best
 	for s in "1 32 100" "1 64 500" "2 32 100"; do
 		set -- $s
 		run_tm tm_proc process --n "$PROCESS_N" --workers "$1" --concurrency "$2" --batch "$3"
@@ -159,7 +160,7 @@ if want fifo; then
 	run_tm tm_fifo fifo --groups 1000 --workers 4 --n "$N"
 fi
 if want soak; then
-	run_tm tm_soak soak --minutes "$SOAK_MIN" --rate $([ "$SMOKE" = 1 ] && echo 500 || echo 2000) \
+	run_tm tm_soak soak --minutes "$SOAK_MIN" --workers 1 --concurrency 32 --batch 100 --rate $([ "$SMOKE" = 1 ] && echo 500 || echo 2000) \
 		--interval-s $([ "$SMOKE" = 1 ] && echo 2 || echo 10)
 fi
 log "taskmill workloads took $(( $(date +%s) - T0 ))s, $FAILED failed"

@@ -299,7 +299,8 @@ void wl_latency(const Opts& o) {
 void wl_soak(const Opts& o) {
   const double minutes = o.dbl("minutes", 1.0);
   const long rate = o.num("rate", 2000);
-  const int workers = (int)o.num("workers", 2);
+  const int workers = (int)o.num("workers", 1);
+  const int conc = (int)o.num("concurrency", 32);
   const int batch = (int)o.num("batch", 100);
   const double interval_s = o.dbl("interval-s", minutes >= 5 ? 30.0 : 10.0);
   const std::string queue = o.queue();
@@ -309,7 +310,7 @@ void wl_soak(const Opts& o) {
   }
   std::atomic<long> processed{0};
   std::atomic<bool> stop{false};
-  Consumers cons(o, queue, workers, 1, batch, std::chrono::milliseconds(200), [&] { processed.fetch_add(1); });
+  Consumers cons(o, queue, workers, conc, batch, std::chrono::milliseconds(200), [&] { processed.fetch_add(1); });
   // producer: batches of 100 at a fixed rate
   std::atomic<long> produced{0};
   std::thread producer([&] {
@@ -365,7 +366,7 @@ void wl_soak(const Opts& o) {
   cons.stop();
   double s = secs_since(t0);
   emit({{"workload", "soak"}, {"impl", cons.impl()}, {"minutes", minutes}, {"target_rate", rate}, {"workers", workers},
-        {"batch", batch}, {"produced", produced.load()}, {"processed", processed.load()}, {"seconds", r3(s)},
+        {"concurrency", conc}, {"batch", batch}, {"produced", produced.load()}, {"processed", processed.load()}, {"seconds", r3(s)},
         {"jobs_per_s", std::lround(processed / s)}, {"series", series},
         {"settings", "producer enqueue_batch of 100 at target_rate; consumers drain; results older than 30 s deleted each interval"}});
 }
