@@ -144,7 +144,8 @@ array_length_checked(ArrayType *a, const char *what)
 /*
  * taskmill.ack_many(task_ids bigint[], leases uuid[], results jsonb[] DEFAULT NULL)
  * RETURNS integer: acks every (task_ids[i], leases[i]) whose lease is current, in one
- * statement, and returns how many. Stale and unknown ones are skipped.
+ * statement, and returns how many. Stale and unknown ones are skipped; NULL arrays
+ * count as empty.
  */
 Datum
 taskmill_ack_many(PG_FUNCTION_ARGS)
@@ -159,8 +160,9 @@ taskmill_ack_many(PG_FUNCTION_ARGS)
 	int			rc;
 	int32		done;
 
-	tm_require_arg(fcinfo, 0, "task_ids");
-	tm_require_arg(fcinfo, 1, "leases");
+	/* NULL arrays are empty ones: array_agg() over no deliveries gives NULL */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_INT32(0);
 	ids = PG_GETARG_ARRAYTYPE_P(0);
 	leases = PG_GETARG_ARRAYTYPE_P(1);
 	n = array_length_checked(ids, "task_ids");

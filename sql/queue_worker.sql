@@ -223,7 +223,7 @@ SELECT pg_temp.err($$SELECT taskmill.nack(1, gen_random_uuid(), 'x', '-1 s')$$);
 SELECT pg_temp.err($$SELECT taskmill.extend_visibility(-42, gen_random_uuid(), '1 s')$$);
 SELECT pg_temp.err($$SELECT taskmill.extend_visibility(1, gen_random_uuid(), NULL)$$);
 SELECT pg_temp.err($$SELECT taskmill.extend_visibility(1, gen_random_uuid(), '-1 s')$$);
-SELECT pg_temp.err($$SELECT taskmill.ack_many(NULL, '{}')$$);
+SELECT taskmill.ack_many(NULL, '{}') AS null_is_empty;
 SELECT pg_temp.err($$SELECT taskmill.ack_many('{1,2}', ARRAY[gen_random_uuid()])$$);
 SELECT pg_temp.err($$SELECT taskmill.ack_many('{1}', ARRAY[gen_random_uuid()], '{}')$$);
 SELECT pg_temp.err($$SELECT taskmill.requeue_from_dlq(NULL)$$);

@@ -39,8 +39,11 @@ CREATE TABLE taskmill.tasks (
 	-- Every task row is inserted, updated once or twice (delivery, nack) and deleted: leave
 	-- room on each page for the new versions and vacuum early and often.
 	fillfactor = 70,
-	autovacuum_vacuum_scale_factor = 0.01,
-	autovacuum_vacuum_threshold = 1000,
+	-- A claimed task leaves a dead entry at the head of the dequeue index that every
+	-- later dequeue steps over until VACUUM removes it: vacuum as soon as autovacuum
+	-- looks (autovacuum_naptime), whatever the table's size.
+	autovacuum_vacuum_scale_factor = 0,
+	autovacuum_vacuum_threshold = 5000,
 	autovacuum_vacuum_insert_scale_factor = 0.05,
 	autovacuum_analyze_scale_factor = 0.02,
 	autovacuum_vacuum_cost_delay = 0
@@ -105,10 +108,11 @@ CREATE TABLE taskmill.task_results (
 COMMENT ON TABLE taskmill.task_results IS
 	'Completed, non-ephemeral tasks with their result.';
 
+-- One secondary index only: every ack inserts into each index of this table. Listing
+-- or cleaning results of all queues at once scans the table, which is fine for an
+-- admin action.
 CREATE INDEX task_results_queue_completed_idx
 	ON taskmill.task_results (queue_name, completed_at);
-CREATE INDEX task_results_completed_idx
-	ON taskmill.task_results (completed_at);
 
 -- pg_dump / pg_restore keep the queue's contents (and the id sequence's position).
 SELECT pg_catalog.pg_extension_config_dump('taskmill.tasks', '');
