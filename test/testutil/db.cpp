@@ -92,13 +92,14 @@ TestDatabase::TestDatabase(bool with_extension) {
   std::string tmpl = with_extension ? EnsureTemplate() : "template0";
   PgConn admin(ConninfoFor("postgres"));
   // Two processes copying the same template at the same instant can collide ("source
-  // database is being accessed by other users"); retry a few times.
+  // database is being accessed by other users", 55006), and a template being rebuilt after
+  // a reinstall of the extension is briefly missing (3D000); retry for a few seconds.
   for (int attempt = 0;; ++attempt) {
     try {
       admin.exec("CREATE DATABASE \"" + name_ + "\" TEMPLATE \"" + tmpl + "\"");
       break;
     } catch (const PgError& e) {
-      if (attempt >= 50 || e.sqlstate != "55006") throw;
+      if (attempt >= 50 || (e.sqlstate != "55006" && e.sqlstate != "3D000")) throw;
       usleep(100000);
     }
   }
