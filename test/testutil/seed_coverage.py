@@ -18,7 +18,7 @@ BENCH = {
     "TestPerf_EnqueueBatch_vs_Single": "`enqueue_batch` against `enqueue_single`",
     "TestPerf_DequeueThroughput": "`dequeue`",
     "TestPerf_ProcessThroughput": "`process` (no-op handlers through the Worker)",
-    "TestPerf_ConcurrentWorkers": "`process` with `--workers` swept",
+    "TestPerf_ConcurrentWorkers": "`process`: scaling curve over handler threads (concurrency 1, 2, 4, 8) and 1 vs 2 Workers",
     "TestPerf_LargeQueue": "`depth` (dequeue time as the queue grows)",
     "TestPerf_IndexUsage": "`explain`; also pg_regress `sql/queue_explain.sql` (plans pinned, no seq scan)",
     "TestPerf_FIFO_LockContention": "`fifo` (lock-wait fraction sampled)",
