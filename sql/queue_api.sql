@@ -3,6 +3,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS taskmill;
 RESET client_min_messages;
 
+\x on
 SELECT p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
        pg_catalog.pg_get_function_result(p.oid) AS result,
        p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c') AS is_c,
@@ -14,6 +15,7 @@ WHERE p.pronamespace = 'taskmill'::regnamespace
                     'queue_stats', 'purge', 'purge_dlq', 'list_dlq', 'list_results',
                     'cleanup_results')
 ORDER BY p.proname;
+\x off
 
 SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull
 FROM pg_catalog.pg_attribute a

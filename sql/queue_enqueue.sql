@@ -96,6 +96,11 @@ SELECT operation_id, payload, priority, max_attempts, task_group_id,
        expires_at
 FROM taskmill.tasks WHERE queue_name = 'reg_batch' ORDER BY id;
 
+-- notify => false: the same insert, no NOTIFY
+SELECT taskmill.enqueue('reg_enq_quiet', 'x', notify => false) > 0 AS has_id;
+SELECT cardinality(taskmill.enqueue_batch('reg_enq_quiet', '[{"operation_id": "y"}]', notify => false)) AS n;
+SELECT count(*) FROM taskmill.tasks WHERE queue_name = 'reg_enq_quiet';
+
 -- EnqueueBatch.EmptyBatch / LargeBatch
 SELECT taskmill.enqueue_batch('reg_batch', '[]') AS empty;
 SELECT cardinality(taskmill.enqueue_batch('reg_batch_large',

@@ -14,21 +14,22 @@ CREATE FUNCTION taskmill.enqueue(
 	task_group_id text DEFAULT NULL,
 	idempotency_key text DEFAULT NULL,
 	ephemeral boolean DEFAULT false,
-	meta jsonb DEFAULT NULL)
+	meta jsonb DEFAULT NULL,
+	notify boolean DEFAULT true)
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'taskmill_enqueue';
 
 COMMENT ON FUNCTION taskmill.enqueue(text, text, jsonb, integer, integer, timestamptz,
-	timestamptz, text, text, boolean, jsonb) IS
-	'Add a task to a queue; returns its id. NOTIFY taskmill with the queue name at commit.';
+	timestamptz, text, text, boolean, jsonb, boolean) IS
+	'Add a task to a queue; returns its id. NOTIFY taskmill with the queue name at commit unless notify is false.';
 
-CREATE FUNCTION taskmill.enqueue_batch(queue_name text, tasks jsonb)
+CREATE FUNCTION taskmill.enqueue_batch(queue_name text, tasks jsonb, notify boolean DEFAULT true)
 RETURNS bigint[]
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'taskmill_enqueue_batch';
 
-COMMENT ON FUNCTION taskmill.enqueue_batch(text, jsonb) IS
+COMMENT ON FUNCTION taskmill.enqueue_batch(text, jsonb, boolean) IS
 	'Add a JSON array of tasks to a queue, all or nothing; returns their ids in input order.';
 
 CREATE FUNCTION taskmill.dequeue(
