@@ -29,7 +29,7 @@ static SPIPlanPtr known_plan = NULL;
 	"id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts," \
 	" task_group_id, idempotency_key, created_at, scheduled_at, completed_at, result"
 
-static const char *ack_sql =
+const char *const tm_ack_sql =
 "WITH d AS ("
 "  DELETE FROM taskmill.tasks WHERE id = $1 AND lease = $2 AND dlq_at IS NULL RETURNING *"
 "), r AS ("
@@ -40,7 +40,7 @@ static const char *ack_sql =
 ")"
 "SELECT pg_catalog.count(*)::int4 FROM d";
 
-static const char *ack_many_sql =
+const char *const tm_ack_many_sql =
 "WITH d AS ("
 "  DELETE FROM taskmill.tasks t"
 "  USING unnest($1::int8[], $2::uuid[], $3::jsonb[]) AS a(id, lease, result)"
@@ -58,7 +58,7 @@ static const char *ack_many_sql =
  * Backoff 1 s * 2^(attempts-1): 1 s, 2 s, 4 s ... capped at one hour (the exponent is
  * clamped first so a large attempts count cannot overflow the interval).
  */
-static const char *nack_sql =
+const char *const tm_nack_sql =
 "UPDATE taskmill.tasks SET"
 "  lease = NULL,"
 "  last_error = $3,"
@@ -72,7 +72,7 @@ static const char *nack_sql =
 " WHERE id = $1 AND lease = $2 AND dlq_at IS NULL"
 " RETURNING dlq_at IS NOT NULL";
 
-static const char *extend_sql =
+const char *const tm_extend_sql =
 "UPDATE taskmill.tasks SET visible_at = pg_catalog.now() + $3"
 " WHERE id = $1 AND lease = $2 AND dlq_at IS NULL";
 
@@ -120,7 +120,7 @@ taskmill_ack(PG_FUNCTION_ARGS)
 	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&ack_plan, ack_sql, 3, argtypes), values, nulls, false, 0);
+	rc = SPI_execute_plan(tm_plan(&ack_plan, tm_ack_sql, 3, argtypes), values, nulls, false, 0);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "taskmill: ack failed: %s", SPI_result_code_string(rc));
 	done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -191,7 +191,7 @@ taskmill_ack_many(PG_FUNCTION_ARGS)
 	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&ack_many_plan, ack_many_sql, 3, argtypes), values, nulls, false, 0);
+	rc = SPI_execute_plan(tm_plan(&ack_many_plan, tm_ack_many_sql, 3, argtypes), values, nulls, false, 0);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "taskmill: ack_many failed: %s", SPI_result_code_string(rc));
 	done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -222,7 +222,7 @@ taskmill_nack(PG_FUNCTION_ARGS)
 	values[3] = PG_ARGISNULL(3) ? (nulls[3] = 'n', (Datum) 0) : PG_GETARG_DATUM(3);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&nack_plan, nack_sql, 4, argtypes), values, nulls, false, 0);
+	rc = SPI_execute_plan(tm_plan(&nack_plan, tm_nack_sql, 4, argtypes), values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "taskmill: nack failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -263,7 +263,7 @@ taskmill_extend_visibility(PG_FUNCTION_ARGS)
 	values[2] = PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&extend_plan, extend_sql, 3, argtypes), values, NULL, false, 0);
+	rc = SPI_execute_plan(tm_plan(&extend_plan, tm_extend_sql, 3, argtypes), values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "taskmill: extend_visibility failed: %s", SPI_result_code_string(rc));
 	done = SPI_processed > 0;

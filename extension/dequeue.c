@@ -191,3 +191,53 @@ taskmill_dequeue_sql(PG_FUNCTION_ARGS)
 
 	PG_RETURN_TEXT_P(cstring_to_text(dequeue_sql(by_group)));
 }
+
+PG_FUNCTION_INFO_V1(taskmill_hot_statements);
+
+/*
+ * taskmill.hot_statements() RETURNS TABLE (name text, param_types text, statement text)
+ *
+ * Every statement the queue functions run as a saved plan, with the types of its
+ * parameters, so that each can be PREPAREd and EXPLAINed (the benchmarks and the
+ * regression tests check that none scans a table sequentially).
+ */
+Datum
+taskmill_hot_statements(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const char *const enqueue_types =
+		"text, text, jsonb, jsonb, int4, int4, text, text, bool, timestamptz, timestamptz";
+	const char *const batch_types =
+		"text, text[], jsonb[], jsonb[], int4[], int4[], text[], text[], bool[], timestamptz[], timestamptz[]";
+	const struct
+	{
+		const char *name;
+		const char *types;
+		const char *sql;
+	}			stmts[] = {
+		{"enqueue", enqueue_types, tm_enqueue_plain_sql},
+		{"enqueue_with_key", enqueue_types, tm_enqueue_sql},
+		{"enqueue_batch", batch_types, tm_enqueue_batch_plain_sql},
+		{"enqueue_batch_with_keys", batch_types, tm_enqueue_batch_sql},
+		{"dequeue", "text, int4, interval", dequeue_sql(false)},
+		{"dequeue_group", "text, int4, interval, text", dequeue_sql(true)},
+		{"ack", "int8, uuid, jsonb", tm_ack_sql},
+		{"ack_many", "int8[], uuid[], jsonb[]", tm_ack_many_sql},
+		{"nack", "int8, uuid, text, interval", tm_nack_sql},
+		{"extend_visibility", "int8, uuid, interval", tm_extend_sql},
+		{"requeue_from_dlq", "int8", tm_requeue_sql},
+	};
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < (int) lengthof(stmts); i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(stmts[i].name);
+		values[1] = CStringGetTextDatum(stmts[i].types);
+		values[2] = CStringGetTextDatum(stmts[i].sql);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -19,7 +19,7 @@ static SPIPlanPtr exists_plan = NULL;
  * A fresh start: attempts back to 0, visible now, no lease. An expiry that has passed
  * is cleared too, or the task would go straight back to the DLQ as expired.
  */
-static const char *requeue_sql =
+const char *const tm_requeue_sql =
 "UPDATE taskmill.tasks SET"
 "  dlq_at = NULL, dlq_reason = NULL, attempts = 0, lease = NULL,"
 "  visible_at = pg_catalog.now(),"
@@ -44,7 +44,7 @@ taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 	int			rc;
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&requeue_plan, requeue_sql, 1, argtypes), values, NULL, false, 0);
+	rc = SPI_execute_plan(tm_plan(&requeue_plan, tm_requeue_sql, 1, argtypes), values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "taskmill: requeue_from_dlq failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)

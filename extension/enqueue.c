@@ -45,8 +45,8 @@ static SPIPlanPtr enqueue_batch_plain_plan = NULL;
 " VALUES ($1, $2, $3, COALESCE($4, '{}'::jsonb), $5, $6, $7," \
 "  COALESCE($8, pg_catalog.gen_random_uuid()::text), $9, $10, $10, $11)"
 
-static const char *enqueue_sql = ENQUEUE_SQL ON_CONFLICT " RETURNING id";
-static const char *enqueue_plain_sql = ENQUEUE_SQL " RETURNING id";
+const char *const tm_enqueue_sql = ENQUEUE_SQL ON_CONFLICT " RETURNING id";
+const char *const tm_enqueue_plain_sql = ENQUEUE_SQL " RETURNING id";
 
 #define ENQUEUE_BATCH_SQL \
 "INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts," \
@@ -58,8 +58,8 @@ static const char *enqueue_plain_sql = ENQUEUE_SQL " RETURNING id";
 "  WITH ORDINALITY AS u(op, payload, meta, pri, ma, grp, idem, eph, sched, exp, ord)" \
 " ORDER BY u.ord"
 
-static const char *enqueue_batch_sql = ENQUEUE_BATCH_SQL ON_CONFLICT " RETURNING id, idempotency_key";
-static const char *enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL " RETURNING id, idempotency_key";
+const char *const tm_enqueue_batch_sql = ENQUEUE_BATCH_SQL ON_CONFLICT " RETURNING id, idempotency_key";
+const char *const tm_enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL " RETURNING id, idempotency_key";
 
 /*
  * Wake the queue's workers. PostgreSQL folds identical notifications of one
@@ -208,8 +208,8 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 
 	tm_spi_connect();
 	plan = PG_ARGISNULL(8)
-		? tm_plan(&enqueue_plain_plan, enqueue_plain_sql, 11, argtypes)
-		: tm_plan(&enqueue_plan, enqueue_sql, 11, argtypes);
+		? tm_plan(&enqueue_plain_plan, tm_enqueue_plain_sql, 11, argtypes)
+		: tm_plan(&enqueue_plan, tm_enqueue_sql, 11, argtypes);
 	rc = SPI_execute_plan(plan, values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "taskmill: enqueue failed: %s", SPI_result_code_string(rc));
@@ -644,8 +644,8 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 
 	tm_spi_connect();
 	plan = any_key
-		? tm_plan(&enqueue_batch_plan, enqueue_batch_sql, 11, argtypes)
-		: tm_plan(&enqueue_batch_plain_plan, enqueue_batch_plain_sql, 11, argtypes);
+		? tm_plan(&enqueue_batch_plan, tm_enqueue_batch_sql, 11, argtypes)
+		: tm_plan(&enqueue_batch_plain_plan, tm_enqueue_batch_plain_sql, 11, argtypes);
 	rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));

@@ -37,6 +37,17 @@ extern void tm_check_expiry(Datum scheduled_at, Datum expires_at);
 extern void tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 tm_arg_task_id(FunctionCallInfo fcinfo, int argno);
 
+/* The hot statements, for taskmill.hot_statements() (EXPLAIN them all). */
+extern const char *const tm_enqueue_sql;
+extern const char *const tm_enqueue_plain_sql;
+extern const char *const tm_enqueue_batch_sql;
+extern const char *const tm_enqueue_batch_plain_sql;
+extern const char *const tm_ack_sql;
+extern const char *const tm_ack_many_sql;
+extern const char *const tm_nack_sql;
+extern const char *const tm_extend_sql;
+extern const char *const tm_requeue_sql;
+
 /* fifo.c */
 extern const char *tm_fifo_condition(void);
 

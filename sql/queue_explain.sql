@@ -30,3 +30,34 @@ RESET plan_cache_mode;
 -- And it claims the head of the queue.
 SELECT count(*), min(attempts), max(attempts) FROM taskmill.dequeue('reg_big', 100);
 SELECT count(*) AS group_head FROM taskmill.dequeue('reg_big', 10000, '30 seconds', 'g1');
+
+-- Every hot statement (taskmill.hot_statements()), generic plan: which indexes it uses,
+-- and no sequential scan.
+CREATE FUNCTION pg_temp.plan_summary(stmt_name text, types text, stmt text,
+	OUT seq_scans int, OUT indexes text) LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+	n int := array_length(string_to_array(types, ','), 1);
+	idx text[] := '{}';
+BEGIN
+	EXECUTE format('PREPARE hs(%s) AS %s', types, stmt);
+	seq_scans := 0;
+	FOR line IN EXECUTE format('EXPLAIN (COSTS OFF) EXECUTE hs(%s)',
+							   array_to_string(array_fill('NULL'::text, ARRAY[n]), ', '))
+	LOOP
+		IF line ~ 'Seq Scan' THEN
+			seq_scans := seq_scans + 1;
+		END IF;
+		IF line ~ ' using \w+' THEN
+			idx := idx || (regexp_match(line, ' using (\w+)'))[1];
+		END IF;
+	END LOOP;
+	DEALLOCATE hs;
+	indexes := (SELECT string_agg(DISTINCT i, ', ' ORDER BY i) FROM unnest(idx) i);
+END
+$$;
+SET plan_cache_mode = force_generic_plan;
+SELECT h.name, s.seq_scans, s.indexes
+FROM taskmill.hot_statements() h, pg_temp.plan_summary(h.name, h.param_types, h.statement) s
+ORDER BY h.name;
+RESET plan_cache_mode;

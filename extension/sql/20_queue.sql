@@ -91,3 +91,11 @@ AS 'MODULE_PATHNAME', 'taskmill_dequeue_sql';
 
 COMMENT ON FUNCTION taskmill.dequeue_sql(boolean) IS
 	'The statement dequeue runs (parameters: queue_name, batch_size, visibility_timeout[, task_group_id]), for EXPLAIN.';
+
+CREATE FUNCTION taskmill.hot_statements()
+RETURNS TABLE (name text, param_types text, statement text)
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'taskmill_hot_statements';
+
+COMMENT ON FUNCTION taskmill.hot_statements() IS
+	'Every statement the queue functions run as a saved plan, with its parameter types, to PREPARE and EXPLAIN.';
