@@ -59,9 +59,12 @@ CREATE UNIQUE INDEX tasks_idempotency_key_idx
 
 -- The hot dequeue index: tasks that wait for a delivery (available, scheduled or waiting for
 -- a retry), in delivery order. In-flight (leased) rows and the DLQ are outside it, so the
--- scan never wades through them however many there are.
+-- scan never wades through them however many there are. visible_at is a key column
+-- (after the unique id it changes no order) so that "visible_at <= now()" is checked on
+-- the index entry itself: tasks scheduled for later or waiting for a retry are skipped
+-- without a visit to the table.
 CREATE INDEX tasks_dequeue_idx
-	ON taskmill.tasks (queue_name, priority DESC, id)
+	ON taskmill.tasks (queue_name, priority DESC, id, visible_at)
 	WHERE dlq_at IS NULL AND lease IS NULL;
 
 -- Leased rows (in flight, or a delivery whose visibility timeout passed), by the time they
