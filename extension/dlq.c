@@ -62,6 +62,6 @@ taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 	queue_name = MemoryContextStrdup(caller,
 									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	SPI_finish();
-	tm_notify_queue(queue_name);
+	tm_notify_queue_if_waiting(queue_name);
 	PG_RETURN_VOID();
 }

@@ -62,19 +62,29 @@ const char *const tm_enqueue_batch_sql = ENQUEUE_BATCH_SQL ON_CONFLICT " RETURNI
 const char *const tm_enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL " RETURNING id, idempotency_key";
 
 /*
- * Wake the queue's workers. PostgreSQL folds identical notifications of one
- * transaction into one, so a transaction that enqueues many tasks into a queue sends
- * one notification for it, at commit.
+ * Wake the queue's workers now: NOTIFY taskmill with the queue name at commit.
+ * PostgreSQL folds identical notifications of one transaction into one, so a
+ * transaction that enqueues many tasks into a queue sends one notification for it.
  *
  * The price: PostgreSQL serialises the commits of all notifying transactions (one
  * lock held from pre-commit until the commit record is flushed), so concurrent
- * single-task producers lose group commit. Producers that need the last bit of
- * commit throughput pass notify => false; workers then find their tasks by polling.
+ * single-task producers lose group commit. Hence the default, notify => NULL
+ * (tm_notify_queue_if_waiting, notify.c): notify only when an idle worker waits.
  */
 void
 tm_notify_queue(const char *queue_name)
 {
 	Async_Notify(TM_NOTIFY_CHANNEL, queue_name);
+}
+
+/* The notify argument (argno) of enqueue/enqueue_batch: NULL auto, true always, false never. */
+static void
+tm_enqueue_notify(const char *queue_name, FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		tm_notify_queue_if_waiting(queue_name);
+	else if (PG_GETARG_BOOL(argno))
+		tm_notify_queue(queue_name);
 }
 
 /*
@@ -180,7 +190,8 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 	scheduled_at = PG_ARGISNULL(5)
 		? TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())
 		: PG_GETARG_DATUM(5);
-	if (!PG_ARGISNULL(6))
+	/* expires_at before scheduled_at is bad input only when the caller gave both */
+	if (!PG_ARGISNULL(5) && !PG_ARGISNULL(6))
 		tm_check_expiry(scheduled_at, PG_GETARG_DATUM(6));
 	if (!PG_ARGISNULL(7))
 	{
@@ -218,8 +229,7 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 
-	if (PG_NARGS() < 12 || PG_ARGISNULL(11) || PG_GETARG_BOOL(11))
-		tm_notify_queue(queue_name);
+	tm_enqueue_notify(queue_name, fcinfo, 11);
 	PG_RETURN_INT64(id);
 }
 
@@ -345,6 +355,7 @@ read_batch_task(BatchColumns *c, int i, JsonbValue *el, Datum now)
 	JsonbValue	v;
 	JsonbIteratorToken r;
 	bool		have_op = false;
+	bool		have_sched = false;
 
 	if (el->type != jbvBinary || !JsonContainerIsObject(el->val.binary.data))
 		ereport(ERROR,
@@ -456,7 +467,10 @@ read_batch_task(BatchColumns *c, int i, JsonbValue *el, Datum now)
 		else if (strcmp(key, "scheduled_at") == 0)
 		{
 			if (val.type != jbvNull)
+			{
 				c->scheduled_at[i] = jbv_timestamptz(key, &val);
+				have_sched = true;
+			}
 		}
 		else if (strcmp(key, "expires_at") == 0)
 		{
@@ -477,7 +491,8 @@ read_batch_task(BatchColumns *c, int i, JsonbValue *el, Datum now)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("operation id must not be null"),
 				 errdetail("Each task of a batch needs a string field \"operation_id\".")));
-	if (!c->expires_null[i])
+	/* as in enqueue: checked only against a scheduled_at the task gives */
+	if (have_sched && !c->expires_null[i])
 		tm_check_expiry(c->scheduled_at[i], c->expires_at[i]);
 }
 
@@ -680,7 +695,6 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	result = construct_array(ids, c.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	if (PG_NARGS() < 3 || PG_ARGISNULL(2) || PG_GETARG_BOOL(2))
-		tm_notify_queue(queue_name);
+	tm_enqueue_notify(queue_name, fcinfo, 2);
 	PG_RETURN_ARRAYTYPE_P(result);
 }

@@ -54,6 +54,9 @@ extern const char *tm_fifo_condition(void);
 /* enqueue.c */
 extern void tm_notify_queue(const char *queue_name);
 
+/* notify.c: NOTIFY at commit only if an idle worker holds the queue's wait lock. */
+extern void tm_notify_queue_if_waiting(const char *queue_name);
+
 /* validate.c: P0002 for a task id that names no task. */
 extern void tm_raise_task_not_found(int64 task_id);
 

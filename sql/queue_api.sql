@@ -13,7 +13,7 @@ WHERE p.pronamespace = 'taskmill'::regnamespace
   AND p.proname IN ('enqueue', 'enqueue_batch', 'dequeue', 'dequeue_sql', 'ack', 'ack_many',
                     'nack', 'extend_visibility', 'requeue_from_dlq', 'list_queues',
                     'queue_stats', 'purge', 'purge_dlq', 'list_dlq', 'list_results',
-                    'cleanup_results', 'hot_statements')
+                    'cleanup_results', 'hot_statements', 'wait_begin', 'wait_end')
 ORDER BY p.proname;
 \x off
 

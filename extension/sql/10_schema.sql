@@ -33,8 +33,10 @@ CREATE TABLE taskmill.tasks (
 	CONSTRAINT tasks_attempts_check CHECK (attempts >= 0),
 	CONSTRAINT tasks_max_attempts_check CHECK (max_attempts >= 1),
 	CONSTRAINT tasks_idempotency_key_check CHECK (idempotency_key <> ''),
-	CONSTRAINT tasks_task_group_id_check CHECK (task_group_id <> ''),
-	CONSTRAINT tasks_expires_at_check CHECK (expires_at >= scheduled_at)
+	CONSTRAINT tasks_task_group_id_check CHECK (task_group_id <> '')
+	-- No CHECK (expires_at >= scheduled_at): enqueue rejects expires_at before a
+	-- scheduled_at the caller gave, but a task enqueued for now with expires_at already
+	-- past is valid input and goes to the DLQ ('expired') at its first dequeue.
 ) WITH (
 	-- Every task row is inserted, updated once or twice (delivery, nack) and deleted: leave
 	-- room on each page for the new versions and vacuum early and often.

@@ -9,28 +9,48 @@ CREATE FUNCTION taskmill.enqueue(
 	payload jsonb DEFAULT NULL,
 	priority integer DEFAULT 0,
 	max_attempts integer DEFAULT 3,
-	scheduled_at timestamptz DEFAULT pg_catalog.now(),
+	scheduled_at timestamptz DEFAULT NULL,
 	expires_at timestamptz DEFAULT NULL,
 	task_group_id text DEFAULT NULL,
 	idempotency_key text DEFAULT NULL,
 	ephemeral boolean DEFAULT false,
 	meta jsonb DEFAULT NULL,
-	notify boolean DEFAULT true)
+	notify boolean DEFAULT NULL)
 RETURNS bigint
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'taskmill_enqueue';
 
 COMMENT ON FUNCTION taskmill.enqueue(text, text, jsonb, integer, integer, timestamptz,
 	timestamptz, text, text, boolean, jsonb, boolean) IS
-	'Add a task to a queue; returns its id. NOTIFY taskmill with the queue name at commit unless notify is false.';
+	'Add a task to a queue; returns its id. scheduled_at NULL = now(). notify: NULL = NOTIFY taskmill at commit only if a worker waits (wait_begin), true = always, false = never.';
 
-CREATE FUNCTION taskmill.enqueue_batch(queue_name text, tasks jsonb, notify boolean DEFAULT true)
+CREATE FUNCTION taskmill.enqueue_batch(queue_name text, tasks jsonb, notify boolean DEFAULT NULL)
 RETURNS bigint[]
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'taskmill_enqueue_batch';
 
 COMMENT ON FUNCTION taskmill.enqueue_batch(text, jsonb, boolean) IS
-	'Add a JSON array of tasks to a queue, all or nothing; returns their ids in input order.';
+	'Add a JSON array of tasks to a queue, all or nothing; returns their ids in input order. notify as for enqueue.';
+
+-- Idle-waiter declaration (notify.c): a session-level SHARE lock on the queue's wait lock
+-- (lock manager, advisory tag with objsubid 21581 = 0x544D, outside the user advisory
+-- key spaces 1 and 2). Enqueues with notify => NULL send NOTIFY taskmill only while some
+-- session holds it.
+CREATE FUNCTION taskmill.wait_begin(queue_name text)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_wait_begin';
+
+COMMENT ON FUNCTION taskmill.wait_begin(text) IS
+	'Declare this session an idle waiter of the queue (until wait_end or disconnect): enqueues with notify => NULL then NOTIFY taskmill. False if already waiting.';
+
+CREATE FUNCTION taskmill.wait_end(queue_name text)
+RETURNS boolean
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_wait_end';
+
+COMMENT ON FUNCTION taskmill.wait_end(text) IS
+	'This session no longer waits on the queue (see wait_begin). False if it was not waiting.';
 
 CREATE FUNCTION taskmill.dequeue(
 	queue_name text,

@@ -202,7 +202,10 @@ SELECT is((SELECT count(*) FROM (SELECT r.task_group_id, d.task_id,
 	'TestFIFO_AdvisoryLock_Serialization: each group delivered in enqueue order');
 
 -- NOTIFY: one notification per queue per transaction, payload = queue name (issue 2 item 4).
+-- w1 listens and waits on both queues (taskmill.wait_begin): enqueues notify only then.
 SELECT dblink_exec('w1', 'LISTEN taskmill');
+SELECT * FROM dblink('w1', $$SELECT taskmill.wait_begin('race-notify-a'), taskmill.wait_begin('race-notify-b')$$)
+	AS t(a boolean, b boolean);
 SELECT dblink_exec('w2', $$BEGIN; SELECT taskmill.enqueue('race-notify-a', 'op') FROM generate_series(1, 3);
 	SELECT taskmill.enqueue_batch('race-notify-b', '[{"operation_id": "x"}, {"operation_id": "y"}]'); COMMIT$$);
 SELECT dblink_exec('w2', $$NOTIFY taskmill, 'race-notify-end'$$);

@@ -2,7 +2,7 @@
 -- The transaction tests use a second session (dblink) and clean up what they commit.
 BEGIN;
 \ir helpers.psql
-SELECT plan(43);
+SELECT plan(45);
 
 -- 9.1 Payload edge cases: each payload is enqueued, then read back through dequeue.
 SELECT taskmill.enqueue('edge-payload', 'nil', NULL) AS p_nil \gset
@@ -48,13 +48,16 @@ SELECT taskmill.enqueue('edge-now', 'op', scheduled_at => now()) AS t_now \gset
 SELECT is(tm_test.take('edge-now'), :t_now::bigint, 'TestEdge_ScheduledAt_Now: immediately available');
 SELECT taskmill.enqueue('edge-expired', 'op', scheduled_at => now() - interval '1 hour',
 	expires_at => now() - interval '1 second') AS t_exp \gset
--- The seed enqueues with only expiresAt=past; the SQL contract rejects expires_at before the
--- (default: now) scheduled_at. Kept as a TODO until the contract settles which one wins.
-SELECT todo('seed TestEdge_ExpiresAt_Past vs issue 2 item 5: expires_at before the default scheduled_at is rejected', 1);
+-- The seed enqueues with only expiresAt=past: scheduled_at defaults to NULL (= now()) and the
+-- "expires_at is before scheduled_at" check applies only to a scheduled_at the caller gave.
 SELECT lives_ok($$SELECT taskmill.enqueue('edge-expired-default', 'op', expires_at => now() - interval '1 second')$$,
 	'TestEdge_ExpiresAt_Past: expires_at in the past without scheduled_at enqueues');
 SELECT is(tm_test.take('edge-expired'), NULL, 'TestEdge_ExpiresAt_Past: not delivered');
 SELECT is(tm_test.state(:t_exp), 'dlq', 'TestEdge_ExpiresAt_Past: to the DLQ on dequeue');
+SELECT id AS t_exp_default FROM taskmill.tasks WHERE queue_name = 'edge-expired-default' \gset
+SELECT is(tm_test.take('edge-expired-default'), NULL, 'TestEdge_ExpiresAt_Past: not delivered (default scheduled_at)');
+SELECT is((SELECT dlq_reason FROM taskmill.tasks WHERE id = :t_exp_default), 'expired',
+	'TestEdge_ExpiresAt_Past: to the DLQ as expired at the first dequeue (default scheduled_at)');
 SELECT taskmill.enqueue('edge-short', 'op') AS t_short \gset
 SELECT is((SELECT id FROM taskmill.dequeue('edge-short', visibility_timeout => interval '1 second')), :t_short::bigint,
 	'TestEdge_VisibilityTimeout_Short: dequeued with a 1 s visibility timeout');
