@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::string_view kEnqueueSql =
     "SELECT taskmill.enqueue(queue_name => $1, operation_id => $2, payload => $3::jsonb, "
-    "priority => $4, max_attempts => $5, scheduled_at => COALESCE($6::timestamptz, now()), "
+    "priority => $4, max_attempts => $5, scheduled_at => $6::timestamptz, "
     "expires_at => $7::timestamptz, task_group_id => $8, idempotency_key => $9, "
     "ephemeral => $10, meta => $11::jsonb)";
 

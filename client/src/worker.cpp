@@ -73,6 +73,11 @@ class WakeFd {
     uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(fd_, &one, sizeof one);
   }
+  // Reset after a wake-up (non-blocking: nothing to read is fine).
+  void drain() const noexcept {
+    uint64_t v;
+    [[maybe_unused]] auto n = ::read(fd_, &v, sizeof v);
+  }
 
  private:
   int fd_;
@@ -164,6 +169,11 @@ struct Worker::Impl {
   int busy = 0;          // dequeued and not yet finished by an executor
   int pending_acks = 0;  // handed to the acker and not yet sent
   bool wake = false;     // NOTIFY or restart: dequeue now
+  // The fetcher found less than it asked for: the listener should hold the queue's
+  // idle-waiter lock (taskmill.wait_begin), so enqueues NOTIFY us. Set by the fetcher,
+  // carried out by the listener (listener_wake tells it to look).
+  bool want_wait = false;
+  WakeFd listener_wake;
   bool more = false;     // the last dequeue was full, or a FIFO group moved on
   bool hb_dirty = false; // in-flight set changed: heartbeat recomputes its next wake-up
   std::map<int64_t, std::shared_ptr<InFlight>> inflight;
@@ -246,45 +256,78 @@ struct Worker::Impl {
         continue;
       }
       next_poll = Clock::now() + opt.poll_interval;
+      bool tell_listener = false;
       {
         std::lock_guard lk(mu);
         more = static_cast<int>(tasks.size()) == n;
         busy += static_cast<int>(tasks.size());
         for (auto& t : tasks) work.push_back(std::move(t));
+        // Idle (the queue gave less than asked): wait for a NOTIFY. Busy again: stop
+        // waiting, so producers need not notify.
+        if (opt.listen && want_wait == more) {
+          want_wait = !more;
+          tell_listener = true;
+        }
       }
+      if (tell_listener) listener_wake.signal();
       if (!tasks.empty()) cv_work.notify_all();
     }
   }
 
   // ---- listener: LISTEN taskmill on its own connection ----
+  //
+  // Enqueues NOTIFY only while some session holds the queue's idle-waiter lock
+  // (notify => NULL, the default). So when the fetcher goes idle (want_wait), the
+  // listener takes the lock (taskmill.wait_begin) and only then makes the fetcher
+  // dequeue once more: a task committed before the lock was taken is found by that
+  // dequeue, one committed after it notifies us. (A producer whose commit was already
+  // under way when the lock was taken may be missed until the next poll: NOTIFY only
+  // shortens the wait, the poll interval bounds it.) When the fetcher is busy again the
+  // listener gives the lock back (taskmill.wait_end). The lock lives and dies with this
+  // connection.
   void listen_loop(std::stop_token st) {
-    WakeFd wakefd;
-    std::stop_callback on_stop(st, [&] { wakefd.signal(); });
+    std::stop_callback on_stop(st, [&] { listener_wake.signal(); });
     milliseconds backoff{100};
     bool first = true;
     while (!st.stop_requested()) {
       try {
         Connection conn = client.connect();
         conn.exec("LISTEN taskmill");
+        bool held = false;  // this connection holds the idle-waiter lock
         backoff = 100ms;
         // Anything enqueued while we were not listening: look now.
         if (!first) wake_fetcher();
         first = false;
         for (;;) {
-          pollfd fds[2] = {{PQsocket(conn.native()), POLLIN, 0}, {wakefd.fd(), POLLIN, 0}};
+          if (st.stop_requested()) return;
+          bool want;
+          {
+            std::lock_guard lk(mu);
+            want = want_wait;
+          }
+          if (want != held) {
+            if (want)
+              conn.exec("SELECT taskmill.wait_begin($1)", queue);
+            else
+              conn.exec("SELECT taskmill.wait_end($1)", queue);
+            held = want;
+            // Holding the lock now: the fetcher's next dequeue is the final check
+            // before it sleeps.
+            if (held) wake_fetcher();
+            // exec() may have read notifications off the socket: look at them.
+            take_notifications(conn);
+            continue;
+          }
+          pollfd fds[2] = {{PQsocket(conn.native()), POLLIN, 0},
+                           {listener_wake.fd(), POLLIN, 0}};
           int rc = ::poll(fds, 2, -1);
           if (st.stop_requested()) return;
           if (rc < 0) continue;  // EINTR
+          if (fds[1].revents & POLLIN) listener_wake.drain();
           if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
             if (!PQconsumeInput(conn.native()) || !conn.ok())
               throw Error(ErrorCode::Connection, "LISTEN connection lost");
-            bool mine = false;
-            while (PGnotify* raw = PQnotifies(conn.native())) {
-              std::unique_ptr<PGnotify, PQfreememDeleter> n(raw);
-              std::string_view payload = n->extra ? n->extra : "";
-              if (payload.empty() || payload == queue) mine = true;
-            }
-            if (mine) wake_fetcher();
+            take_notifications(conn);
           }
         }
       } catch (const std::exception&) {
@@ -292,6 +335,17 @@ struct Worker::Impl {
         backoff = std::min(backoff * 2, milliseconds(5000));
       }
     }
+  }
+
+  // Wake the fetcher if a notification for this queue (or with no payload) arrived.
+  void take_notifications(Connection& conn) {
+    bool mine = false;
+    while (PGnotify* raw = PQnotifies(conn.native())) {
+      std::unique_ptr<PGnotify, PQfreememDeleter> n(raw);
+      std::string_view payload = n->extra ? n->extra : "";
+      if (payload.empty() || payload == queue) mine = true;
+    }
+    if (mine) wake_fetcher();
   }
 
   // ---- executors ----
@@ -575,6 +629,7 @@ struct Worker::Impl {
     running = true;
     wake = true;
     more = false;
+    want_wait = false;
     busy = 0;
     pending_acks = 0;
     work.clear();
