@@ -1,7 +1,7 @@
 # gnuplot script for bench/run.sh: gnuplot -e "dir='WORKDIR'; out='bench/results/STAMP'" bench/plot.gp
 # Reads dir/scaling.dat (workers kept ephemeral), dir/depth.dat (depth p50 p99),
 # dir/soak.dat (t jobs/s heapMB indexMB backlog); writes out-scaling.png, out-depth.png, out-soak.png.
-set terminal pngcairo size 800,480 font ",10"
+set terminal pngcairo size 800,480 font ",10" noenhanced
 set grid
 set key top left
 

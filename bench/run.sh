@@ -183,7 +183,7 @@ fi
 # ---------------------------------------------------------------- results
 META=$(printf '{"stamp":"%s","command":"bench/run.sh %s","n":%s,"process_n":%s,"soak_minutes":%s,"settings":"%s","server":"%s","cpus":%s,"cpu_model":"%s","mem_gib":%s,"kernel":"%s","loadavg_end":"%s","git":"%s","client_library":"%s"}' \
 	"$STAMP" "${BENCH_ARGS:-}" "$N" "$PROCESS_N" "$SOAK_MIN" \
-	"$(psql -X -At -d postgres -c "select string_agg(name||'='||setting||coalesce(unit,''), ' ' order by name) from pg_settings where name in ('fsync','synchronous_commit','shared_buffers','max_connections','full_page_writes','wal_level','max_wal_size','checkpoint_timeout','wal_sync_method')")" \
+	"$(psql -X -At -d postgres -c "select string_agg(name||'='||current_setting(name), ' ' order by name) from pg_settings where name in ('fsync','synchronous_commit','shared_buffers','max_connections','full_page_writes','wal_level','max_wal_size','checkpoint_timeout','wal_sync_method')")" \
 	"$(psql -X -At -d postgres -c 'show server_version')" "$(nproc)" \
 	"$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$(awk '/MemTotal/{printf "%d", $2/1048576}' /proc/meminfo)" \
 	"$(uname -r)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD 2>/dev/null || echo none)" "$("$DRV" has-client)")
