@@ -4,7 +4,7 @@
 # ROUNDS times so machine noise hits both sides alike. Prints one JSON line per measurement
 # and a median table. Assumes the extension is installed (bench/run.sh does that).
 #
-#   bench/ratios.sh                 ROUNDS=3 T=5 (about 2 minutes)
+#   bench/ratios.sh                 ROUNDS=3 T=5 (about 2 minutes); writes bench/results/<stamp>-ratios.{jsonl,md}
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
@@ -21,7 +21,10 @@ cp "$PEERS_DIR/pgbench/insert1.sql" "$W/ref_insert1.sql"
 cp "$PEERS_DIR/pgbench/insert_batch1000_unnest.sql" "$W/ref_batch1000.sql"
 # the same 1000 small tasks as one JSON array, built server-side so the script stays short
 echo "select count(*) from (select taskmill.enqueue_batch('q', (select jsonb_agg(jsonb_build_object('operation_id', 'noop', 'payload', jsonb_build_object('i', g))) from generate_series(1, 1000) g))) s;" >"$W/tm_batch1000.sql"
-out=$W/ratios.jsonl
+OUT=${OUT:-$TOP/bench/results}
+STAMP=$(date -u +%Y-%m-%dT%H%MZ)
+mkdir -p "$OUT"
+out=$OUT/$STAMP-ratios.jsonl
 one() { # name clients rows_per_tx
 	psql -X -q -d r -c "TRUNCATE taskmill.tasks, q" -c "VACUUM taskmill.tasks" -c "VACUUM q" -c "CHECKPOINT" >/dev/null
 	local tps
@@ -36,7 +39,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	one ref_batch1000 1 1000
 	one tm_batch1000 1 1000
 done
-echo
+echo "loadavg at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+{
 echo "| pair | clients | pgbench reference (median) | taskmill (median) | taskmill / reference |"
 echo "|---|---|---|---|---|"
 python3 - "$out" <<'EOF' 2>/dev/null || awk '{print}' "$out"
@@ -47,3 +51,4 @@ for ref, tm, c in [("ref_insert1", "tm_enqueue1", 1), ("ref_insert1", "tm_enqueu
     a, b = med(ref, c), med(tm, c)
     print(f"| {tm} vs {ref} | {c} | {a:.0f}/s | {b:.0f}/s | {100*b/a:.0f} % |")
 EOF
+} | tee "$OUT/$STAMP-ratios.md"
