@@ -243,6 +243,8 @@ void wl_latency(const Opts& o) {
       c.prepare("deq", "SELECT id, lease FROM taskmill.dequeue($1, 1, '60 s'::interval)", 1);
       bool ack_many = has_function(c, "ack_many");
       prepare_ack_all(c, ack_many);
+      // Newer extensions NOTIFY only while an idle waiter holds the queue's wait lock.
+      const bool waiter = has_function(c, "wait_begin");
       int fd = PQsocket(c.native());
       while (!stop) {
         for (;;) {
@@ -251,10 +253,22 @@ void wl_latency(const Opts& o) {
           on_start();
           ack_all(c, {r.str(0, 0)}, {r.str(0, 1)});
         }
+        if (waiter) {
+          c.q("SELECT taskmill.wait_begin($1)", {queue});
+          // anything committed before the lock was taken: look once more
+          Res r = c.qp("deq", {queue});
+          if (r.rows() > 0) {
+            c.q("SELECT taskmill.wait_end($1)", {queue});
+            on_start();
+            ack_all(c, {r.str(0, 0)}, {r.str(0, 1)});
+            continue;
+          }
+        }
         pollfd p{fd, POLLIN, 0};
         ::poll(&p, 1, 100);
         PQconsumeInput(c.native());
         while (PGnotify* nf = PQnotifies(c.native())) PQfreemem(nf);
+        if (waiter) c.q("SELECT taskmill.wait_end($1)", {queue});
       }
     });
   }
