@@ -1,8 +1,20 @@
 // taskmill::Worker: fetcher, executors, heartbeat, acker and listener threads around the
 // extension's dequeue / ack_many / nack / extend_visibility functions.
 //
+// Flow: the fetcher claims up to batch_size tasks into a bounded local queue (`work`), and
+// claims again (at most one dequeue in flight) as soon as the queue drops to its low-water
+// mark (batch_size / 2), while the executors keep running the tasks already there. So the
+// handlers never wait for a dequeue round trip when the queue is busy. Each executor pops one
+// task per wake-up; completed tasks go to the acker, which sends whatever is ready in one
+// ack_many as soon as the previous call returns (no timer, no batch to fill). Every claimed
+// task, queued or running, is in `inflight` and covered by the heartbeat; queued tasks are
+// handed back at once by stop() (extend_visibility to 0 s).
+//
 // Locking: one mutex (Impl::mu) guards every piece of shared state below it; user code
 // (handlers, on_alert, stop callbacks of handler tokens) never runs while it is held.
+// Condition variables are notified only when a waiter can be there (the acker when acks
+// goes non-empty, the fetcher when the local queue reaches its low-water mark, stop() when
+// it waits), so a task's hand-off costs two short critical sections.
 #include "taskmill/worker.hpp"
 
 #include <libpq-fe.h>
@@ -96,6 +108,12 @@ constexpr std::string_view kNackSql =
 constexpr std::string_view kExtendSql =
     "SELECT taskmill.extend_visibility(task_id => $1, lease => $2::uuid, "
     "visibility_timeout => $3::interval)";
+// Gives unstarted claims back: visible again at once (the lease stays until the next
+// dequeue replaces it). One statement for the whole local queue.
+constexpr std::string_view kReleaseSql =
+    "SELECT count(*) FROM unnest($1::bigint[], $2::uuid[]) AS u(id, lease) "
+    "WHERE taskmill.extend_visibility(task_id => u.id, lease => u.lease, "
+    "visibility_timeout => interval '0 s')";
 constexpr std::string_view kAckSql =
     "SELECT taskmill.ack(task_id => $1, lease => $2::uuid, result => $3::jsonb)";
 constexpr std::string_view kAckManySql =
@@ -132,11 +150,16 @@ struct Worker::Impl {
   struct InFlight {
     int64_t id = 0;
     std::string lease;
-    Clock::time_point deadline{};
+    Clock::time_point deadline = Clock::time_point::max();  // set when its handler starts
     Clock::time_point next_heartbeat{};
+    bool started = false;  // a handler runs it (else it waits in the local queue)
     std::stop_source stop;
     bool deadline_fired = false;
     bool abandoned = false;  // stop() gave its visibility back; report nothing
+  };
+  struct Claimed {
+    Task task;
+    std::shared_ptr<InFlight> entry;
   };
   struct AckItem {
     int64_t id;
@@ -149,6 +172,7 @@ struct Worker::Impl {
       : client(c), queue(std::move(q)), opt(std::move(o)) {
     if (opt.concurrency < 1) opt.concurrency = 1;
     if (opt.batch_size < 1) opt.batch_size = 1;
+    low_water = static_cast<std::size_t>(opt.batch_size / 2);
     opt.poll_interval = clamp_ms(opt.poll_interval, 1ms);
     opt.visibility_timeout = clamp_ms(opt.visibility_timeout, 30ms);
     opt.process_timeout = clamp_ms(opt.process_timeout, 1ms);
@@ -157,16 +181,18 @@ struct Worker::Impl {
   Client& client;
   const std::string queue;
   WorkerOptions opt;
+  std::size_t low_water = 0;  // the fetcher claims again when the local queue is this short
   std::map<std::string, Handler, std::less<>> handlers;  // read-only while running
 
   mutable std::mutex mu;
-  std::condition_variable_any cv_fetch;  // fetcher: a slot freed, a wake-up, more work
+  std::condition_variable_any cv_fetch;  // fetcher: local queue low, a wake-up, more work
   std::condition_variable_any cv_work;   // executors: a task to run
   std::condition_variable_any cv_idle;   // stop(): busy reached 0 / acks flushed
   std::condition_variable_any cv_hb;     // heartbeat: in-flight set changed
   std::condition_variable_any cv_ack;    // acker: acks to send
-  std::deque<Task> work;
-  int busy = 0;          // dequeued and not yet finished by an executor
+  std::deque<Claimed> work;  // the local queue: claimed, no handler yet
+  int busy = 0;          // claimed and not yet finished (queued or running)
+  bool stopping = false; // stop() waits on cv_idle
   int pending_acks = 0;  // handed to the acker and not yet sent
   bool wake = false;     // NOTIFY or restart: dequeue now
   // The fetcher found less than it asked for: the listener should hold the queue's
@@ -175,7 +201,8 @@ struct Worker::Impl {
   bool want_wait = false;
   WakeFd listener_wake;
   bool more = false;     // the last dequeue was full, or a FIFO group moved on
-  bool hb_dirty = false; // in-flight set changed: heartbeat recomputes its next wake-up
+  bool hb_dirty = false; // an earlier wake-up is due: heartbeat recomputes its next one
+  Clock::time_point hb_next = Clock::time_point::max();  // when the heartbeat wakes next
   std::map<int64_t, std::shared_ptr<InFlight>> inflight;
   std::vector<AckItem> acks;
   bool running = false;
@@ -219,19 +246,20 @@ struct Worker::Impl {
         std::unique_lock lk(mu);
         for (;;) {
           if (st.stop_requested()) return;
-          int free = opt.concurrency - busy;
-          if (free > 0 && (wake || more || Clock::now() >= next_poll)) {
-            n = std::min(opt.batch_size, free);
+          bool room = work.size() <= low_water;
+          if (room && (wake || more || Clock::now() >= next_poll)) {
+            n = opt.batch_size - static_cast<int>(work.size());
             break;
           }
-          if (free <= 0)
-            cv_fetch.wait(lk, st, [&] { return opt.concurrency - busy > 0; });
+          if (!room)
+            cv_fetch.wait(lk, st, [&] { return work.size() <= low_water; });
           else
             cv_fetch.wait_until(lk, st, next_poll, [&] { return wake || more; });
         }
         wake = false;
       }
       std::vector<Task> tasks;
+      const auto claimed_at = Clock::now();  // the visibility runs from (after) here
       try {
         auto lease = client.acquire(st);
         auto r = lease->exec_prepared(
@@ -256,12 +284,24 @@ struct Worker::Impl {
         continue;
       }
       next_poll = Clock::now() + opt.poll_interval;
-      bool tell_listener = false;
+      bool tell_listener = false, tell_hb = false;
       {
         std::lock_guard lk(mu);
         more = static_cast<int>(tasks.size()) == n;
         busy += static_cast<int>(tasks.size());
-        for (auto& t : tasks) work.push_back(std::move(t));
+        const auto next_hb = claimed_at + opt.visibility_timeout / 3;
+        for (auto& t : tasks) {
+          auto e = std::make_shared<InFlight>();
+          e->id = t.id;
+          e->lease = t.lease;
+          e->next_heartbeat = next_hb;
+          inflight[t.id] = e;
+          work.push_back(Claimed{std::move(t), std::move(e)});
+        }
+        if (!tasks.empty() && next_hb < hb_next) {
+          hb_dirty = true;
+          tell_hb = true;
+        }
         // Idle (the queue gave less than asked): wait for a NOTIFY. Busy again: stop
         // waiting, so producers need not notify.
         if (opt.listen && want_wait == more) {
@@ -270,7 +310,11 @@ struct Worker::Impl {
         }
       }
       if (tell_listener) listener_wake.signal();
-      if (!tasks.empty()) cv_work.notify_all();
+      if (tell_hb) cv_hb.notify_all();
+      if (tasks.size() == 1)
+        cv_work.notify_one();
+      else if (!tasks.empty())
+        cv_work.notify_all();
     }
   }
 
@@ -351,43 +395,41 @@ struct Worker::Impl {
   // ---- executors ----
   void exec_loop(std::stop_token st) {
     for (;;) {
-      Task task;
+      Claimed c;
+      bool tell_fetcher = false, tell_hb = false;
       {
         std::unique_lock lk(mu);
         cv_work.wait(lk, st, [&] { return !work.empty(); });
         if (work.empty()) return;  // stop requested and nothing left
-        task = std::move(work.front());
+        c = std::move(work.front());
         work.pop_front();
+        tell_fetcher = work.size() == low_water;
+        // The deadline starts now, with the handler.
+        auto deadline = Clock::now() + opt.process_timeout;
+        if (c.task.expires_at && *c.task.expires_at < deadline) deadline = *c.task.expires_at;
+        c.entry->deadline = deadline;
+        c.entry->started = true;
+        if (deadline < hb_next) {
+          hb_dirty = true;
+          tell_hb = true;
+        }
       }
-      process(std::move(task), st);
+      if (tell_fetcher) cv_fetch.notify_all();
+      if (tell_hb) cv_hb.notify_all();
+      process(std::move(c.task), c.entry, st);
+      bool tell_idle;
       {
         std::lock_guard lk(mu);
         --busy;
+        tell_idle = stopping;
       }
-      cv_fetch.notify_all();
-      cv_idle.notify_all();
+      if (tell_idle) cv_idle.notify_all();
     }
   }
 
-  void process(Task task, std::stop_token st) {
-    auto now = Clock::now();
-    auto deadline = now + opt.process_timeout;
-    bool expiry_deadline = false;
-    if (task.expires_at && *task.expires_at < deadline) {
-      deadline = *task.expires_at;
-      expiry_deadline = true;
-    }
-    auto entry = std::make_shared<InFlight>();
-    entry->id = task.id;
-    entry->lease = task.lease;
-    entry->deadline = deadline;
-    entry->next_heartbeat = now + opt.visibility_timeout / 3;
-    {
-      std::lock_guard lk(mu);
-      inflight[task.id] = entry;
-      hb_dirty = true;
-    }
-    cv_hb.notify_all();
+  void process(Task task, const std::shared_ptr<InFlight>& entry, std::stop_token st) {
+    const auto deadline = entry->deadline;  // written under mu by this thread before
+    const bool expiry_deadline = task.expires_at && *task.expires_at == deadline;
 
     const bool grouped = task.task_group_id.has_value();
     TaskContext ctx(task, deadline, entry->stop.get_token());
@@ -428,7 +470,7 @@ struct Worker::Impl {
       }
     }
 
-    bool abandoned, direct_ack = false;
+    bool abandoned, direct_ack = false, tell_acker = false;
     {
       std::lock_guard lk(mu);
       inflight.erase(task.id);
@@ -437,6 +479,7 @@ struct Worker::Impl {
         if (acker_running) {
           acks.push_back(AckItem{task.id, task.lease, ctx.result(), grouped});
           ++pending_acks;
+          tell_acker = acks.size() == 1;  // the acker sleeps only while acks is empty
         } else {
           direct_ack = true;  // after a stop timeout: nobody batches acks any more
         }
@@ -445,7 +488,7 @@ struct Worker::Impl {
     if (abandoned) return;  // stop() already gave the task back
     if (ok) {
       if (!direct_ack) {
-        cv_ack.notify_one();
+        if (tell_acker) cv_ack.notify_one();
         return;
       }
       try {
@@ -505,7 +548,9 @@ struct Worker::Impl {
           next = std::min(next, e->next_heartbeat);
           if (!e->deadline_fired) next = std::min(next, e->deadline);
         }
+        hb_next = next;
         cv_hb.wait_until(lk, st, next, [&] { return hb_dirty; });
+        hb_next = Clock::time_point::min();  // awake: nobody needs to notify
         if (st.stop_requested()) return;
         hb_dirty = false;
         auto now = Clock::now();
@@ -515,7 +560,7 @@ struct Worker::Impl {
             e->next_heartbeat = now + interval;
             extend.push_back(e);
           }
-          if (!e->deadline_fired && now >= e->deadline) {
+          if (e->started && !e->deadline_fired && now >= e->deadline) {
             e->deadline_fired = true;
             expire.push_back(e);
           }
@@ -613,6 +658,46 @@ struct Worker::Impl {
                           any_result ? Param(pg_array(results)) : Param()});
   }
 
+  // Claimed tasks that no handler started: visible again at once, for any worker. The
+  // attempt their claim counted stays counted (the SQL surface has no un-claim; nack would
+  // also record an error): see docs/cpp-api.md, "Stopping". If this fails they come back
+  // after their visibility timeout.
+  void release(const std::vector<Claimed>& items) {
+    if (items.empty()) return;
+    std::vector<std::optional<std::string>> ids, leases;
+    for (auto& c : items) {
+      ids.push_back(std::to_string(c.task.id));
+      leases.push_back(c.task.lease);
+    }
+    try {
+      auto lease = client.acquire();
+      lease->exec_prepared("taskmill_release", kReleaseSql, {pg_array(ids), pg_array(leases)});
+      return;
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::Connection) {
+        report(std::string("giving back unstarted tasks failed: ") + e.what());
+        return;
+      }
+    } catch (const std::exception& e) {
+      report(std::string("giving back unstarted tasks failed: ") + e.what());
+      return;
+    }
+    // One of them is gone (purged, say): the statement failed as a whole; one by one.
+    try {
+      auto lease = client.acquire();
+      for (auto& c : items) {
+        try {
+          lease->exec_prepared("taskmill_extend", kExtendSql,
+                               {to_param(c.task.id), to_param(c.task.lease), to_param(0ms)});
+        } catch (const Error& e) {
+          if (e.code() == ErrorCode::Connection) throw;
+        }
+      }
+    } catch (const std::exception& e) {
+      report(std::string("giving back unstarted tasks failed: ") + e.what());
+    }
+  }
+
   // ---- lifecycle ----
   void join_executors() {
     for (auto& t : executors)
@@ -631,6 +716,7 @@ struct Worker::Impl {
     more = false;
     want_wait = false;
     busy = 0;
+    stopping = false;
     pending_acks = 0;
     work.clear();
     acker_running = true;
@@ -654,18 +740,26 @@ struct Worker::Impl {
       t->request_stop();
       if (t->joinable()) t->join();
     }
-    // 2. Let in-flight (and already-claimed) tasks finish, up to stop_timeout.
+    // 2. Give the claimed tasks no handler started back at once (they were claimed only
+    //    so the handlers need not wait for a dequeue).
     const auto deadline = Clock::now() + opt.stop_timeout;
-    std::vector<Task> unstarted;
+    std::vector<Claimed> unstarted;
+    {
+      std::lock_guard lk(mu);
+      unstarted.assign(std::make_move_iterator(work.begin()), std::make_move_iterator(work.end()));
+      busy -= static_cast<int>(work.size());
+      work.clear();
+      for (auto& c : unstarted) inflight.erase(c.task.id);
+      stopping = true;
+    }
+    release(unstarted);
+    // 3. Let running tasks finish, up to stop_timeout.
     std::vector<std::shared_ptr<InFlight>> running_tasks;
     bool timed_out;
     {
       std::unique_lock lk(mu);
       timed_out = !cv_idle.wait_until(lk, deadline, [&] { return busy == 0; });
       if (timed_out) {
-        unstarted.assign(std::make_move_iterator(work.begin()), std::make_move_iterator(work.end()));
-        busy -= static_cast<int>(work.size());
-        work.clear();
         for (auto& [id, e] : inflight) {
           e->abandoned = true;
           running_tasks.push_back(e);
@@ -675,10 +769,9 @@ struct Worker::Impl {
     for (auto& t : executors) t.request_stop();
     cv_work.notify_all();
     if (!timed_out) join_executors();
-    // 3. Give the stragglers' visibility back and cancel their handlers.
+    // 4. Give the stragglers' visibility back and cancel their handlers.
     if (timed_out) {
       const std::string msg = "worker stopped before the task finished (stop_timeout)";
-      for (auto& t : unstarted) nack(t, msg, 0ms);
       for (auto& e : running_tasks) {
         Task t;
         t.id = e->id;
@@ -687,7 +780,7 @@ struct Worker::Impl {
         e->stop.request_stop();
       }
     }
-    // 4. Flush acks, stop the heartbeat.
+    // 5. Flush acks, stop the heartbeat.
     {
       std::lock_guard lk(mu);
       acker_running = false;  // executors still running ack directly from now on
@@ -700,7 +793,7 @@ struct Worker::Impl {
     if (timed_out)
       throw Error(ErrorCode::Timeout,
                   "worker stop timed out after " + std::to_string(opt.stop_timeout.count()) +
-                      " ms: " + std::to_string(running_tasks.size() + unstarted.size()) +
+                      " ms: " + std::to_string(running_tasks.size()) +
                       " task(s) still running were given back to the queue");
   }
 };

@@ -1,9 +1,12 @@
 // taskmill::Worker: runs registered handlers for the tasks of one queue.
 //
-// Threads: one fetcher (taskmill.dequeue in batches, woken by LISTEN taskmill or the poll
-// interval), `concurrency` executors (run handlers), one heartbeat thread (extend_visibility
-// while handlers run, deadline cancellation), one acker (ack_many in small batches) and one
-// listener (its own connection, LISTEN taskmill). All are joined, never detached.
+// Threads: one fetcher (taskmill.dequeue in batches into a local queue of at most
+// batch_size claimed tasks, claiming again while handlers run once the queue is half empty;
+// woken by LISTEN taskmill or the poll interval), `concurrency` executors (run handlers), one
+// heartbeat thread (extend_visibility of every claimed task, queued or running; deadline
+// cancellation), one acker (ack_many of whatever completed, as soon as the previous call
+// returned) and one listener (its own connection, LISTEN taskmill). All are joined, never
+// detached.
 #pragma once
 
 #include <atomic>
@@ -63,7 +66,9 @@ struct Alert {
 
 struct WorkerOptions {
   int concurrency = 8;                                  // handler threads
-  int batch_size = 10;                                  // most tasks claimed per dequeue
+  // Local queue capacity: most tasks claimed and not yet started (one dequeue claims up to
+  // this many; the next one starts when half of them have started).
+  int batch_size = 10;
   std::chrono::milliseconds poll_interval{1000};        // dequeue at least this often when idle
   std::chrono::milliseconds visibility_timeout{30000};  // heartbeat every third of it
   std::chrono::milliseconds process_timeout{60000};     // handler deadline
@@ -88,9 +93,10 @@ class Worker {
   // Before start(); replaces an earlier handler of the same operation id.
   void register_task(std::string operation_id, Handler handler);
   void start();
-  // Stops fetching, waits for in-flight tasks up to stop_timeout. If some are still running
-  // then, gives their visibility back (nack with retry_delay 0), requests their stop tokens
-  // and throws Error(Timeout); those handler threads are joined by the destructor.
+  // Stops fetching, gives claimed tasks no handler started back at once (visible again),
+  // waits for running tasks up to stop_timeout. If some are still running then, gives their
+  // visibility back (nack with retry_delay 0), requests their stop tokens and throws
+  // Error(Timeout); those handler threads are joined by the destructor.
   void stop();
   // Blocking: start(), wait until `token` is requested, stop().
   void run(std::stop_token token);
