@@ -186,7 +186,13 @@ struct Worker::Impl {
 
   mutable std::mutex mu;
   std::condition_variable_any cv_fetch;  // fetcher: local queue low, a wake-up, more work
-  std::condition_variable_any cv_work;   // executors: a task to run
+  // Executors: a task to run. A plain condition variable (stopped by exec_stop, not a stop
+  // token) and woken one at a time: the fetcher wakes one idle executor, and an executor
+  // that takes a task and leaves more behind wakes the next (a wake-up chain), so a batch
+  // does not wake every handler thread at once to fight over mu.
+  std::condition_variable cv_work;
+  int idle_execs = 0;      // executors waiting on cv_work
+  bool exec_stop = false;  // executors: return once the local queue is empty
   std::condition_variable_any cv_idle;   // stop(): busy reached 0 / acks flushed
   std::condition_variable_any cv_hb;     // heartbeat: in-flight set changed
   std::condition_variable_any cv_ack;    // acker: acks to send
@@ -311,10 +317,7 @@ struct Worker::Impl {
       }
       if (tell_listener) listener_wake.signal();
       if (tell_hb) cv_hb.notify_all();
-      if (tasks.size() == 1)
-        cv_work.notify_one();
-      else if (!tasks.empty())
-        cv_work.notify_all();
+      if (!tasks.empty()) cv_work.notify_one();
     }
   }
 
@@ -396,14 +399,19 @@ struct Worker::Impl {
   void exec_loop(std::stop_token st) {
     for (;;) {
       Claimed c;
-      bool tell_fetcher = false, tell_hb = false;
+      bool tell_fetcher = false, tell_hb = false, tell_next = false;
       {
         std::unique_lock lk(mu);
-        cv_work.wait(lk, st, [&] { return !work.empty(); });
+        if (work.empty() && !exec_stop) {
+          ++idle_execs;
+          cv_work.wait(lk, [&] { return !work.empty() || exec_stop; });
+          --idle_execs;
+        }
         if (work.empty()) return;  // stop requested and nothing left
         c = std::move(work.front());
         work.pop_front();
         tell_fetcher = work.size() == low_water;
+        tell_next = !work.empty() && idle_execs > 0;
         // The deadline starts now, with the handler.
         auto deadline = Clock::now() + opt.process_timeout;
         if (c.task.expires_at && *c.task.expires_at < deadline) deadline = *c.task.expires_at;
@@ -414,6 +422,7 @@ struct Worker::Impl {
           tell_hb = true;
         }
       }
+      if (tell_next) cv_work.notify_one();
       if (tell_fetcher) cv_fetch.notify_all();
       if (tell_hb) cv_hb.notify_all();
       process(std::move(c.task), c.entry, st);
@@ -427,12 +436,12 @@ struct Worker::Impl {
     }
   }
 
-  void process(Task task, const std::shared_ptr<InFlight>& entry, std::stop_token st) {
+  void process(Task delivered, const std::shared_ptr<InFlight>& entry, std::stop_token st) {
     const auto deadline = entry->deadline;  // written under mu by this thread before
-    const bool expiry_deadline = task.expires_at && *task.expires_at == deadline;
-
+    const bool expiry_deadline = delivered.expires_at && *delivered.expires_at == deadline;
+    TaskContext ctx(std::move(delivered), deadline, entry->stop.get_token());
+    const Task& task = ctx.task();
     const bool grouped = task.task_group_id.has_value();
-    TaskContext ctx(task, deadline, entry->stop.get_token());
     bool ok = false;
     bool panic = false;
     ErrorCode code = ErrorCode::Internal;
@@ -717,6 +726,8 @@ struct Worker::Impl {
     want_wait = false;
     busy = 0;
     stopping = false;
+    exec_stop = false;
+    idle_execs = 0;
     pending_acks = 0;
     work.clear();
     acker_running = true;
@@ -767,6 +778,10 @@ struct Worker::Impl {
       }
     }
     for (auto& t : executors) t.request_stop();
+    {
+      std::lock_guard lk(mu);
+      exec_stop = true;
+    }
     cv_work.notify_all();
     if (!timed_out) join_executors();
     // 4. Give the stragglers' visibility back and cancel their handlers.
