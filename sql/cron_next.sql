@@ -1,23 +1,6 @@
 -- taskmill.cron_next: the first firing strictly after a time, in an IANA zone's wall clock,
 -- across month ends, leap years and daylight-saving changes.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS taskmill;
-RESET client_min_messages;
-SET timezone = 'UTC';
-
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ': ' || msg || COALESCE(' / ' || NULLIF(det, ''), '');
-END
-$$;
+\i sql/include/setup.psql
 
 -- Each case: expression, instant, zone -> next run in UTC and in the zone's wall clock.
 CREATE FUNCTION pg_temp.nxt(expr text, after timestamptz, zone text DEFAULT 'UTC',

@@ -1,23 +1,6 @@
 -- The cron parser: accepted expressions (Vixie cron / pg_cron syntax) and every kind of
 -- rejection, with its SQLSTATE, message and detail.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS taskmill;
-RESET client_min_messages;
-SET timezone = 'UTC';
-
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ': ' || msg || COALESCE(' / ' || NULLIF(det, ''), '');
-END
-$$;
+\i sql/include/setup.psql
 
 -- Accepted: the first run after a fixed Monday, 2026-11-23 10:07 UTC, shows what each means.
 SELECT expr, taskmill.cron_validate(expr) AS valid,

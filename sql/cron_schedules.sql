@@ -1,23 +1,6 @@
 -- The schedule functions' SQL surface: signatures, the task_schedules table, and every
 -- error of register_schedules and trigger_schedule.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS taskmill;
-RESET client_min_messages;
-SET timezone = 'UTC';
-
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ': ' || msg || COALESCE(' / ' || NULLIF(det, ''), '');
-END
-$$;
+\i sql/include/setup.psql
 
 SELECT p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
        pg_catalog.pg_get_function_result(p.oid) AS result,

@@ -1,23 +1,5 @@
 -- enqueue and enqueue_batch: defaults, options, idempotency and every error.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS taskmill;
-RESET client_min_messages;
-SET timezone = 'UTC';
-
--- Runs a statement and shows its SQLSTATE, message and detail instead of aborting.
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ': ' || msg || COALESCE(' / ' || NULLIF(det, ''), '');
-END
-$$;
+\i sql/include/setup.psql
 
 -- Enqueue.Success / Enqueue.DefaultOptions
 SELECT taskmill.enqueue('reg_enq', 'send_welcome', '{"user": 42}') > 0 AS has_id;

@@ -1,24 +1,7 @@
 -- dequeue, ack, ack_many, nack, extend_visibility, requeue_from_dlq: the delivery cycle,
 -- FIFO groups, the dead-letter queue and every error. Time passes by moving visible_at
 -- back instead of sleeping.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS taskmill;
-RESET client_min_messages;
-SET timezone = 'UTC';
-
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ': ' || msg || COALESCE(' / ' || NULLIF(det, ''), '');
-END
-$$;
+\i sql/include/setup.psql
 
 -- Make a task's visibility timeout (or retry delay) pass.
 CREATE FUNCTION pg_temp.time_passes(q text) RETURNS void LANGUAGE sql AS $$
