@@ -21,6 +21,7 @@
 
 PG_FUNCTION_INFO_V1(taskmill_enqueue);
 PG_FUNCTION_INFO_V1(taskmill_enqueue_batch);
+PG_FUNCTION_INFO_V1(taskmill_enqueue_arrays);
 
 static SPIPlanPtr enqueue_plan = NULL;
 static SPIPlanPtr enqueue_plain_plan = NULL;
@@ -59,7 +60,8 @@ const char *const tm_enqueue_plain_sql = ENQUEUE_SQL " RETURNING id";
 " ORDER BY u.ord"
 
 const char *const tm_enqueue_batch_sql = ENQUEUE_BATCH_SQL ON_CONFLICT " RETURNING id, idempotency_key";
-const char *const tm_enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL " RETURNING id, idempotency_key";
+/* without explicit keys no conflict can drop a row: the ids are all we need back */
+const char *const tm_enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL " RETURNING id";
 
 /*
  * Wake the queue's workers now: NOTIFY taskmill with the queue name at commit.
@@ -557,48 +559,10 @@ make_array(Datum *values, bool *nulls, int n, Oid elmtype)
 											  typlen, typbyval, typalign));
 }
 
-/*
- * taskmill.enqueue_batch(queue_name, tasks jsonb) RETURNS bigint[]
- *
- * All tasks are validated first, then inserted by one INSERT ... SELECT FROM unnest(...)
- * (one plan, one executor run), so the cost per task is close to a COPY's.
- */
-Datum
-taskmill_enqueue_batch(PG_FUNCTION_ARGS)
+static void
+alloc_batch_columns(BatchColumns *cp)
 {
-	static const Oid argtypes[11] = {
-		TEXTOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID
-	};
-	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
-	char	   *queue_name = text_to_cstring(queue);
-	Jsonb	   *tasks;
-	BatchColumns c;
-	BatchErrorContext ectx = {0};
-	ErrorContextCallback errcb;
-	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	Datum		values[11];
-	Datum	   *ids;
-	SPIPlanPtr	plan;
-	int			rc;
-	uint64		inserted;
-	ArrayType  *result;
-	bool		any_key = false;
-
-	tm_require_arg(fcinfo, 1, "tasks");
-	tasks = PG_GETARG_JSONB_P(1);
-	if (!JB_ROOT_IS_ARRAY(tasks) || JB_ROOT_IS_SCALAR(tasks))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tasks must be a JSON array of task objects"),
-				 errdetail("The value given is a JSON %s.",
-						   JB_ROOT_IS_OBJECT(tasks) ? "object" : "scalar")));
-
-	c.n = JB_ROOT_COUNT(tasks);
-	if (c.n == 0)
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
-
-#define ALLOC_COL(field, type) c.field = (type *) palloc0(sizeof(type) * c.n)
+#define ALLOC_COL(field, type) cp->field = (type *) palloc0(sizeof(type) * cp->n)
 	ALLOC_COL(op, Datum);
 	ALLOC_COL(payload, Datum);
 	ALLOC_COL(payload_null, bool);
@@ -616,6 +580,43 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 	ALLOC_COL(expires_at, Datum);
 	ALLOC_COL(expires_null, bool);
 #undef ALLOC_COL
+}
+
+static Datum insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name,
+						  BatchColumns *cp, BatchErrorContext *ectxp,
+						  ErrorContextCallback *errcbp, int notify_argno);
+
+/*
+ * taskmill.enqueue_batch(queue_name, tasks jsonb) RETURNS bigint[]
+ *
+ * All tasks are validated first, then inserted by one INSERT ... SELECT FROM unnest(...)
+ * (one plan, one executor run), so the cost per task is close to a COPY's.
+ */
+Datum
+taskmill_enqueue_batch(PG_FUNCTION_ARGS)
+{
+	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
+	char	   *queue_name = text_to_cstring(queue);
+	Jsonb	   *tasks;
+	BatchColumns c;
+	BatchErrorContext ectx = {0};
+	ErrorContextCallback errcb;
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+
+	tm_require_arg(fcinfo, 1, "tasks");
+	tasks = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(tasks) || JB_ROOT_IS_SCALAR(tasks))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tasks must be a JSON array of task objects"),
+				 errdetail("The value given is a JSON %s.",
+						   JB_ROOT_IS_OBJECT(tasks) ? "object" : "scalar")));
+
+	c.n = JB_ROOT_COUNT(tasks);
+	if (c.n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+
+	alloc_batch_columns(&c);
 
 	errcb.callback = batch_error_callback;
 	errcb.arg = &ectx;
@@ -627,6 +628,30 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 		read_batch_task(&c, i, getIthJsonbValueFromContainer(&tasks->root, i), now);
 	}
 	error_context_stack = errcb.previous;
+
+	return insert_batch(fcinfo, queue, queue_name, &c, &ectx, &errcb, 2);
+}
+
+/*
+ * The common end of both batch forms: the columns of c are read and checked; insert
+ * them all (or fail naming the first duplicate key), notify, return the ids.
+ */
+static Datum
+insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumns *cp,
+			 BatchErrorContext *ectxp, ErrorContextCallback *errcbp, int notify_argno)
+{
+	static const Oid argtypes[11] = {
+		TEXTOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID
+	};
+	BatchColumns c = *cp;
+	Datum		values[11];
+	Datum	   *ids;
+	SPIPlanPtr	plan;
+	int			rc;
+	uint64		inserted;
+	ArrayType  *result;
+	bool		any_key = false;
 
 	check_batch_duplicates(&c);
 	{
@@ -678,8 +703,8 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 			if (c.idem_str[i] != NULL &&
 				bsearch(&c.idem_str[i], got, inserted, sizeof(char *), str_cmp) == NULL)
 			{
-				ectx.task = i + 1;
-				error_context_stack = &errcb;
+				ectxp->task = i + 1;
+				error_context_stack = errcbp;
 				raise_duplicate_key(c.idem_str[i], queue_name);
 			}
 		elog(ERROR, "taskmill: enqueue_batch inserted %llu of %d tasks",
@@ -695,6 +720,175 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	result = construct_array(ids, c.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	tm_enqueue_notify(queue_name, fcinfo, 2);
+	tm_enqueue_notify(queue_name, fcinfo, notify_argno);
 	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/* ---- enqueue_arrays ---- */
+
+/*
+ * Array argument argno of enqueue_arrays, deconstructed; false if it is NULL (every
+ * task takes the default). Its length must be n, the number of operation ids.
+ */
+static bool
+get_column_arg(FunctionCallInfo fcinfo, int argno, const char *name, Oid elmtype, int n,
+			   Datum **values, bool **nulls)
+{
+	ArrayType  *a;
+	int			count;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	if (PG_ARGISNULL(argno))
+		return false;
+	a = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", name)));
+	count = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	if (count != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has %d elements, operation_ids has %d", name, count, n),
+				 errhint("Each array must have one element per task, or be NULL.")));
+	get_typlenbyvalalign(elmtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(a, elmtype, typlen, typbyval, typalign, values, nulls, &count);
+	return true;
+}
+
+/*
+ * taskmill.enqueue_arrays(queue_name, operation_ids text[], payloads jsonb[],
+ *		priorities int[], max_attempts int[], scheduled_ats timestamptz[],
+ *		expires_ats timestamptz[], task_group_ids text[], idempotency_keys text[],
+ *		ephemerals boolean[], metas jsonb[], notify boolean) RETURNS bigint[]
+ *
+ * enqueue_batch with one array per field instead of a JSON document: task i is
+ * element i of each array. A NULL array or a NULL element means the default. Same
+ * checks, errors and all-or-nothing insert as enqueue_batch.
+ */
+Datum
+taskmill_enqueue_arrays(PG_FUNCTION_ARGS)
+{
+	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
+	char	   *queue_name = text_to_cstring(queue);
+	BatchColumns c;
+	BatchErrorContext ectx = {0};
+	ErrorContextCallback errcb;
+	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	ArrayType  *ops_array;
+	Datum	   *ops;
+	bool	   *ops_null;
+	Datum	   *payloads = NULL, *pris = NULL, *mas = NULL, *scheds = NULL, *exps = NULL;
+	Datum	   *groups = NULL, *keys = NULL, *ephs = NULL, *metas = NULL;
+	bool	   *payloads_n = NULL, *pris_n = NULL, *mas_n = NULL, *scheds_n = NULL;
+	bool	   *exps_n = NULL, *groups_n = NULL, *keys_n = NULL, *ephs_n = NULL;
+	bool	   *metas_n = NULL;
+	bool		have_payloads, have_pris, have_mas, have_scheds, have_exps;
+	bool		have_groups, have_keys, have_ephs, have_metas;
+
+	tm_require_arg(fcinfo, 1, "operation ids");
+	ops_array = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(ops_array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("operation_ids must be a one-dimensional array")));
+	deconstruct_array(ops_array, TEXTOID, -1, false, TYPALIGN_INT, &ops, &ops_null, &c.n);
+
+	have_payloads = get_column_arg(fcinfo, 2, "payloads", JSONBOID, c.n, &payloads, &payloads_n);
+	have_pris = get_column_arg(fcinfo, 3, "priorities", INT4OID, c.n, &pris, &pris_n);
+	have_mas = get_column_arg(fcinfo, 4, "max_attempts", INT4OID, c.n, &mas, &mas_n);
+	have_scheds = get_column_arg(fcinfo, 5, "scheduled_ats", TIMESTAMPTZOID, c.n, &scheds, &scheds_n);
+	have_exps = get_column_arg(fcinfo, 6, "expires_ats", TIMESTAMPTZOID, c.n, &exps, &exps_n);
+	have_groups = get_column_arg(fcinfo, 7, "task_group_ids", TEXTOID, c.n, &groups, &groups_n);
+	have_keys = get_column_arg(fcinfo, 8, "idempotency_keys", TEXTOID, c.n, &keys, &keys_n);
+	have_ephs = get_column_arg(fcinfo, 9, "ephemerals", BOOLOID, c.n, &ephs, &ephs_n);
+	have_metas = get_column_arg(fcinfo, 10, "metas", JSONBOID, c.n, &metas, &metas_n);
+
+	if (c.n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+
+	alloc_batch_columns(&c);
+
+	errcb.callback = batch_error_callback;
+	errcb.arg = &ectx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	for (int i = 0; i < c.n; i++)
+	{
+		bool		have_sched = false;
+
+		ectx.task = i + 1;
+		if (ops_null[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("operation id must not be null")));
+		tm_check_name(VARDATA_ANY(DatumGetPointer(ops[i])),
+					  VARSIZE_ANY_EXHDR(DatumGetPointer(ops[i])), "operation id");
+		c.op[i] = ops[i];
+
+		c.payload_null[i] = !have_payloads || payloads_n[i];
+		if (!c.payload_null[i])
+			c.payload[i] = payloads[i];
+
+		c.meta_null[i] = !have_metas || metas_n[i];
+		if (!c.meta_null[i])
+		{
+			check_meta(DatumGetJsonbP(metas[i]));
+			c.meta[i] = metas[i];
+		}
+
+		c.priority[i] = Int32GetDatum(TM_DEFAULT_PRIORITY);
+		if (have_pris && !pris_n[i])
+		{
+			tm_check_priority(DatumGetInt32(pris[i]));
+			c.priority[i] = pris[i];
+		}
+
+		c.max_attempts[i] = Int32GetDatum(TM_DEFAULT_MAX_ATTEMPTS);
+		if (have_mas && !mas_n[i])
+		{
+			tm_check_max_attempts(DatumGetInt32(mas[i]));
+			c.max_attempts[i] = mas[i];
+		}
+
+		c.group_null[i] = !have_groups || groups_n[i];
+		if (!c.group_null[i])
+		{
+			tm_check_name(VARDATA_ANY(DatumGetPointer(groups[i])),
+						  VARSIZE_ANY_EXHDR(DatumGetPointer(groups[i])), "task group id");
+			c.group[i] = groups[i];
+		}
+
+		c.idem_null[i] = true;
+		c.idem_str[i] = NULL;
+		if (have_keys && !keys_n[i])
+		{
+			tm_check_idempotency_key(VARSIZE_ANY_EXHDR(DatumGetPointer(keys[i])));
+			c.idem[i] = keys[i];
+			c.idem_null[i] = false;
+			c.idem_str[i] = TextDatumGetCString(keys[i]);
+		}
+
+		c.ephemeral[i] = (have_ephs && !ephs_n[i]) ? ephs[i] : BoolGetDatum(false);
+
+		c.scheduled_at[i] = now;
+		if (have_scheds && !scheds_n[i])
+		{
+			c.scheduled_at[i] = scheds[i];
+			have_sched = true;
+		}
+
+		c.expires_null[i] = !have_exps || exps_n[i];
+		if (!c.expires_null[i])
+			c.expires_at[i] = exps[i];
+
+		/* as in enqueue: checked only against a scheduled_at the task gives */
+		if (have_sched && !c.expires_null[i])
+			tm_check_expiry(c.scheduled_at[i], c.expires_at[i]);
+	}
+	error_context_stack = errcb.previous;
+
+	return insert_batch(fcinfo, queue, queue_name, &c, &ectx, &errcb, 11);
 }

@@ -32,6 +32,30 @@ AS 'MODULE_PATHNAME', 'taskmill_enqueue_batch';
 COMMENT ON FUNCTION taskmill.enqueue_batch(text, jsonb, boolean) IS
 	'Add a JSON array of tasks to a queue, all or nothing; returns their ids in input order. notify as for enqueue.';
 
+-- The array form of enqueue_batch (no JSON document to build, send and parse): task i is
+-- element i of each array. Named apart from enqueue_batch: an overload taking text[] would
+-- make enqueue_batch('q', '[...]') with an untyped literal ambiguous.
+CREATE FUNCTION taskmill.enqueue_arrays(
+	queue_name text,
+	operation_ids text[],
+	payloads jsonb[] DEFAULT NULL,
+	priorities integer[] DEFAULT NULL,
+	max_attempts integer[] DEFAULT NULL,
+	scheduled_ats timestamptz[] DEFAULT NULL,
+	expires_ats timestamptz[] DEFAULT NULL,
+	task_group_ids text[] DEFAULT NULL,
+	idempotency_keys text[] DEFAULT NULL,
+	ephemerals boolean[] DEFAULT NULL,
+	metas jsonb[] DEFAULT NULL,
+	notify boolean DEFAULT NULL)
+RETURNS bigint[]
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_enqueue_arrays';
+
+COMMENT ON FUNCTION taskmill.enqueue_arrays(text, text[], jsonb[], integer[], integer[],
+	timestamptz[], timestamptz[], text[], text[], boolean[], jsonb[], boolean) IS
+	'enqueue_batch with one array per field (each NULL or as long as operation_ids; a NULL array or element = the default), all or nothing; returns the ids in input order. notify as for enqueue.';
+
 -- Idle-waiter declaration (notify.c): a session-level SHARE lock on the queue's wait lock
 -- (lock manager, advisory tag with objsubid 21581 = 0x544D, outside the user advisory
 -- key spaces 1 and 2). Enqueues with notify => NULL send NOTIFY taskmill only while some
