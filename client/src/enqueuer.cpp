@@ -1,4 +1,4 @@
-// taskmill::Enqueuer: calls taskmill.enqueue / taskmill.enqueue_batch (named notation).
+// taskmill::Enqueuer: calls taskmill.enqueue / taskmill.enqueue_arrays (named notation).
 #include "taskmill/enqueuer.hpp"
 
 #include "taskmill/error.hpp"
@@ -14,27 +14,56 @@ constexpr std::string_view kEnqueueSql =
     "expires_at => $7::timestamptz, task_group_id => $8, idempotency_key => $9, "
     "ephemeral => $10, meta => $11::jsonb)";
 
+// The array form (taskmill.enqueue_arrays): one text-format array per field, task i =
+// element i; an array whose every element is the default is sent as NULL. No JSON document
+// is built around the payloads, and the server does not walk one.
 constexpr std::string_view kEnqueueBatchSql =
-    "SELECT taskmill.enqueue_batch(queue_name => $1, tasks => $2::jsonb)";
+    "SELECT taskmill.enqueue_arrays(queue_name => $1, operation_ids => $2::text[], "
+    "payloads => $3::jsonb[], priorities => $4::int4[], max_attempts => $5::int4[], "
+    "scheduled_ats => $6::timestamptz[], expires_ats => $7::timestamptz[], "
+    "task_group_ids => $8::text[], idempotency_keys => $9::text[], "
+    "ephemerals => $10::bool[], metas => $11::jsonb[])";
 
-Json task_object(const BatchItem& item, const Json& trace_meta_base) {
-  const EnqueueOptions& o = item.options;
-  Json t = Json::object();
-  t["operation_id"] = item.operation_id;
-  t["payload"] = item.payload;
-  t["priority"] = o.priority;
-  t["max_attempts"] = o.max_attempts;
-  if (o.scheduled_at) t["scheduled_at"] = format_timestamp(*o.scheduled_at);
-  if (o.expires_at) t["expires_at"] = format_timestamp(*o.expires_at);
-  if (o.task_group_id) t["task_group_id"] = *o.task_group_id;
-  if (o.idempotency_key) t["idempotency_key"] = *o.idempotency_key;
-  t["ephemeral"] = o.ephemeral;
+// Builds one array literal ("{...}") element by element.
+class ArrayLiteral {
+ public:
+  explicit ArrayLiteral(size_t reserve = 0) {
+    text_.reserve(reserve + 2);
+    text_.push_back('{');
+  }
+  void null() { sep(); text_ += "NULL"; }
+  void plain(std::string_view v) { sep(); text_ += v; }  // numbers, t/f: nothing to quote
+  void quoted(std::string_view v) {
+    sep();
+    text_.push_back('"');
+    for (char ch : v) {
+      if (ch == '"' || ch == '\\') text_.push_back('\\');
+      text_.push_back(ch);
+    }
+    text_.push_back('"');
+  }
+  // The literal, or SQL NULL when no element differs from the default.
+  Param finish(bool used) {
+    if (!used) return Param{};
+    text_.push_back('}');
+    return std::move(text_);
+  }
+
+ private:
+  void sep() {
+    if (!first_) text_.push_back(',');
+    first_ = false;
+  }
+  std::string text_{};
+  bool first_ = true;
+};
+
+Json task_meta(const EnqueueOptions& o, const Json& trace_meta_base) {
   Json meta = o.meta.is_object() ? o.meta : Json::object();
   if (trace_meta_base.is_object())
     for (auto& [k, v] : trace_meta_base.items())
       if (!meta.contains(k)) meta[k] = v;
-  if (!meta.empty()) t["meta"] = meta;
-  return t;
+  return meta;
 }
 
 // enqueue_batch may return bigint[] (one row, "{1,2,3}") or SETOF bigint (a row per id).
@@ -121,10 +150,66 @@ std::vector<int64_t> Enqueuer::enqueue_batch(const std::vector<BatchItem>& items
 std::vector<int64_t> Enqueuer::enqueue_batch(Connection& conn, const std::vector<BatchItem>& items) {
   if (items.empty()) return {};
   Json trace_meta = meta_with_trace(nullptr);  // one trace context for the whole batch
-  Json tasks = Json::array();
-  for (auto& item : items) tasks.push_back(task_object(item, trace_meta));
-  auto r = conn.exec_prepared("taskmill_enqueue_batch", kEnqueueBatchSql,
-                              {to_param(queue_name_), to_param(tasks)});
+  const EnqueueOptions defaults{};
+  const size_t n = items.size();
+  ArrayLiteral ops(n * 16), payloads(n * 32), priorities(n * 2), max_attempts(n * 2),
+      scheduled(n * 5), expires(n * 5), groups(n * 5), keys(n * 5), ephemerals(n * 2), metas(n * 5);
+  bool any_payload = false, any_priority = false, any_max_attempts = false, any_scheduled = false,
+       any_expires = false, any_group = false, any_key = false, any_ephemeral = false,
+       any_meta = false;
+  for (auto& item : items) {
+    const EnqueueOptions& o = item.options;
+    ops.quoted(item.operation_id);
+    if (item.payload.is_null()) {
+      payloads.null();
+    } else {
+      payloads.quoted(item.payload.dump());
+      any_payload = true;
+    }
+    priorities.plain(std::to_string(o.priority));
+    any_priority |= o.priority != defaults.priority;
+    max_attempts.plain(std::to_string(o.max_attempts));
+    any_max_attempts |= o.max_attempts != defaults.max_attempts;
+    if (o.scheduled_at) {
+      scheduled.quoted(format_timestamp(*o.scheduled_at));
+      any_scheduled = true;
+    } else {
+      scheduled.null();
+    }
+    if (o.expires_at) {
+      expires.quoted(format_timestamp(*o.expires_at));
+      any_expires = true;
+    } else {
+      expires.null();
+    }
+    if (o.task_group_id) {
+      groups.quoted(*o.task_group_id);
+      any_group = true;
+    } else {
+      groups.null();
+    }
+    if (o.idempotency_key) {
+      keys.quoted(*o.idempotency_key);
+      any_key = true;
+    } else {
+      keys.null();
+    }
+    ephemerals.plain(o.ephemeral ? "t" : "f");
+    any_ephemeral |= o.ephemeral;
+    Json meta = task_meta(o, trace_meta);
+    if (meta.empty()) {
+      metas.null();
+    } else {
+      metas.quoted(meta.dump());
+      any_meta = true;
+    }
+  }
+  auto r = conn.exec_prepared(
+      "taskmill_enqueue_arrays", kEnqueueBatchSql,
+      {to_param(queue_name_), ops.finish(true), payloads.finish(any_payload),
+       priorities.finish(any_priority), max_attempts.finish(any_max_attempts),
+       scheduled.finish(any_scheduled), expires.finish(any_expires), groups.finish(any_group),
+       keys.finish(any_key), ephemerals.finish(any_ephemeral), metas.finish(any_meta)});
   return parse_ids(r);
 }
 

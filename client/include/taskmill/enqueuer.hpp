@@ -1,5 +1,6 @@
 // taskmill::Enqueuer: puts tasks on one queue, through the pool or inside the caller's
-// own transaction. Calls taskmill.enqueue / taskmill.enqueue_batch.
+// own transaction. Calls taskmill.enqueue / taskmill.enqueue_arrays (the array form of
+// taskmill.enqueue_batch).
 #pragma once
 
 #include <concepts>
