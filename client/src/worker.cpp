@@ -2,8 +2,9 @@
 // extension's dequeue / ack_many / nack / extend_visibility functions.
 //
 // Flow: the fetcher claims up to batch_size tasks into a bounded local queue (`work`), and
-// claims again (at most one dequeue in flight) as soon as the queue drops to its low-water
-// mark (batch_size / 2), while the executors keep running the tasks already there. So the
+// claims again (up to batch_size; at most one dequeue in flight) as soon as the queue drops
+// to its low-water mark (batch_size / 2), while the executors keep running the tasks already
+// there; so the queue holds at most batch_size + batch_size / 2 tasks. So the
 // handlers never wait for a dequeue round trip when the queue is busy. Each executor pops one
 // task per wake-up; completed tasks go to the acker, which sends whatever is ready in one
 // ack_many as soon as the previous call returns (no timer, no batch to fill). Every claimed
@@ -254,7 +255,9 @@ struct Worker::Impl {
           if (st.stop_requested()) return;
           bool room = work.size() <= low_water;
           if (room && (wake || more || Clock::now() >= next_poll)) {
-            n = opt.batch_size - static_cast<int>(work.size());
+            // A whole batch (not just the room left): fewer, fuller dequeues. The local
+            // queue holds at most batch_size + low_water tasks.
+            n = opt.batch_size;
             break;
           }
           if (!room)

@@ -1,7 +1,7 @@
 // taskmill::Worker: runs registered handlers for the tasks of one queue.
 //
-// Threads: one fetcher (taskmill.dequeue in batches into a local queue of at most
-// batch_size claimed tasks, claiming again while handlers run once the queue is half empty;
+// Threads: one fetcher (taskmill.dequeue of batch_size tasks into a local queue, claiming
+// again while handlers run once at most batch_size / 2 are left there;
 // woken by LISTEN taskmill or the poll interval), `concurrency` executors (run handlers), one
 // heartbeat thread (extend_visibility of every claimed task, queued or running; deadline
 // cancellation), one acker (ack_many of whatever completed, as soon as the previous call
@@ -66,8 +66,9 @@ struct Alert {
 
 struct WorkerOptions {
   int concurrency = 8;                                  // handler threads
-  // Local queue capacity: most tasks claimed and not yet started (one dequeue claims up to
-  // this many; the next one starts when half of them have started).
+  // Most tasks claimed by one dequeue. They wait in a local queue for a handler thread; the
+  // next dequeue starts (while handlers run) when at most batch_size / 2 are left there, so
+  // at most batch_size * 3 / 2 claimed tasks wait at once.
   int batch_size = 10;
   std::chrono::milliseconds poll_interval{1000};        // dequeue at least this often when idle
   std::chrono::milliseconds visibility_timeout{30000};  // heartbeat every third of it
