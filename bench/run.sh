@@ -120,7 +120,7 @@ if want dequeue; then
 fi
 if want process; then
 	# The scaling curve at N: one Worker, concurrency 1..8 (handler threads), batch_size 100.
-	# The Worker claims min(batch_size, free handler threads) per dequeue.
+	# The Worker claims whole batches into a local queue and refills it while handlers run.
 	for c in 1 2 4 8; do
 		run_tm tm_proc process --n "$N" --workers 1 --concurrency "$c" --batch 100 --curve yes
 		run_tm tm_proc process --n "$N" --workers 1 --concurrency "$c" --batch 100 --curve yes --ephemeral
