@@ -18,12 +18,14 @@ PG_FUNCTION_INFO_V1(taskmill_ack);
 PG_FUNCTION_INFO_V1(taskmill_ack_many);
 PG_FUNCTION_INFO_V1(taskmill_nack);
 PG_FUNCTION_INFO_V1(taskmill_extend_visibility);
+PG_FUNCTION_INFO_V1(taskmill_release);
 
 static SPIPlanPtr ack_plan = NULL;
 static SPIPlanPtr ack_many_plan = NULL;
 static SPIPlanPtr nack_plan = NULL;
 static SPIPlanPtr extend_plan = NULL;
 static SPIPlanPtr known_plan = NULL;
+static SPIPlanPtr release_plan = NULL;
 
 #define RESULT_COLUMNS \
 	"id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts," \
@@ -75,6 +77,19 @@ const char *const tm_nack_sql =
 const char *const tm_extend_sql =
 "UPDATE taskmill.tasks SET visible_at = pg_catalog.now() + $3"
 " WHERE id = $1 AND lease = $2 AND dlq_at IS NULL";
+
+/* Un-claims: the attempt the claim counted is given back too. */
+static const char *const tm_release_sql =
+"WITH u AS ("
+"  UPDATE taskmill.tasks t SET"
+"    lease = NULL,"
+"    visible_at = pg_catalog.now(),"
+"    attempts = GREATEST(t.attempts - 1, 0)"
+"  FROM unnest($1::int8[], $2::uuid[]) AS a(id, lease)"
+"  WHERE t.id = a.id AND t.lease = a.lease AND t.dlq_at IS NULL"
+"  RETURNING 1"
+")"
+"SELECT pg_catalog.count(*)::int4 FROM u";
 
 static const char *known_sql =
 "SELECT EXISTS (SELECT 1 FROM taskmill.tasks WHERE id = $1)"
@@ -271,4 +286,49 @@ taskmill_extend_visibility(PG_FUNCTION_ARGS)
 		check_task_known(task_id);
 	SPI_finish();
 	PG_RETURN_BOOL(done);
+}
+
+/*
+ * taskmill.release(task_ids bigint[], leases uuid[]) RETURNS integer: gives back every
+ * (task_ids[i], leases[i]) delivery whose lease is current and that no handler started:
+ * visible again at once, and the attempt its claim counted is not burnt. Returns how
+ * many; stale and unknown ones are skipped; NULL arrays count as empty.
+ */
+Datum
+taskmill_release(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[2] = {INT8ARRAYOID, UUIDARRAYOID};
+	ArrayType  *ids;
+	ArrayType  *leases;
+	int			n;
+	int			m;
+	Datum		values[2];
+	bool		isnull;
+	int			rc;
+	int32		done;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_INT32(0);
+	ids = PG_GETARG_ARRAYTYPE_P(0);
+	leases = PG_GETARG_ARRAYTYPE_P(1);
+	n = array_length_checked(ids, "task_ids");
+	m = array_length_checked(leases, "leases");
+	if (m != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("task_ids and leases must have the same length"),
+				 errdetail("task_ids has %d elements and leases has %d.", n, m)));
+	if (n == 0)
+		PG_RETURN_INT32(0);
+
+	values[0] = PointerGetDatum(ids);
+	values[1] = PointerGetDatum(leases);
+
+	tm_spi_connect();
+	rc = SPI_execute_plan(tm_plan(&release_plan, tm_release_sql, 2, argtypes), values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "taskmill: release failed: %s", SPI_result_code_string(rc));
+	done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PG_RETURN_INT32(done);
 }

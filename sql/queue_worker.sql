@@ -213,3 +213,16 @@ SELECT pg_temp.err($$SELECT taskmill.requeue_from_dlq(NULL)$$);
 SELECT pg_temp.err($$SELECT taskmill.requeue_from_dlq(-42)$$);
 SELECT regexp_replace(pg_temp.err(format('SELECT taskmill.requeue_from_dlq(%s)', min(id))), '\d+ is', 'N is')
 FROM taskmill.tasks WHERE queue_name = 'reg_fifo' AND dlq_at IS NULL;
+
+-- Worker.Stop_ReleasesQueuedTasks: release gives back a claimed, never-started delivery
+SELECT taskmill.enqueue('reg_rel', 'r1') > 0;
+CREATE TEMP TABLE r AS SELECT * FROM taskmill.dequeue('reg_rel', 1, '1 hour');
+SELECT attempts FROM r;
+SELECT taskmill.release(ARRAY(SELECT id FROM r), ARRAY(SELECT lease FROM r)) AS released;
+SELECT attempts, lease IS NULL AS no_lease, visible_at <= now() AS visible
+FROM taskmill.tasks WHERE id = (SELECT id FROM r);
+SELECT operation_id, attempts FROM taskmill.dequeue('reg_rel', 1);
+-- the old lease is stale now: skipped
+SELECT taskmill.release(ARRAY(SELECT id FROM r), ARRAY(SELECT lease FROM r)) AS stale;
+SELECT taskmill.release(NULL, NULL) AS null_is_empty;
+SELECT pg_temp.err($$SELECT taskmill.release('{1,2}', ARRAY[gen_random_uuid()])$$);

@@ -120,6 +120,14 @@ AS 'MODULE_PATHNAME', 'taskmill_extend_visibility';
 COMMENT ON FUNCTION taskmill.extend_visibility(bigint, uuid, interval) IS
 	'Heartbeat: keep a delivery invisible until now() + visibility_timeout. False if the lease is stale.';
 
+CREATE FUNCTION taskmill.release(task_ids bigint[], leases uuid[])
+RETURNS integer
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_release';
+
+COMMENT ON FUNCTION taskmill.release(bigint[], uuid[]) IS
+	'Give back claimed, never-started deliveries: visible at once, attempt not counted. Returns how many leases were current.';
+
 CREATE FUNCTION taskmill.requeue_from_dlq(task_id bigint)
 RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
