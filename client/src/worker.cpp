@@ -109,12 +109,11 @@ constexpr std::string_view kNackSql =
 constexpr std::string_view kExtendSql =
     "SELECT taskmill.extend_visibility(task_id => $1, lease => $2::uuid, "
     "visibility_timeout => $3::interval)";
-// Gives unstarted claims back: visible again at once (the lease stays until the next
-// dequeue replaces it). One statement for the whole local queue.
+// Gives unstarted claims back: visible again at once, lease cleared, and the attempt the
+// claim counted is not burnt. One statement for the whole local queue; stale leases and
+// tasks gone meanwhile are skipped.
 constexpr std::string_view kReleaseSql =
-    "SELECT count(*) FROM unnest($1::bigint[], $2::uuid[]) AS u(id, lease) "
-    "WHERE taskmill.extend_visibility(task_id => u.id, lease => u.lease, "
-    "visibility_timeout => interval '0 s')";
+    "SELECT taskmill.release(task_ids => $1::bigint[], leases => $2::uuid[])";
 constexpr std::string_view kAckSql =
     "SELECT taskmill.ack(task_id => $1, lease => $2::uuid, result => $3::jsonb)";
 constexpr std::string_view kAckManySql =
@@ -670,10 +669,9 @@ struct Worker::Impl {
                           any_result ? Param(pg_array(results)) : Param()});
   }
 
-  // Claimed tasks that no handler started: visible again at once, for any worker. The
-  // attempt their claim counted stays counted (the SQL surface has no un-claim; nack would
-  // also record an error): see docs/cpp-api.md, "Stopping". If this fails they come back
-  // after their visibility timeout.
+  // Claimed tasks that no handler started: visible again at once, for any worker, with
+  // the attempt their claim counted given back (taskmill.release): see docs/cpp-api.md,
+  // "Stopping". If this fails they come back after their visibility timeout.
   void release(const std::vector<Claimed>& items) {
     if (items.empty()) return;
     std::vector<std::optional<std::string>> ids, leases;
@@ -694,7 +692,8 @@ struct Worker::Impl {
       report(std::string("giving back unstarted tasks failed: ") + e.what());
       return;
     }
-    // One of them is gone (purged, say): the statement failed as a whole; one by one.
+    // Some other server error (release itself skips stale and gone tasks): one by one,
+    // visible again at once but without giving the attempt back.
     try {
       auto lease = client.acquire();
       for (auto& c : items) {

@@ -379,6 +379,43 @@ TEST(Worker, Stop_Timeout) {
   slow->release();  // let the handler thread end so the destructor joins quickly
 }
 
+TEST(Worker, Stop_ReleasesQueuedTasks) {
+  TestEnv env;
+  // One handler at a time, batches of 10: the first task runs (held by the gate) while the
+  // other four wait in the worker's local queue. stop() gives those four back through
+  // taskmill.release: available again at once, their claim's attempt not counted.
+  auto gate = testutil::MakeGateTask("op");
+  std::vector<taskmill::BatchItem> items(5, taskmill::BatchItem{"op"});
+  env.enqueuer().enqueue_batch(items);
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = 1;
+  opts.batch_size = 10;
+  opts.visibility_timeout = 120s;  // no expiry makes a task available during the check
+  opts.stop_timeout = 60s;         // stop() waits for the gated handler
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(gate->op, gate->handler());
+  w.start();
+  ASSERT_TRUE(gate->wait_executed(1));
+  const std::string claimed_sql =
+      "SELECT count(*) FROM taskmill.tasks WHERE queue_name = $1 AND lease IS NOT NULL AND attempts = 1";
+  ASSERT_TRUE(testutil::WaitFor([&] { return env.pg.scalar_i64(claimed_sql, {env.queue}) == 5; },
+                                "all 5 tasks claimed by the worker"));
+  std::thread stopper([&] { w.stop(); });
+  const std::string released_sql =
+      "SELECT count(*) FROM taskmill.tasks WHERE queue_name = $1 AND lease IS NULL"
+      " AND attempts = 0 AND visible_at <= now() AND dlq_at IS NULL";
+  EXPECT_TRUE(testutil::WaitFor([&] { return env.pg.scalar_i64(released_sql, {env.queue}) == 4; },
+                                "the 4 queued tasks to be available again with attempts 0"));
+  EXPECT_EQ(gate->executed.load(), 1) << "only the first task ran";
+  EXPECT_EQ(env.pg.scalar_i64(claimed_sql, {env.queue}), 1) << "the running task keeps its delivery";
+  gate->open();
+  stopper.join();
+  auto ids = gate->ids();
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_TRUE(testutil::WaitForTaskProcessed(env.pg, ids[0]));
+  EXPECT_EQ(env.pg.scalar_i64(released_sql, {env.queue}), 4) << "the released tasks stay available";
+}
+
 TEST(Worker, ContextCancellation) {
   TestEnv env;
   auto task = testutil::MakeSuccessTask("op");
