@@ -156,6 +156,21 @@ array_length_checked(ArrayType *a, const char *what)
 	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
 }
 
+/* Length of paired task_ids / leases arrays: both one-dimensional and of one length. */
+static int
+paired_length(ArrayType *ids, ArrayType *leases)
+{
+	int			n = array_length_checked(ids, "task_ids");
+	int			m = array_length_checked(leases, "leases");
+
+	if (m != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("task_ids and leases must have the same length"),
+				 errdetail("task_ids has %d elements and leases has %d.", n, m)));
+	return n;
+}
+
 /*
  * taskmill.ack_many(task_ids bigint[], leases uuid[], results jsonb[] DEFAULT NULL)
  * RETURNS integer: acks every (task_ids[i], leases[i]) whose lease is current, in one
@@ -180,13 +195,7 @@ taskmill_ack_many(PG_FUNCTION_ARGS)
 		PG_RETURN_INT32(0);
 	ids = PG_GETARG_ARRAYTYPE_P(0);
 	leases = PG_GETARG_ARRAYTYPE_P(1);
-	n = array_length_checked(ids, "task_ids");
-	if (array_length_checked(leases, "leases") != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task_ids and leases must have the same length"),
-				 errdetail("task_ids has %d elements and leases has %d.",
-						   n, array_length_checked(leases, "leases"))));
+	n = paired_length(ids, leases);
 	if (!PG_ARGISNULL(2))
 	{
 		ArrayType  *results = PG_GETARG_ARRAYTYPE_P(2);
@@ -301,7 +310,6 @@ taskmill_release(PG_FUNCTION_ARGS)
 	ArrayType  *ids;
 	ArrayType  *leases;
 	int			n;
-	int			m;
 	Datum		values[2];
 	bool		isnull;
 	int			rc;
@@ -311,13 +319,7 @@ taskmill_release(PG_FUNCTION_ARGS)
 		PG_RETURN_INT32(0);
 	ids = PG_GETARG_ARRAYTYPE_P(0);
 	leases = PG_GETARG_ARRAYTYPE_P(1);
-	n = array_length_checked(ids, "task_ids");
-	m = array_length_checked(leases, "leases");
-	if (m != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task_ids and leases must have the same length"),
-				 errdetail("task_ids has %d elements and leases has %d.", n, m)));
+	n = paired_length(ids, leases);
 	if (n == 0)
 		PG_RETURN_INT32(0);
 

@@ -146,6 +146,38 @@ read_value(const char *s, int *pos, int end, const char *const *names,
 }
 
 /*
+ * read_value for field f, checked against the field's range: 0 with *value set, -1 when
+ * malformed, -2 when the value is unknown or out of range (detail says which).
+ */
+static int
+read_bounded(const char *s, int *pos, int end, int f, int *value, int *ts, int *tl,
+			 char *detail, size_t detail_len)
+{
+	const char *const *names = (f == 3) ? month_names : (f == 4) ? dow_names : NULL;
+	const char *ell;
+	int			ql;
+	int			rc = read_value(s, pos, end, names, value, ts, tl);
+
+	if (rc == -2)
+	{
+		ql = quote_len(s + *ts, *tl, &ell);
+		set_detail(detail, detail_len, "%s \"%.*s%s\" is not a valid value.",
+				   field_label[f], ql, s + *ts, ell);
+		return -2;
+	}
+	if (rc == -1)
+		return -1;
+	if (*value < field_low[f] || *value > field_high[f])
+	{
+		ql = quote_len(s + *ts, *tl, &ell);
+		set_detail(detail, detail_len, "%s %.*s%s is out of range %d-%d.",
+				   field_label[f], ql, s + *ts, ell, field_low[f], field_high[f]);
+		return -2;
+	}
+	return 0;
+}
+
+/*
  * Parse one field s[start..end) into a bit set.  Grammar (Vixie cron):
  *   field   = element { "," element }
  *   element = "*" [ "/" step ] | value [ "-" value [ "/" step ] ]
@@ -155,7 +187,6 @@ parse_field(const char *s, int start, int end, int f, uint64_t *bits,
 			char *detail, size_t detail_len)
 {
 	const char *label = field_label[f];
-	const char *const *names = (f == 3) ? month_names : (f == 4) ? dow_names : NULL;
 	int			low = field_low[f];
 	int			high = field_high[f];
 	int			pos = start;
@@ -181,23 +212,11 @@ parse_field(const char *s, int start, int end, int f, uint64_t *bits,
 		}
 		else
 		{
-			rc = read_value(s, &pos, end, names, &lo, &ts, &tl);
+			rc = read_bounded(s, &pos, end, f, &lo, &ts, &tl, detail, detail_len);
 			if (rc == -2)
-			{
-				ql = quote_len(s + ts, tl, &ell);
-				set_detail(detail, detail_len, "%s \"%.*s%s\" is not a valid value.",
-						   label, ql, s + ts, ell);
 				return false;
-			}
 			if (rc == -1)
 				goto malformed;
-			if (lo < low || lo > high)
-			{
-				ql = quote_len(s + ts, tl, &ell);
-				set_detail(detail, detail_len, "%s %.*s%s is out of range %d-%d.",
-						   label, ql, s + ts, ell, low, high);
-				return false;
-			}
 			hi = lo;
 			single = true;
 			if (pos < end && s[pos] == '-')
@@ -206,23 +225,11 @@ parse_field(const char *s, int start, int end, int f, uint64_t *bits,
 							tl1 = tl;
 
 				pos++;
-				rc = read_value(s, &pos, end, names, &hi, &ts, &tl);
+				rc = read_bounded(s, &pos, end, f, &hi, &ts, &tl, detail, detail_len);
 				if (rc == -2)
-				{
-					ql = quote_len(s + ts, tl, &ell);
-					set_detail(detail, detail_len, "%s \"%.*s%s\" is not a valid value.",
-							   label, ql, s + ts, ell);
 					return false;
-				}
 				if (rc == -1)
 					goto malformed;
-				if (hi < low || hi > high)
-				{
-					ql = quote_len(s + ts, tl, &ell);
-					set_detail(detail, detail_len, "%s %.*s%s is out of range %d-%d.",
-							   label, ql, s + ts, ell, low, high);
-					return false;
-				}
 				if (lo > hi)
 				{
 					set_detail(detail, detail_len,
