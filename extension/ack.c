@@ -79,7 +79,7 @@ const char *const tm_extend_sql =
 " WHERE id = $1 AND lease = $2 AND dlq_at IS NULL";
 
 /* Un-claims: the attempt the claim counted is given back too. */
-static const char *const tm_release_sql =
+const char *const tm_release_sql =
 "WITH u AS ("
 "  UPDATE taskmill.tasks t SET"
 "    lease = NULL,"

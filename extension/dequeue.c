@@ -206,9 +206,9 @@ taskmill_hot_statements(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	const char *const enqueue_types =
-		"text, text, jsonb, jsonb, int4, int4, text, text, bool, timestamptz, timestamptz";
+		"text, text, jsonb, jsonb, int4, int4, text, text, bool, timestamptz, timestamptz, int8";
 	const char *const batch_types =
-		"text, text[], jsonb[], jsonb[], int4[], int4[], text[], text[], bool[], timestamptz[], timestamptz[]";
+		"text, text[], jsonb[], jsonb[], int4[], int4[], text[], text[], bool[], timestamptz[], timestamptz[], int8[]";
 	const struct
 	{
 		const char *name;
@@ -226,6 +226,7 @@ taskmill_hot_statements(PG_FUNCTION_ARGS)
 		{"nack", "int8, uuid, text, interval", tm_nack_sql},
 		{"extend_visibility", "int8, uuid, interval", tm_extend_sql},
 		{"requeue_from_dlq", "int8", tm_requeue_sql},
+		{"release", "int8[], uuid[]", tm_release_sql},
 	};
 
 	InitMaterializedSRF(fcinfo, 0);

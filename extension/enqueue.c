@@ -6,9 +6,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
-#include "common/pg_prng.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -33,35 +34,37 @@ static SPIPlanPtr enqueue_batch_plain_plan = NULL;
  * NOTHING turns a duplicate idempotency key into "no row" instead of
  * an aborted statement, so we can raise 23505 with a message naming the key; it also
  * waits for a concurrent insert of the same key and decides on its outcome.
+ *
+ * Without one (the common case) the task's key is generated from its id
+ * ("taskmill:<id>", see generated_key): unique because the id is, and outside the
+ * unique index (its predicate leaves generated keys out), so neither this INSERT nor
+ * any later non-HOT update of the row writes a unique-index entry for it. The id is
+ * drawn here, before the INSERT, so that the key can be made from it.
  */
-#define ON_CONFLICT " ON CONFLICT (queue_name, idempotency_key) WHERE dlq_at IS NULL DO NOTHING"
+#define ON_CONFLICT \
+" ON CONFLICT (queue_name, idempotency_key) WHERE " TM_KEY_INDEX_PREDICATE " DO NOTHING"
 
-/*
- * Without one (the common case), the key is a fresh uuid that cannot collide, and the
- * plain INSERT saves the speculative insertion.
- */
 #define ENQUEUE_SQL \
-"INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts," \
+"INSERT INTO taskmill.tasks (id, queue_name, operation_id, payload, meta, priority, max_attempts," \
 "  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)" \
-" VALUES ($1, $2, $3, COALESCE($4, '{}'::jsonb), $5, $6, $7," \
-"  COALESCE($8, pg_catalog.gen_random_uuid()::text), $9, $10, $10, $11)"
+" VALUES ($12, $1, $2, $3, COALESCE($4, '{}'::jsonb), $5, $6, $7, $8, $9, $10, $10, $11)"
 
-const char *const tm_enqueue_sql = ENQUEUE_SQL ON_CONFLICT " RETURNING id";
-const char *const tm_enqueue_plain_sql = ENQUEUE_SQL " RETURNING id";
+const char *const tm_enqueue_sql = ENQUEUE_SQL ON_CONFLICT;
+const char *const tm_enqueue_plain_sql = ENQUEUE_SQL;
 
+/* unnest walks the arrays in order, so ids (drawn in batch order) go in in order */
 #define ENQUEUE_BATCH_SQL \
-"INSERT INTO taskmill.tasks (queue_name, operation_id, payload, meta, priority, max_attempts," \
+"INSERT INTO taskmill.tasks (id, queue_name, operation_id, payload, meta, priority, max_attempts," \
 "  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)" \
-" SELECT $1, u.op, u.payload, COALESCE(u.meta, '{}'::jsonb), u.pri, u.ma, u.grp," \
-"  COALESCE(u.idem, pg_catalog.gen_random_uuid()::text), u.eph, u.sched, u.sched, u.exp" \
+" SELECT u.id, $1, u.op, u.payload, COALESCE(u.meta, '{}'::jsonb), u.pri, u.ma, u.grp," \
+"  u.idem, u.eph, u.sched, u.sched, u.exp" \
 " FROM unnest($2::text[], $3::jsonb[], $4::jsonb[], $5::int4[], $6::int4[]," \
-"  $7::text[], $8::text[], $9::bool[], $10::timestamptz[], $11::timestamptz[])" \
-"  WITH ORDINALITY AS u(op, payload, meta, pri, ma, grp, idem, eph, sched, exp, ord)" \
-" ORDER BY u.ord"
+"  $7::text[], $8::text[], $9::bool[], $10::timestamptz[], $11::timestamptz[], $12::int8[])" \
+"  AS u(op, payload, meta, pri, ma, grp, idem, eph, sched, exp, id)"
 
-const char *const tm_enqueue_batch_sql = ENQUEUE_BATCH_SQL ON_CONFLICT " RETURNING id, idempotency_key";
-/* without explicit keys no conflict can drop a row: the ids are all we need back */
-const char *const tm_enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL " RETURNING id";
+/* the keys that went in, to name one that did not */
+const char *const tm_enqueue_batch_sql = ENQUEUE_BATCH_SQL ON_CONFLICT " RETURNING idempotency_key";
+const char *const tm_enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL;
 
 /*
  * Wake the queue's workers now: NOTIFY taskmill with the queue name at commit.
@@ -89,54 +92,40 @@ tm_enqueue_notify(const char *queue_name, FunctionCallInfo fcinfo, int argno)
 		tm_notify_queue(queue_name);
 }
 
-/*
- * A generated idempotency key: a UUID in the version 7 layout (48-bit Unix
- * milliseconds, then a 12-bit per-backend sequence and 62 random bits) as text.
- * Keys made later sort later, so inserting them touches the right edge of the
- * unique index instead of a random leaf page per task (random v4 keys cost about
- * as much as the rest of the INSERT). The random bits come from the backend's PRNG
- * (seeded from a strong source at backend start): keys must be unique, not secret.
- */
-static Datum
-generate_key(uint64 unix_ms)
+/* taskmill.tasks_id_seq, the sequence behind the id column */
+static Oid
+task_id_sequence(void)
 {
-	static uint16 seq = 0;
-	static const char hex[] = "0123456789abcdef";
-	uint8		b[16];
-	uint64		r = pg_prng_uint64(&pg_global_prng_state);
-	char		out[36];
-	int			o = 0;
+	Oid			seq = get_relname_relid("tasks_id_seq", get_namespace_oid("taskmill", false));
 
-	seq = (seq + 1) & 0x0FFF;
-	for (int i = 0; i < 6; i++)
-		b[i] = (uint8) (unix_ms >> (40 - 8 * i));
-	b[6] = 0x70 | (uint8) (seq >> 8);
-	b[7] = (uint8) seq;
-	b[8] = 0x80 | (uint8) (r & 0x3F);
-	r >>= 6;
-	for (int i = 9; i < 16; i++)
-	{
-		b[i] = (uint8) r;
-		r >>= 8;
-	}
-	/* 58 bits used: take the last byte from a fresh draw */
-	b[15] = (uint8) pg_prng_uint64(&pg_global_prng_state);
-	for (int i = 0; i < 16; i++)
-	{
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 0x0F];
-	}
-	return PointerGetDatum(cstring_to_text_with_len(out, 36));
+	if (!OidIsValid(seq))
+		elog(ERROR, "taskmill: sequence taskmill.tasks_id_seq is missing");
+	return seq;
 }
 
-static uint64
-now_unix_ms(void)
+/*
+ * The next task id, as the column's identity default would draw it (no privilege on
+ * the sequence needed beyond the INSERT's).
+ */
+static int64
+next_task_id(Oid seq)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	return nextval_internal(seq, false);
+}
 
-	return (uint64) (now / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000);
+/*
+ * The key of a task enqueued without one: "taskmill:<id>". Callers cannot pass keys
+ * with that prefix (tm_check_idempotency_key; the table's CHECK for direct INSERTs),
+ * so a generated key never meets a caller's, and two generated keys never meet
+ * because ids do not.
+ */
+static Datum
+generated_key(int64 id)
+{
+	char		buf[sizeof(TM_GENERATED_KEY_PREFIX) + MAXINT8LEN];
+
+	snprintf(buf, sizeof(buf), TM_GENERATED_KEY_PREFIX INT64_FORMAT, id);
+	return CStringGetTextDatum(buf);
 }
 
 static void
@@ -170,21 +159,20 @@ check_meta(Jsonb *meta)
 Datum
 taskmill_enqueue(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[11] = {
+	static const Oid argtypes[12] = {
 		TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, INT4OID, TEXTOID, TEXTOID,
-		BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID
+		BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID
 	};
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
 	text	   *operation = tm_arg_name(fcinfo, 1, "operation id");
 	int32		priority = PG_ARGISNULL(3) ? TM_DEFAULT_PRIORITY : PG_GETARG_INT32(3);
 	int32		max_attempts = PG_ARGISNULL(4) ? TM_DEFAULT_MAX_ATTEMPTS : PG_GETARG_INT32(4);
 	Datum		scheduled_at;
-	Datum		values[11];
-	char		nulls[11];
+	Datum		values[12];
+	char		nulls[12];
 	char	   *queue_name = text_to_cstring(queue);
 	SPIPlanPtr	plan;
 	int			rc;
-	bool		isnull;
 	int64		id;
 
 	tm_check_priority(priority);
@@ -202,7 +190,11 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 		tm_check_name(VARDATA_ANY(g), VARSIZE_ANY_EXHDR(g), "task group id");
 	}
 	if (!PG_ARGISNULL(8))
-		tm_check_idempotency_key(VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(8)));
+	{
+		text	   *k = PG_GETARG_TEXT_PP(8);
+
+		tm_check_idempotency_key(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
+	}
 	if (!PG_ARGISNULL(10))
 		check_meta(PG_GETARG_JSONB_P(10));
 
@@ -214,21 +206,22 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 	values[4] = Int32GetDatum(priority);
 	values[5] = Int32GetDatum(max_attempts);
 	values[6] = PG_ARGISNULL(7) ? (nulls[6] = 'n', (Datum) 0) : PG_GETARG_DATUM(7);
-	values[7] = PG_ARGISNULL(8) ? generate_key(now_unix_ms()) : PG_GETARG_DATUM(8);
+	id = next_task_id(task_id_sequence());
+	values[7] = PG_ARGISNULL(8) ? generated_key(id) : PG_GETARG_DATUM(8);
 	values[8] = BoolGetDatum(PG_ARGISNULL(9) ? false : PG_GETARG_BOOL(9));
 	values[9] = scheduled_at;
 	values[10] = PG_ARGISNULL(6) ? (nulls[10] = 'n', (Datum) 0) : PG_GETARG_DATUM(6);
+	values[11] = Int64GetDatum(id);
 
 	tm_spi_connect();
 	plan = PG_ARGISNULL(8)
-		? tm_plan(&enqueue_plain_plan, tm_enqueue_plain_sql, 11, argtypes)
-		: tm_plan(&enqueue_plan, tm_enqueue_sql, 11, argtypes);
+		? tm_plan(&enqueue_plain_plan, tm_enqueue_plain_sql, 12, argtypes)
+		: tm_plan(&enqueue_plan, tm_enqueue_sql, 12, argtypes);
 	rc = SPI_execute_plan(plan, values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING)
+	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "taskmill: enqueue failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
 		raise_duplicate_key(TextDatumGetCString(values[7]), queue_name);
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
 
 	tm_enqueue_notify(queue_name, fcinfo, 11);
@@ -451,7 +444,7 @@ read_batch_task(BatchColumns *c, int i, JsonbValue *el, Datum now)
 			{
 				char	   *s = jbv_string(key, &val);
 
-				tm_check_idempotency_key(strlen(s));
+				tm_check_idempotency_key(s, strlen(s));
 				c->idem[i] = CStringGetTextDatum(s);
 				c->idem_null[i] = false;
 				c->idem_str[i] = s;
@@ -640,13 +633,15 @@ static Datum
 insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumns *cp,
 			 BatchErrorContext *ectxp, ErrorContextCallback *errcbp, int notify_argno)
 {
-	static const Oid argtypes[11] = {
+	static const Oid argtypes[12] = {
 		TEXTOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID
+		TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
+		INT8ARRAYOID
 	};
 	BatchColumns c = *cp;
-	Datum		values[11];
-	Datum	   *ids;
+	Datum		values[12];
+	Datum	   *ids = palloc(sizeof(Datum) * Max(c.n, 1));
+	Oid			seq = task_id_sequence();
 	SPIPlanPtr	plan;
 	int			rc;
 	uint64		inserted;
@@ -654,18 +649,17 @@ insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumn
 	bool		any_key = false;
 
 	check_batch_duplicates(&c);
+	for (int i = 0; i < c.n; i++)
 	{
-		uint64		ms = now_unix_ms();
+		int64		id = next_task_id(seq);
 
-		for (int i = 0; i < c.n; i++)
+		ids[i] = Int64GetDatum(id);
+		if (c.idem_str[i] != NULL)
+			any_key = true;
+		else
 		{
-			if (c.idem_str[i] != NULL)
-				any_key = true;
-			else
-			{
-				c.idem[i] = generate_key(ms);
-				c.idem_null[i] = false;
-			}
+			c.idem[i] = generated_key(id);
+			c.idem_null[i] = false;
 		}
 	}
 
@@ -680,14 +674,14 @@ insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumn
 	values[8] = make_array(c.ephemeral, NULL, c.n, BOOLOID);
 	values[9] = make_array(c.scheduled_at, NULL, c.n, TIMESTAMPTZOID);
 	values[10] = make_array(c.expires_at, c.expires_null, c.n, TIMESTAMPTZOID);
-	ids = palloc(sizeof(Datum) * c.n);	/* before SPI_connect: outlives SPI_finish */
+	values[11] = make_array(ids, NULL, c.n, INT8OID);
 
 	tm_spi_connect();
 	plan = any_key
-		? tm_plan(&enqueue_batch_plan, tm_enqueue_batch_sql, 11, argtypes)
-		: tm_plan(&enqueue_batch_plain_plan, tm_enqueue_batch_plain_sql, 11, argtypes);
+		? tm_plan(&enqueue_batch_plan, tm_enqueue_batch_sql, 12, argtypes)
+		: tm_plan(&enqueue_batch_plain_plan, tm_enqueue_batch_plain_sql, 12, argtypes);
 	rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (rc != SPI_OK_INSERT_RETURNING)
+	if (rc != (any_key ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
 		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));
 	inserted = SPI_processed;
 
@@ -697,7 +691,7 @@ insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumn
 		char	  **got = palloc(sizeof(char *) * Max(inserted, 1));
 
 		for (uint64 i = 0; i < inserted; i++)
-			got[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+			got[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		qsort(got, inserted, sizeof(char *), str_cmp);
 		for (int i = 0; i < c.n; i++)
 			if (c.idem_str[i] != NULL &&
@@ -711,12 +705,6 @@ insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumn
 			 (unsigned long long) inserted, c.n);
 	}
 
-	for (int i = 0; i < c.n; i++)
-	{
-		bool		isnull;
-
-		ids[i] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-	}
 	SPI_finish();
 
 	result = construct_array(ids, c.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
@@ -865,7 +853,8 @@ taskmill_enqueue_arrays(PG_FUNCTION_ARGS)
 		c.idem_str[i] = NULL;
 		if (have_keys && !keys_n[i])
 		{
-			tm_check_idempotency_key(VARSIZE_ANY_EXHDR(DatumGetPointer(keys[i])));
+			tm_check_idempotency_key(VARDATA_ANY(DatumGetPointer(keys[i])),
+									 VARSIZE_ANY_EXHDR(DatumGetPointer(keys[i])));
 			c.idem[i] = keys[i];
 			c.idem_null[i] = false;
 			c.idem_str[i] = TextDatumGetCString(keys[i]);

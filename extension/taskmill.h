@@ -20,6 +20,15 @@
 #define TM_NAME_MAX_BYTES		255		/* queue names travel as NOTIFY payloads */
 #define TM_NOTIFY_CHANNEL		"taskmill"
 
+/*
+ * Tasks enqueued without an idempotency key get "taskmill:<id>"; callers may not use
+ * the prefix. The unique key index leaves generated keys out (they cannot collide), so
+ * its predicate, repeated in ON CONFLICT, is the one below (10_schema.sql).
+ */
+#define TM_GENERATED_KEY_PREFIX	"taskmill:"
+#define TM_KEY_INDEX_PREDICATE \
+	"dlq_at IS NULL AND NOT pg_catalog.starts_with(idempotency_key, 'taskmill:')"
+
 /* plans.c: one saved plan per hot statement, prepared on first use in a backend. */
 extern SPIPlanPtr tm_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
 extern void tm_spi_connect(void);
@@ -31,7 +40,7 @@ extern text *tm_arg_name(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void tm_check_name(const char *value, int len, const char *what);
 extern void tm_check_priority(int32 priority);
 extern void tm_check_max_attempts(int32 max_attempts);
-extern void tm_check_idempotency_key(int len);
+extern void tm_check_idempotency_key(const char *key, int len);
 extern void tm_check_interval_not_negative(Datum interval, const char *what);
 extern void tm_check_expiry(Datum scheduled_at, Datum expires_at);
 extern void tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what);
@@ -47,6 +56,7 @@ extern const char *const tm_ack_many_sql;
 extern const char *const tm_nack_sql;
 extern const char *const tm_extend_sql;
 extern const char *const tm_requeue_sql;
+extern const char *const tm_release_sql;
 
 /* fifo.c */
 extern const char *tm_fifo_condition(void);

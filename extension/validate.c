@@ -71,14 +71,23 @@ tm_check_max_attempts(int32 max_attempts)
 				 errdetail("max_attempts must be at least 1.")));
 }
 
+/* A caller's idempotency key: not empty, and not in the generated keys' namespace. */
 void
-tm_check_idempotency_key(int len)
+tm_check_idempotency_key(const char *key, int len)
 {
 	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("idempotency key must not be empty"),
 				 errdetail("Pass NULL to have a unique key generated.")));
+	if (len >= (int) strlen(TM_GENERATED_KEY_PREFIX) &&
+		memcmp(key, TM_GENERATED_KEY_PREFIX, strlen(TM_GENERATED_KEY_PREFIX)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key \"%.*s\" is reserved", len, key),
+				 errdetail("Keys beginning with \"%s\" are the keys taskmill generates for tasks enqueued without one.",
+						   TM_GENERATED_KEY_PREFIX),
+				 errhint("Pass NULL to have a key generated, or choose another prefix.")));
 }
 
 /* Intervals for visibility timeouts and retry delays must not be negative. */

@@ -4,7 +4,7 @@
 -- Enqueue.Success / Enqueue.DefaultOptions
 SELECT taskmill.enqueue('reg_enq', 'send_welcome', '{"user": 42}') > 0 AS has_id;
 SELECT operation_id, payload, meta, priority, attempts, max_attempts, task_group_id IS NULL AS no_group,
-       length(idempotency_key) = 36 AS generated_key, ephemeral, scheduled_at <= now() AS scheduled_now,
+       idempotency_key = 'taskmill:' || id AS generated_key, ephemeral, scheduled_at <= now() AS scheduled_now,
        visible_at = scheduled_at AS visible_when_scheduled, expires_at, lease, last_error, dlq_at, dlq_reason
 FROM taskmill.tasks WHERE queue_name = 'reg_enq';
 
@@ -73,7 +73,7 @@ WITH b AS (
 )
 SELECT cardinality(ids) AS n, ids[1] < ids[2] AND ids[2] < ids[3] AS ascending FROM b;
 SELECT operation_id, payload, priority, max_attempts, task_group_id,
-       CASE WHEN length(idempotency_key) = 36 THEN 'generated' ELSE idempotency_key END AS idempotency_key,
+       CASE WHEN idempotency_key = 'taskmill:' || id THEN 'generated' ELSE idempotency_key END AS idempotency_key,
        ephemeral, meta, CASE WHEN scheduled_at <= now() THEN 'now' ELSE scheduled_at::text END AS scheduled_at,
        expires_at
 FROM taskmill.tasks WHERE queue_name = 'reg_batch' ORDER BY id;
@@ -123,3 +123,21 @@ SELECT count(*) AS unchanged FROM taskmill.tasks WHERE queue_name = 'reg_batch';
 
 -- The batch error's context names the task.
 SELECT taskmill.enqueue_batch('reg_batch', '[{"operation_id": "x"}, {"operation_id": "y", "priority": 101}]');
+
+-- Generated keys are "taskmill:<id>"; callers may not use the prefix (the SQL API says
+-- why), and the table's CHECK keeps direct INSERTs out of it too.
+SELECT pg_temp.err($$SELECT taskmill.enqueue('gen', 'op', idempotency_key => 'taskmill:1')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_batch('gen', '[{"operation_id": "a", "idempotency_key": "taskmill:x"}]')$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue_arrays('gen', ARRAY['a'], idempotency_keys => ARRAY['taskmill:2'])$$);
+DO $$
+BEGIN
+	INSERT INTO taskmill.tasks (queue_name, operation_id, idempotency_key) VALUES ('gen', 'op', 'taskmill:0');
+	RAISE NOTICE 'no error';
+EXCEPTION WHEN check_violation THEN
+	RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+END
+$$;
+SELECT taskmill.enqueue('gen', 'op') AS gen_id \gset
+SELECT idempotency_key = 'taskmill:' || :gen_id AS key_from_id FROM taskmill.tasks WHERE id = :gen_id;
+-- a caller's key equal to a queued task's id is just a key
+SELECT taskmill.enqueue('gen', 'op', idempotency_key => :'gen_id') > :gen_id AS plain_key_ok;
