@@ -9,7 +9,9 @@
 // task per wake-up; completed tasks go to the acker, which sends whatever is ready in one
 // ack_many as soon as the previous call returns (no timer, no batch to fill). Every claimed
 // task, queued or running, is in `inflight` and covered by the heartbeat; queued tasks are
-// handed back at once by stop() (extend_visibility to 0 s).
+// handed back at once by stop() (extend_visibility to 0 s). An idle worker's wake-up
+// dequeue (a NOTIFY arrived) runs on the listener's own connection instead (see
+// listen_loop): at most one dequeue is in flight either way (`fetching`).
 //
 // Locking: one mutex (Impl::mu) guards every piece of shared state below it; user code
 // (handlers, on_alert, stop callbacks of handler tokens) never runs while it is held.
@@ -142,6 +144,10 @@ std::string pg_array(const std::vector<std::optional<std::string>>& items) {
 
 milliseconds clamp_ms(milliseconds d, milliseconds lo) { return d < lo ? lo : d; }
 
+// How long the listener keeps the idle-waiter lock once dequeues come back full: a worker
+// busy for less than this (a task or a few, then idle again) keeps it throughout.
+constexpr milliseconds kWaitGrace{10};
+
 }  // namespace
 
 // ---- Impl ------------------------------------------------------------------------------
@@ -201,11 +207,21 @@ struct Worker::Impl {
   bool stopping = false; // stop() waits on cv_idle
   int pending_acks = 0;  // handed to the acker and not yet sent
   bool wake = false;     // NOTIFY or restart: dequeue now
-  // The fetcher found less than it asked for: the listener should hold the queue's
-  // idle-waiter lock (taskmill.wait_begin), so enqueues NOTIFY us. Set by the fetcher,
-  // carried out by the listener (listener_wake tells it to look).
+  // The last dequeue found less than it asked for: the listener should hold the queue's
+  // idle-waiter lock (taskmill.wait_begin), so enqueues NOTIFY us. Set by whoever
+  // dequeued, carried out by the listener (listener_wake tells it to look). When it goes
+  // false (a full batch), busy_since records when: the listener keeps the lock for
+  // kWaitGrace more, so a worker that is only briefly busy (one task, then idle again)
+  // neither gives the lock back nor takes it again (wait_end, wait_begin and a re-check
+  // dequeue after every task).
   bool want_wait = false;
+  Clock::time_point busy_since{};
   WakeFd listener_wake;
+  // A dequeue is in flight: the fetcher's, or the listener's own (an idle worker's
+  // wake-up dequeue runs on the listener's connection, right where the notification
+  // arrived: no hand-off to the fetcher thread, no pool round trip). At most one at a time.
+  bool fetching = false;
+  bool fetcher_waits_fetch = false;  // the fetcher waits for fetching to end
   bool more = false;     // the last dequeue was full, or a FIFO group moved on
   bool hb_dirty = false; // an earlier wake-up is due: heartbeat recomputes its next one
   Clock::time_point hb_next = Clock::time_point::max();  // when the heartbeat wakes next
@@ -252,6 +268,12 @@ struct Worker::Impl {
         std::unique_lock lk(mu);
         for (;;) {
           if (st.stop_requested()) return;
+          if (fetching) {  // the listener's wake-up dequeue: see what it brings
+            fetcher_waits_fetch = true;
+            cv_fetch.wait(lk, st, [&] { return !fetching; });
+            fetcher_waits_fetch = false;
+            continue;
+          }
           bool room = work.size() <= low_water;
           if (room && (wake || more || Clock::now() >= next_poll)) {
             // A whole batch (not just the room left): fewer, fuller dequeues. The local
@@ -265,6 +287,7 @@ struct Worker::Impl {
             cv_fetch.wait_until(lk, st, next_poll, [&] { return wake || more; });
         }
         wake = false;
+        fetching = true;
       }
       std::vector<Task> tasks;
       const auto claimed_at = Clock::now();  // the visibility runs from (after) here
@@ -278,62 +301,84 @@ struct Worker::Impl {
         for (int i = 0; i < r.rows(); ++i) tasks.push_back(Task::from_row(r, i));
         backoff = 0ms;
       } catch (const std::exception& e) {
+        {
+          std::lock_guard lk(mu);
+          more = false;
+          fetching = false;
+        }
         if (st.stop_requested()) return;
         // Server restart, connection refused, extension missing ...: retry with backoff;
         // nothing is lost (claimed tasks come back after their visibility timeout).
         backoff = backoff == 0ms ? 100ms : std::min(backoff * 2, milliseconds(5000));
         report(std::string("dequeue failed: ") + e.what());
-        {
-          std::lock_guard lk(mu);
-          more = false;
-        }
         if (!sleep_for(st, backoff)) return;
         next_poll = Clock::now();
         continue;
       }
       next_poll = Clock::now() + opt.poll_interval;
-      bool tell_listener = false, tell_hb = false;
-      {
-        std::lock_guard lk(mu);
-        more = static_cast<int>(tasks.size()) == n;
-        busy += static_cast<int>(tasks.size());
-        const auto next_hb = claimed_at + opt.visibility_timeout / 3;
-        for (auto& t : tasks) {
-          auto e = std::make_shared<InFlight>();
-          e->id = t.id;
-          e->lease = t.lease;
-          e->next_heartbeat = next_hb;
-          inflight[t.id] = e;
-          work.push_back(Claimed{std::move(t), std::move(e)});
-        }
-        if (!tasks.empty() && next_hb < hb_next) {
-          hb_dirty = true;
-          tell_hb = true;
-        }
-        // Idle (the queue gave less than asked): wait for a NOTIFY. Busy again: stop
-        // waiting, so producers need not notify.
-        if (opt.listen && want_wait == more) {
-          want_wait = !more;
-          tell_listener = true;
-        }
-      }
-      if (tell_listener) listener_wake.signal();
-      if (tell_hb) cv_hb.notify_all();
-      if (!tasks.empty()) cv_work.notify_one();
+      take_batch(std::move(tasks), n, claimed_at, false);
     }
+  }
+
+  // Puts a dequeued batch into the local queue (under mu) and wakes whoever must know;
+  // ends the dequeue in flight (fetching). The executor is woken first: it is what the
+  // latency of a wake-up is measured to. by_listener: the listener's own wake-up dequeue
+  // (it needs no signal about want_wait, and the fetcher learns when more is set).
+  void take_batch(std::vector<Task> tasks, int n, Clock::time_point claimed_at,
+                  bool by_listener) {
+    bool tell_listener = false, tell_hb = false, tell_fetcher = false;
+    {
+      std::lock_guard lk(mu);
+      fetching = false;
+      more = static_cast<int>(tasks.size()) == n;
+      busy += static_cast<int>(tasks.size());
+      const auto next_hb = claimed_at + opt.visibility_timeout / 3;
+      for (auto& t : tasks) {
+        auto e = std::make_shared<InFlight>();
+        e->id = t.id;
+        e->lease = t.lease;
+        e->next_heartbeat = next_hb;
+        inflight[t.id] = e;
+        work.push_back(Claimed{std::move(t), std::move(e)});
+      }
+      if (!tasks.empty() && next_hb < hb_next) {
+        hb_dirty = true;
+        tell_hb = true;
+      }
+      // Idle (the queue gave less than asked): wait for a NOTIFY. Busy again: stop
+      // waiting (after kWaitGrace), so producers need not notify.
+      if (opt.listen && want_wait == more) {
+        want_wait = !more;
+        if (more) busy_since = Clock::now();
+        tell_listener = !by_listener;
+      }
+      tell_fetcher = by_listener && (more || fetcher_waits_fetch);
+    }
+    if (!tasks.empty()) cv_work.notify_one();
+    if (tell_hb) cv_hb.notify_all();
+    if (tell_fetcher) cv_fetch.notify_all();
+    if (tell_listener) listener_wake.signal();
   }
 
   // ---- listener: LISTEN taskmill on its own connection ----
   //
   // Enqueues NOTIFY only while some session holds the queue's idle-waiter lock
-  // (notify => NULL, the default). So when the fetcher goes idle (want_wait), the
+  // (notify => NULL, the default). So when a dequeue comes back short (want_wait), the
   // listener takes the lock (taskmill.wait_begin) and only then makes the fetcher
   // dequeue once more: a task committed before the lock was taken is found by that
   // dequeue, one committed after it notifies us. (A producer whose commit was already
   // under way when the lock was taken may be missed until the next poll: NOTIFY only
-  // shortens the wait, the poll interval bounds it.) When the fetcher is busy again the
-  // listener gives the lock back (taskmill.wait_end). The lock lives and dies with this
-  // connection.
+  // shortens the wait, the poll interval bounds it.) While the lock stays held, every
+  // commit to the queue notifies us, so no re-check is needed until it is given back.
+  // When dequeues come back full, the listener gives the lock back (taskmill.wait_end),
+  // but only once the worker has stayed busy for kWaitGrace: a worker that takes one
+  // task and is idle again keeps the lock (no wait_end / wait_begin / re-check after
+  // every task), and producers stop notifying a worker that stays busy. The lock lives
+  // and dies with this connection.
+  //
+  // A notification that finds the worker idle (want_wait, no dequeue in flight, room in
+  // the local queue) is served here, on this connection: the listener claims the batch
+  // itself and hands it straight to the executors, one hop less than waking the fetcher.
   void listen_loop(std::stop_token st) {
     std::stop_callback on_stop(st, [&] { listener_wake.signal(); });
     milliseconds backoff{100};
@@ -350,33 +395,44 @@ struct Worker::Impl {
         for (;;) {
           if (st.stop_requested()) return;
           bool want;
+          Clock::time_point drop_at;
           {
             std::lock_guard lk(mu);
             want = want_wait;
+            drop_at = busy_since + kWaitGrace;
           }
-          if (want != held) {
-            if (want)
-              conn.exec("SELECT taskmill.wait_begin($1)", queue);
-            else
-              conn.exec("SELECT taskmill.wait_end($1)", queue);
-            held = want;
+          int timeout_ms = -1;
+          if (want && !held) {
+            conn.exec("SELECT taskmill.wait_begin($1)", queue);
+            held = true;
             // Holding the lock now: the fetcher's next dequeue is the final check
             // before it sleeps.
-            if (held) wake_fetcher();
+            wake_fetcher();
             // exec() may have read notifications off the socket: look at them.
-            take_notifications(conn);
+            if (take_notifications(conn)) on_notified(conn, st);
             continue;
+          }
+          if (!want && held) {
+            const auto now = Clock::now();
+            if (now >= drop_at) {
+              conn.exec("SELECT taskmill.wait_end($1)", queue);
+              held = false;
+              if (take_notifications(conn)) on_notified(conn, st);
+              continue;
+            }
+            timeout_ms = static_cast<int>(
+                std::chrono::ceil<milliseconds>(drop_at - now).count());
           }
           pollfd fds[2] = {{PQsocket(conn.native()), POLLIN, 0},
                            {listener_wake.fd(), POLLIN, 0}};
-          int rc = ::poll(fds, 2, -1);
+          int rc = ::poll(fds, 2, timeout_ms);
           if (st.stop_requested()) return;
-          if (rc < 0) continue;  // EINTR
+          if (rc <= 0) continue;  // EINTR, or the grace ran out
           if (fds[1].revents & POLLIN) listener_wake.drain();
           if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
             if (!PQconsumeInput(conn.native()) || !conn.ok())
               throw Error(ErrorCode::Connection, "LISTEN connection lost");
-            take_notifications(conn);
+            if (take_notifications(conn)) on_notified(conn, st);
           }
         }
       } catch (const std::exception&) {
@@ -386,15 +442,59 @@ struct Worker::Impl {
     }
   }
 
-  // Wake the fetcher if a notification for this queue (or with no payload) arrived.
-  void take_notifications(Connection& conn) {
+  // True if a notification for this queue (or with no payload) arrived.
+  bool take_notifications(Connection& conn) {
     bool mine = false;
     while (PGnotify* raw = PQnotifies(conn.native())) {
       std::unique_ptr<PGnotify, PQfreememDeleter> n(raw);
       std::string_view payload = n->extra ? n->extra : "";
       if (payload.empty() || payload == queue) mine = true;
     }
-    if (mine) wake_fetcher();
+    return mine;
+  }
+
+  // A notification for this queue: dequeue here if the worker is idle, else tell the
+  // fetcher (it dequeues again when its current call returns, or when there is room).
+  void on_notified(Connection& conn, std::stop_token st) {
+    for (;;) {
+      bool here;
+      {
+        std::lock_guard lk(mu);
+        here = want_wait && !fetching && work.size() <= low_water && !st.stop_requested();
+        if (here)
+          fetching = true;
+        else
+          wake = true;
+      }
+      if (!here) {
+        cv_fetch.notify_all();
+        return;
+      }
+      const int n = opt.batch_size;
+      std::vector<Task> tasks;
+      const auto claimed_at = Clock::now();
+      try {
+        auto r = conn.exec_prepared(
+            "taskmill_dequeue", kDequeueSql,
+            {to_param(queue), to_param(n), to_param(opt.visibility_timeout),
+             to_param(opt.task_group_id)});
+        tasks.reserve(r.rows());
+        for (int i = 0; i < r.rows(); ++i) tasks.push_back(Task::from_row(r, i));
+      } catch (const std::exception& e) {
+        // The fetcher takes over (at once) while this connection is rebuilt.
+        report(std::string("dequeue failed: ") + e.what());
+        {
+          std::lock_guard lk(mu);
+          fetching = false;
+          wake = true;
+        }
+        cv_fetch.notify_all();
+        throw;
+      }
+      take_batch(std::move(tasks), n, claimed_at, true);
+      // Notifications that came in during the call: one more look.
+      if (!take_notifications(conn)) return;
+    }
   }
 
   // ---- executors ----
@@ -726,6 +826,9 @@ struct Worker::Impl {
     wake = true;
     more = false;
     want_wait = false;
+    busy_since = {};
+    fetching = false;
+    fetcher_waits_fetch = false;
     busy = 0;
     stopping = false;
     exec_stop = false;

@@ -248,6 +248,76 @@ TEST(Worker, PollInterval) {
   EXPECT_LE(polls.size(), 15u) << "the worker polls far more often than every 500 ms";
 }
 
+// Sessions holding the queue's idle-waiter lock (taskmill.wait_begin: an advisory-type lock,
+// objsubid 21581, keyed by a 64-bit hash of the queue name): enqueues NOTIFY only then.
+static int64_t WaitLockHolders(testutil::PgConn& pg, const std::string& queue) {
+  return pg.scalar_i64(
+      "SELECT count(*) FROM pg_catalog.pg_locks l, (SELECT pg_catalog.hashtextextended($1, 0) AS h) x"
+      " WHERE l.locktype = 'advisory' AND l.objsubid = 21581 AND l.granted AND l.mode = 'ShareLock'"
+      " AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())"
+      " AND l.classid::bigint = ((x.h >> 32) & 4294967295) AND l.objid::bigint = (x.h & 4294967295)",
+      {queue});
+}
+
+TEST(Worker, Listen_WakesIdleWorker) {
+  TestEnv env;
+  // The worker polls only every 10 minutes: within the 30 s waits below, only a NOTIFY
+  // (sent because the idle worker holds the queue's wait lock) can make it look.
+  auto task = testutil::MakeSuccessTask("op");
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = 1;
+  opts.batch_size = 1;
+  opts.poll_interval = 600s;
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(task->op, task->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
+                                "the idle worker to hold the queue's wait lock"));
+  for (int i = 0; i < 3; ++i) {
+    int64_t id = env.enqueuer().enqueue("op", Json{{"i", i}});
+    ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id)) << "task " << i << " not woken by NOTIFY";
+    // Idle again after each task: waiting (again) for the next notification.
+    ASSERT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
+                                  "the worker to wait on the queue again"));
+  }
+  EXPECT_EQ(task->executed.load(), 3);
+  w.stop();
+  EXPECT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 0; },
+                                "the stopped worker to give the wait lock back"));
+}
+
+TEST(Worker, Listen_BusyWorkerStopsWaiting) {
+  TestEnv env;
+  // An idle worker (holding the wait lock) gets five tasks; one handler, batches of 1, the
+  // first task held by the gate: every dequeue comes back full and the local queue is
+  // full, so the worker is busy and must not make producers NOTIFY: it gives the wait
+  // lock back (after a short grace), and takes it again once the queue is drained.
+  auto gate = testutil::MakeGateTask("op");
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = 1;
+  opts.batch_size = 1;
+  opts.stop_timeout = 60s;
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(gate->op, gate->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
+                                "the idle worker to hold the queue's wait lock"));
+  std::vector<taskmill::BatchItem> items(5, taskmill::BatchItem{"op"});
+  env.enqueuer().enqueue_batch(items);
+  ASSERT_TRUE(gate->wait_executed(1));
+  EXPECT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 0; },
+                                "the busy worker not to hold the wait lock"));
+  gate->open();
+  ASSERT_TRUE(testutil::WaitForQueueEmpty(env.pg, env.queue));
+  EXPECT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
+                                "the idle worker to hold the wait lock again"));
+  // Idle and waiting: a new task is found through the notification.
+  int64_t id = env.enqueuer().enqueue("op");
+  EXPECT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));
+  w.stop();
+  EXPECT_EQ(gate->executed.load(), 6);
+}
+
 TEST(Worker, VisibilityTimeout) {
   TestEnv env;
   int64_t id = env.enqueuer().enqueue("op");
