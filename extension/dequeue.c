@@ -32,10 +32,15 @@ static SPIPlanPtr dequeue_group_plan = NULL;	/* only one task group ($4) */
  * The best batch_size of both, by (priority DESC, id), are updated: delivered with a
  * fresh lease, or moved to the DLQ when expired, or when a timed-out delivery had
  * already used its last attempt. Rows locked but not picked are released at commit.
+ * The update finds its rows by the ctid the locking scan returned (a TID scan, not a
+ * primary-key descent per row). A row that another transaction updated after this
+ * statement's snapshot was taken is locked in its new version, which the snapshot does
+ * not see: the update skips it and the batch comes back one short, the task still
+ * available; never a double delivery.
  */
 static const char *dequeue_sql_fmt =
 "WITH ready AS MATERIALIZED ("
-"  SELECT t.id, t.priority,"
+"  SELECT t.ctid AS tid, t.id, t.priority,"
 "         COALESCE(t.expires_at <= pg_catalog.now(), false) AS expired,"
 "         false AS exhausted"
 "  FROM taskmill.tasks t"
@@ -43,7 +48,7 @@ static const char *dequeue_sql_fmt =
 "    AND t.visible_at <= pg_catalog.now() %s AND %s"
 "  ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE SKIP LOCKED"
 "), redeliver AS MATERIALIZED ("
-"  SELECT t.id, t.priority,"
+"  SELECT t.ctid AS tid, t.id, t.priority,"
 "         COALESCE(t.expires_at <= pg_catalog.now(), false) AS expired,"
 "         t.attempts >= t.max_attempts AS exhausted"
 "  FROM taskmill.tasks t"
@@ -62,7 +67,7 @@ static const char *dequeue_sql_fmt =
 "    dlq_at = CASE WHEN p.expired OR p.exhausted THEN pg_catalog.now() END,"
 "    dlq_reason = CASE WHEN p.expired THEN 'expired'"
 "                      WHEN p.exhausted THEN 'visibility timeout expired on the last attempt' END"
-"  FROM picked p WHERE t.id = p.id"
+"  FROM picked p WHERE t.ctid = p.tid"
 "  RETURNING t.*"
 ")"
 "SELECT * FROM upd ORDER BY priority DESC, id";
