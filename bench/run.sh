@@ -14,7 +14,7 @@
 #   bench/run.sh --only process,latency   a subset of taskmill workloads
 #   bench/run.sh --out DIR            where results go (default bench/results)
 #
-# Workloads: enqueue_single enqueue_batch dequeue process latency depth explain fifo soak
+# Workloads: enqueue_ratio enqueue_single enqueue_batch dequeue process latency depth explain fifo soak
 set -euo pipefail
 BENCH_ARGS="$*"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +28,8 @@ SMOKE=0
 ONLY=""
 OUT="$TOP/bench/results"
 PEERS_DIR=${PEERS_DIR:-$TOP/../shared/bench/peers}
-PGBENCH_T=${PGBENCH_T:-10}
+PGBENCH_T=${PGBENCH_T:-5}
+RATIO_T=${RATIO_T:-10}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--n) N=$2; shift 2 ;;
@@ -46,7 +47,10 @@ if [ "$SMOKE" = 1 ]; then
 	N=${SMOKE_N:-200}
 	PROCESS_N=${PROCESS_N:-$N}
 	SOAK_MIN=${SMOKE_SOAK_MIN:-0.1}
+	RATIO_T=1
+	RATIO_CLIENTS="1 4"
 fi
+RATIO_CLIENTS=${RATIO_CLIENTS:-1 4 1 4}
 PROCESS_N=${PROCESS_N:-$((N * 10))}
 log() { echo "[bench $(date -u +%T)] $*" >&2; }
 want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
@@ -101,24 +105,66 @@ run_tm() {
 }
 FAILED=0
 T0=$(date +%s)
+PHASES=""
+# phase NAME: log how long the previous phase took (run.sh's time budget is 15 minutes)
+PHASE_NAME=""
+PHASE_T=$T0
+phase() {
+	local now
+	now=$(date +%s)
+	if [ -n "$PHASE_NAME" ]; then
+		log "phase $PHASE_NAME took $((now - PHASE_T))s"
+		PHASES="$PHASES${PHASES:+,}\"$PHASE_NAME\":$((now - PHASE_T))"
+	fi
+	PHASE_NAME=$1
+	PHASE_T=$now
+}
+
+# enqueue 1/tx against pgbench's INSERT, interleaved: one pgbench run draws each
+# transaction at random from both scripts, so both meet the same disk at the same moments
+# (the commit rate of a shared disk moves by 2x between runs a minute apart); the ratio of
+# the mean latencies is the throughput ratio. Prepared statements on both sides.
+if want enqueue_ratio; then
+	phase enqueue_ratio
+	"${PSQL[@]}" -c "DROP DATABASE IF EXISTS tm_ratio" -c "CREATE DATABASE tm_ratio" >/dev/null
+	psql -X -q -v ON_ERROR_STOP=1 -d tm_ratio -c "CREATE EXTENSION taskmill" -f "$PEERS_DIR/pgbench/schema.sql" >/dev/null
+	echo "select taskmill.enqueue('q', 'noop', '{\"i\":1}');" >"$WORK/tm_enqueue1.sql"
+	for c in $RATIO_CLIENTS; do
+		log "taskmill enqueue_ratio --clients $c (pgbench, ${RATIO_T}s)"
+		out=$(pgbench -n -M prepared -c "$c" -j "$((c < 2 ? c : 2))" -T "$RATIO_T" \
+			-f "$PEERS_DIR/pgbench/insert1.sql@1" -f "$WORK/tm_enqueue1.sql@1" tm_ratio 2>&1) || true
+		lat=($(echo "$out" | sed -n 's/^ - latency average = \([0-9.]*\) ms/\1/p'))
+		if [ "${#lat[@]}" -eq 2 ]; then
+			echo "{\"peer\":\"taskmill\",\"impl\":\"pgbench\",\"workload\":\"enqueue_ratio\",\"clients\":$c,\"seconds\":$RATIO_T,\"ref_latency_ms\":${lat[0]},\"taskmill_latency_ms\":${lat[1]},\"ratio\":$(awk -v a="${lat[0]}" -v b="${lat[1]}" 'BEGIN{printf "%.4f", a/b}'),\"command\":\"pgbench -n -M prepared -c $c -T $RATIO_T -f insert1.sql@1 -f tm_enqueue1.sql@1\"}" >>"$TM"
+		else
+			log "FAILED: enqueue_ratio --clients $c"
+			FAILED=$((FAILED + 1))
+		fi
+	done
+	"${PSQL[@]}" -c "DROP DATABASE IF EXISTS tm_ratio WITH (FORCE)" >/dev/null
+fi
 
 if want enqueue_single; then
+	phase enqueue_single
 	for c in 1 4; do
 		run_tm tm_enq enqueue_single --n "$N" --clients "$c"
 		run_tm tm_enq enqueue_single --n "$N" --clients "$c" --impl libpq
 	done
 fi
 if want enqueue_batch; then
+	phase enqueue_batch
 	for r in 1 2 3; do run_tm tm_enqb enqueue_batch --n $((N * 5)) --batch 1000; done
 	run_tm tm_enqb enqueue_batch --n $((N * 5)) --batch 1000 --impl libpq
 fi
 if want dequeue; then
+	phase dequeue
 	run_tm tm_deq dequeue --n "$N" --batch 1
 	run_tm tm_deq dequeue --n $((N * 5)) --batch 100
 	run_tm tm_deq dequeue --n $((N * 5)) --batch 100 --mode cycle
 	run_tm tm_deq dequeue --n "$N" --batch 1 --clients 4
 fi
 if want process; then
+	phase process
 	# The scaling curve at N: one Worker, concurrency 1..8 (handler threads), batch_size 100.
 	# The Worker claims whole batches into a local queue and refills it while handlers run.
 	for c in 1 2 4 8; do
@@ -126,22 +172,25 @@ if want process; then
 		run_tm tm_proc process --n "$N" --workers 1 --concurrency "$c" --batch 100 --curve yes --ephemeral
 	done
 	# at the process N (200k by default): several settings, as the peers try several and
-	# report their best
-	for s in "1 32 100" "1 64 500" "2 32 100"; do
+	# report their best. Two Workers (each its own dequeue and ack connections) use both
+	# server cores; more handler threads than cores only add hand-offs for no-op handlers.
+	for s in "1 8 500" "2 2 500" "2 4 500"; do
 		set -- $s
 		run_tm tm_proc process --n "$PROCESS_N" --workers "$1" --concurrency "$2" --batch "$3"
 		run_tm tm_proc process --n "$PROCESS_N" --workers "$1" --concurrency "$2" --batch "$3" --ephemeral
 	done
 	set --
 	# the same loop on raw libpq (dequeue 100, ack_many 100): what the SQL surface allows
-	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 100 --impl libpq
-	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 100 --impl libpq --ephemeral
+	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 500 --impl libpq
+	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 500 --impl libpq --ephemeral
 fi
 if want latency; then
+	phase latency
 	run_tm tm_lat latency --samples $([ "$SMOKE" = 1 ] && echo 10 || echo 200)
 	run_tm tm_lat latency --samples $([ "$SMOKE" = 1 ] && echo 10 || echo 200) --impl libpq
 fi
 if want depth; then
+	phase depth
 	if [ "$SMOKE" = 1 ]; then
 		run_tm tm_depth depth --depths 100,1000 --ops 20 --side 200 --side-depth 1000
 	else
@@ -149,9 +198,11 @@ if want depth; then
 	fi
 fi
 if want explain; then
+	phase explain
 	run_tm tm_explain explain --depth $([ "$SMOKE" = 1 ] && echo 1000 || echo 100000) --plans-out "$WORK/plans.txt"
 fi
 if want fifo; then
+	phase fifo
 	# one hot group: every empty dequeue re-checks the group's waiting tasks (see
 	# docs/benchmarks.md), so keep its N small; 1 worker on it is the no-contention baseline
 	hot=$((N / 20 > 50 ? N / 20 : 50))
@@ -160,17 +211,19 @@ if want fifo; then
 	run_tm tm_fifo fifo --groups 1000 --workers 4 --n "$N"
 fi
 if want soak; then
+	phase soak
 	run_tm tm_soak soak --minutes "$SOAK_MIN" --workers 1 --concurrency 32 --batch 100 --rate $([ "$SMOKE" = 1 ] && echo 500 || echo 2000) \
 		--interval-s $([ "$SMOKE" = 1 ] && echo 2 || echo 10)
 fi
+phase peers
 log "taskmill workloads took $(( $(date +%s) - T0 ))s, $FAILED failed"
 
 # ---------------------------------------------------------------- peers, same cluster
 if [ "$PEERS" = 1 ]; then
 	T1=$(date +%s)
 	log "peers: $PEERS_DIR/run.sh against $PGHOST:$PGPORT (N=$N, pgbench ${PGBENCH_T}s, clients 1 and 4)"
-	N=$N PGBENCH_T=$PGBENCH_T PGBENCH_CLIENTS="1 4" PREFILL_SINGLE=${PREFILL_SINGLE:-200000} \
-		PREFILL_BATCH=${PREFILL_BATCH:-1000000} RESULTS="$PEER" \
+	N=$N PGBENCH_T=$PGBENCH_T PGBENCH_CLIENTS="1 4" PREFILL_SINGLE=${PREFILL_SINGLE:-100000} \
+		PREFILL_BATCH=${PREFILL_BATCH:-700000} RESULTS="$PEER" \
 		"$PEERS_DIR/run.sh" >/dev/null || log "peers run.sh failed (partial results kept)"
 	if want process && [ "$PROCESS_N" != "$N" ]; then
 		log "peers: process at N=$PROCESS_N"
@@ -179,14 +232,15 @@ if [ "$PEERS" = 1 ]; then
 	fi
 	log "peers took $(( $(date +%s) - T1 ))s"
 fi
+phase report
 
 # ---------------------------------------------------------------- results
-META=$(printf '{"stamp":"%s","command":"bench/run.sh %s","n":%s,"process_n":%s,"soak_minutes":%s,"settings":"%s","server":"%s","cpus":%s,"cpu_model":"%s","mem_gib":%s,"kernel":"%s","loadavg_end":"%s","git":"%s","client_library":"%s"}' \
+META=$(printf '{"stamp":"%s","command":"bench/run.sh %s","n":%s,"process_n":%s,"soak_minutes":%s,"settings":"%s","server":"%s","cpus":%s,"cpu_model":"%s","mem_gib":%s,"kernel":"%s","loadavg_end":"%s","git":"%s","client_library":"%s","phase_seconds":{%s}}' \
 	"$STAMP" "${BENCH_ARGS:-}" "$N" "$PROCESS_N" "$SOAK_MIN" \
 	"$(psql -X -At -d postgres -c "select string_agg(name||'='||current_setting(name), ' ' order by name) from pg_settings where name in ('fsync','synchronous_commit','shared_buffers','max_connections','full_page_writes','wal_level','max_wal_size','checkpoint_timeout','wal_sync_method')")" \
 	"$(psql -X -At -d postgres -c 'show server_version')" "$(nproc)" \
 	"$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$(awk '/MemTotal/{printf "%d", $2/1048576}' /proc/meminfo)" \
-	"$(uname -r)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD 2>/dev/null || echo none)" "$("$DRV" has-client)")
+	"$(uname -r)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD 2>/dev/null || echo none)" "$("$DRV" has-client)" "$PHASES")
 if [ "$SMOKE" = 1 ]; then
 	RES_DIR=$WORK
 else
