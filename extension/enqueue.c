@@ -213,6 +213,30 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 	values[10] = PG_ARGISNULL(6) ? (nulls[10] = 'n', (Datum) 0) : PG_GETARG_DATUM(6);
 	values[11] = Int64GetDatum(id);
 
+	if (PG_ARGISNULL(8))
+	{
+		TmNewTask	t = {
+			.id = id,
+			.queue_name = values[0],
+			.operation_id = values[1],
+			.payload = values[2], .payload_null = nulls[2] == 'n',
+			.meta = values[3], .meta_null = nulls[3] == 'n',
+			.priority = priority,
+			.max_attempts = max_attempts,
+			.task_group_id = values[6], .task_group_id_null = nulls[6] == 'n',
+			.idempotency_key = values[7],
+			.ephemeral = DatumGetBool(values[8]),
+			.scheduled_at = scheduled_at,
+			.expires_at = values[10], .expires_at_null = nulls[10] == 'n',
+		};
+
+		if (tm_insert_task_direct(&t))
+		{
+			tm_enqueue_notify(queue_name, fcinfo, 11);
+			PG_RETURN_INT64(id);
+		}
+	}
+
 	tm_spi_connect();
 	plan = PG_ARGISNULL(8)
 		? tm_plan(&enqueue_plain_plan, tm_enqueue_plain_sql, 12, argtypes)

@@ -47,6 +47,29 @@ extern void tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 extern int64 tm_arg_task_id(FunctionCallInfo fcinfo, int argno);
 
 /* The hot statements, for taskmill.hot_statements() (EXPLAIN them all). */
+/* direct_insert.c: a one-task enqueue without SPI (false: use the SQL statement) */
+typedef struct TmNewTask
+{
+	int64		id;
+	Datum		queue_name;		/* text */
+	Datum		operation_id;	/* text */
+	Datum		payload;		/* jsonb */
+	bool		payload_null;
+	Datum		meta;			/* jsonb */
+	bool		meta_null;
+	int32		priority;
+	int32		max_attempts;
+	Datum		task_group_id;	/* text */
+	bool		task_group_id_null;
+	Datum		idempotency_key;	/* text */
+	bool		ephemeral;
+	Datum		scheduled_at;	/* timestamptz, also the first visible_at */
+	Datum		expires_at;		/* timestamptz */
+	bool		expires_at_null;
+} TmNewTask;
+
+extern bool tm_insert_task_direct(const TmNewTask *t);
+
 extern const char *const tm_enqueue_sql;
 extern const char *const tm_enqueue_plain_sql;
 extern const char *const tm_enqueue_batch_sql;
