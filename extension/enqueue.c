@@ -230,7 +230,7 @@ taskmill_enqueue(PG_FUNCTION_ARGS)
 			.expires_at = values[10], .expires_at_null = nulls[10] == 'n',
 		};
 
-		if (tm_insert_task_direct(&t))
+		if (tm_insert_tasks_direct(&t, 1))
 		{
 			tm_enqueue_notify(queue_name, fcinfo, 11);
 			PG_RETURN_INT64(id);
@@ -699,6 +699,37 @@ insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumn
 	values[9] = make_array(c.scheduled_at, NULL, c.n, TIMESTAMPTZOID);
 	values[10] = make_array(c.expires_at, c.expires_null, c.n, TIMESTAMPTZOID);
 	values[11] = make_array(ids, NULL, c.n, INT8OID);
+
+	if (!any_key)
+	{
+		TmNewTask  *t = palloc(sizeof(TmNewTask) * Max(c.n, 1));
+
+		for (int i = 0; i < c.n; i++)
+		{
+			t[i].id = DatumGetInt64(ids[i]);
+			t[i].queue_name = PointerGetDatum(queue);
+			t[i].operation_id = c.op[i];
+			t[i].payload = c.payload[i];
+			t[i].payload_null = c.payload_null[i];
+			t[i].meta = c.meta[i];
+			t[i].meta_null = c.meta_null[i];
+			t[i].priority = DatumGetInt32(c.priority[i]);
+			t[i].max_attempts = DatumGetInt32(c.max_attempts[i]);
+			t[i].task_group_id = c.group[i];
+			t[i].task_group_id_null = c.group_null[i];
+			t[i].idempotency_key = c.idem[i];
+			t[i].ephemeral = DatumGetBool(c.ephemeral[i]);
+			t[i].scheduled_at = c.scheduled_at[i];
+			t[i].expires_at = c.expires_at[i];
+			t[i].expires_at_null = c.expires_null[i];
+		}
+		if (c.n > 0 && tm_insert_tasks_direct(t, c.n))
+		{
+			result = construct_array(ids, c.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+			tm_enqueue_notify(queue_name, fcinfo, notify_argno);
+			PG_RETURN_ARRAYTYPE_P(result);
+		}
+	}
 
 	tm_spi_connect();
 	plan = any_key

@@ -47,7 +47,7 @@ extern void tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 extern int64 tm_arg_task_id(FunctionCallInfo fcinfo, int argno);
 
 /* The hot statements, for taskmill.hot_statements() (EXPLAIN them all). */
-/* direct_insert.c: a one-task enqueue without SPI (false: use the SQL statement) */
+/* direct_insert.c: enqueue's INSERT without SPI (false: use the SQL statement) */
 typedef struct TmNewTask
 {
 	int64		id;
@@ -68,7 +68,7 @@ typedef struct TmNewTask
 	bool		expires_at_null;
 } TmNewTask;
 
-extern bool tm_insert_task_direct(const TmNewTask *t);
+extern bool tm_insert_tasks_direct(const TmNewTask *tasks, int n);
 
 extern const char *const tm_enqueue_sql;
 extern const char *const tm_enqueue_plain_sql;
