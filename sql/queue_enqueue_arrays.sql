@@ -58,3 +58,24 @@ SELECT pg_temp.err($$SELECT taskmill.enqueue_arrays('reg_arr', ARRAY['a', 'b'], 
 SELECT pg_temp.err($$SELECT taskmill.enqueue_arrays('reg_arr', ARRAY['a', 'b'], idempotency_keys => ARRAY['new', 'k-a'])$$);
 SELECT count(*) FILTER (WHERE idempotency_key IN ('d', 'new')) AS left_behind, count(*) AS total
 FROM taskmill.tasks WHERE queue_name = 'reg_arr';
+
+-- Without callers' keys a batch goes in as COPY puts rows in, 100 rows per heap
+-- multi-insert: 250 tasks span three chunks, every one there once, in batch order.
+SELECT taskmill.enqueue_arrays('chunks', array_fill('op'::text, ARRAY[250]),
+       (SELECT array_agg(jsonb_build_object('i', g) ORDER BY g) FROM generate_series(1, 250) g)) AS ids \gset
+SELECT count(*) AS tasks, count(DISTINCT id) AS ids,
+       bool_and(payload = jsonb_build_object('i', id - (SELECT min(id) FROM taskmill.tasks WHERE queue_name = 'chunks') + 1)) AS in_order,
+       bool_and(idempotency_key = 'taskmill:' || id) AS generated_keys
+FROM taskmill.tasks WHERE queue_name = 'chunks';
+SELECT cardinality(:'ids'::bigint[]) AS returned_ids;
+-- with a row trigger on the table the batch takes the SQL INSERT, and the trigger runs
+CREATE FUNCTION pg_temp.mark() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.meta := '{"by": "trigger"}';
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER mark BEFORE INSERT ON taskmill.tasks FOR EACH ROW EXECUTE FUNCTION pg_temp.mark();
+SELECT cardinality(taskmill.enqueue_arrays('trig', ARRAY['a', 'b', 'c'])) AS enqueued;
+DROP TRIGGER mark ON taskmill.tasks;
+SELECT count(*) FILTER (WHERE meta = '{"by": "trigger"}') AS marked FROM taskmill.tasks WHERE queue_name = 'trig';
