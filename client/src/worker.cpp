@@ -162,6 +162,11 @@ struct Worker::Impl {
     std::stop_source stop;
     bool deadline_fired = false;
     bool abandoned = false;  // stop() gave its visibility back; report nothing
+    // Claimed by the listener's pipelined wake-up dequeue, whose commit is not confirmed
+    // yet: its handler may start, but its outcome (ack / nack) waits on cv_claim. Until
+    // the claim commits, the server still shows the task unclaimed to other sessions'
+    // snapshots, so an ack sent now would find no row with this lease.
+    bool claim_pending = false;
   };
   struct Claimed {
     Task task;
@@ -197,6 +202,7 @@ struct Worker::Impl {
   // that takes a task and leaves more behind wakes the next (a wake-up chain), so a batch
   // does not wake every handler thread at once to fight over mu.
   std::condition_variable cv_work;
+  std::condition_variable cv_claim;  // some InFlight::claim_pending was settled
   int idle_execs = 0;      // executors waiting on cv_work
   bool exec_stop = false;  // executors: return once the local queue is empty
   std::condition_variable_any cv_idle;   // stop(): busy reached 0 / acks flushed
@@ -324,9 +330,12 @@ struct Worker::Impl {
   // ends the dequeue in flight (fetching). The executor is woken first: it is what the
   // latency of a wake-up is measured to. by_listener: the listener's own wake-up dequeue
   // (it needs no signal about want_wait, and the fetcher learns when more is set).
-  void take_batch(std::vector<Task> tasks, int n, Clock::time_point claimed_at,
-                  bool by_listener) {
+  // Returns the batch's in-flight entries (by_listener: marked claim_pending).
+  std::vector<std::shared_ptr<InFlight>> take_batch(std::vector<Task> tasks, int n,
+                                                    Clock::time_point claimed_at,
+                                                    bool by_listener) {
     bool tell_listener = false, tell_hb = false, tell_fetcher = false;
+    std::vector<std::shared_ptr<InFlight>> entries;
     {
       std::lock_guard lk(mu);
       fetching = false;
@@ -338,7 +347,9 @@ struct Worker::Impl {
         e->id = t.id;
         e->lease = t.lease;
         e->next_heartbeat = next_hb;
+        e->claim_pending = by_listener;
         inflight[t.id] = e;
+        if (by_listener) entries.push_back(e);
         work.push_back(Claimed{std::move(t), std::move(e)});
       }
       if (!tasks.empty() && next_hb < hb_next) {
@@ -358,6 +369,33 @@ struct Worker::Impl {
     if (tell_hb) cv_hb.notify_all();
     if (tell_fetcher) cv_fetch.notify_all();
     if (tell_listener) listener_wake.signal();
+    return entries;
+  }
+
+  // The listener's wake-up claim has committed (ok), or failed: then the claim never
+  // happened, and its deliveries are dropped without ack or nack (the tasks come back
+  // to the queue as they were); those no handler has started leave the local queue.
+  void settle_claims(const std::vector<std::shared_ptr<InFlight>>& entries, bool ok) {
+    if (entries.empty()) return;
+    {
+      std::lock_guard lk(mu);
+      for (auto& e : entries) {
+        e->claim_pending = false;
+        if (ok) continue;
+        e->abandoned = true;
+        if (e->started) continue;
+        auto w = std::find_if(work.begin(), work.end(),
+                              [&](const Claimed& c) { return c.entry == e; });
+        if (w != work.end()) {
+          work.erase(w);
+          --busy;
+        }
+        if (auto it = inflight.find(e->id); it != inflight.end() && it->second == e)
+          inflight.erase(it);
+      }
+    }
+    cv_claim.notify_all();
+    if (!ok) cv_idle.notify_all();
   }
 
   // ---- listener: LISTEN taskmill on its own connection ----
@@ -378,7 +416,8 @@ struct Worker::Impl {
   //
   // A notification that finds the worker idle (want_wait, no dequeue in flight, room in
   // the local queue) is served here, on this connection: the listener claims the batch
-  // itself and hands it straight to the executors, one hop less than waking the fetcher.
+  // itself and hands it straight to the executors, one hop less than waking the fetcher,
+  // and without waiting for the claim's commit to reach the disk (send_wake_dequeue).
   void listen_loop(std::stop_token st) {
     std::stop_callback on_stop(st, [&] { listener_wake.signal(); });
     milliseconds backoff{100};
@@ -388,6 +427,7 @@ struct Worker::Impl {
         Connection conn = client.connect();
         conn.exec("LISTEN taskmill");
         bool held = false;  // this connection holds the idle-waiter lock
+        bool prepared = false;  // the wake-up dequeue is prepared on this connection
         backoff = 100ms;
         // Anything enqueued while we were not listening: look now.
         if (!first) wake_fetcher();
@@ -409,7 +449,7 @@ struct Worker::Impl {
             // before it sleeps.
             wake_fetcher();
             // exec() may have read notifications off the socket: look at them.
-            if (take_notifications(conn)) on_notified(conn, st);
+            if (take_notifications(conn)) on_notified(conn, prepared, st);
             continue;
           }
           if (!want && held) {
@@ -417,7 +457,7 @@ struct Worker::Impl {
             if (now >= drop_at) {
               conn.exec("SELECT taskmill.wait_end($1)", queue);
               held = false;
-              if (take_notifications(conn)) on_notified(conn, st);
+              if (take_notifications(conn)) on_notified(conn, prepared, st);
               continue;
             }
             timeout_ms = static_cast<int>(
@@ -432,7 +472,7 @@ struct Worker::Impl {
           if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
             if (!PQconsumeInput(conn.native()) || !conn.ok())
               throw Error(ErrorCode::Connection, "LISTEN connection lost");
-            if (take_notifications(conn)) on_notified(conn, st);
+            if (take_notifications(conn)) on_notified(conn, prepared, st);
           }
         }
       } catch (const std::exception&) {
@@ -455,7 +495,7 @@ struct Worker::Impl {
 
   // A notification for this queue: dequeue here if the worker is idle, else tell the
   // fetcher (it dequeues again when its current call returns, or when there is room).
-  void on_notified(Connection& conn, std::stop_token st) {
+  void on_notified(Connection& conn, bool& prepared, std::stop_token st) {
     for (;;) {
       bool here;
       {
@@ -474,12 +514,7 @@ struct Worker::Impl {
       std::vector<Task> tasks;
       const auto claimed_at = Clock::now();
       try {
-        auto r = conn.exec_prepared(
-            "taskmill_dequeue", kDequeueSql,
-            {to_param(queue), to_param(n), to_param(opt.visibility_timeout),
-             to_param(opt.task_group_id)});
-        tasks.reserve(r.rows());
-        for (int i = 0; i < r.rows(); ++i) tasks.push_back(Task::from_row(r, i));
+        tasks = send_wake_dequeue(conn.native(), prepared, n);
       } catch (const std::exception& e) {
         // The fetcher takes over (at once) while this connection is rebuilt.
         report(std::string("dequeue failed: ") + e.what());
@@ -491,10 +526,84 @@ struct Worker::Impl {
         cv_fetch.notify_all();
         throw;
       }
-      take_batch(std::move(tasks), n, claimed_at, true);
+      auto entries = take_batch(std::move(tasks), n, claimed_at, true);
+      // Now the claim's commit: it almost always succeeds. If it did not (the server
+      // crashed or the connection broke in that instant), the tasks just handed out were
+      // never claimed: their handlers' outcomes are dropped and the tasks are delivered
+      // again.
+      auto err = end_pipeline(conn.native());
+      settle_claims(entries, err.empty());
+      if (!err.empty()) {
+        report("committing a wake-up claim failed (its tasks will be delivered again): " + err);
+        throw Error(ErrorCode::Connection, err);
+      }
       // Notifications that came in during the call: one more look.
       if (!take_notifications(conn)) return;
     }
+  }
+
+  // The wake-up dequeue, pipelined: Bind/Execute, then a Flush, then the Sync that commits
+  // the claim (the statement runs in the implicit transaction the Sync ends). The server
+  // sends the claimed rows at the Flush, so they reach the handlers while the commit's WAL
+  // flush is still under way instead of after it (about 0.1 ms of a ~0.5 ms wake-up
+  // here). Only the handlers start early: their outcomes (ack, nack) wait until the
+  // commit is confirmed (InFlight::claim_pending, settle_claims), since until then other
+  // sessions still see the tasks unclaimed and an ack would find no row with the lease.
+  // Returns the claimed tasks with the pipeline still open: end_pipeline() reads the
+  // commit's outcome.
+  std::vector<Task> send_wake_dequeue(PGconn* pc, bool& prepared, int n) {
+    if (!prepared) {
+      const std::string text(kDequeueSql);
+      Result r(PQprepare(pc, "taskmill_wake_dequeue", text.c_str(), 0, nullptr));
+      if (!r.native() || PQresultStatus(r.native()) != PGRES_COMMAND_OK)
+        throw Error(ErrorCode::Connection,
+                    r.native() ? PQresultErrorMessage(r.native()) : PQerrorMessage(pc));
+      prepared = true;
+    }
+    const Param params[] = {to_param(queue), to_param(n), to_param(opt.visibility_timeout),
+                            to_param(opt.task_group_id)};
+    const char* values[4];
+    for (int i = 0; i < 4; ++i) values[i] = params[i] ? params[i]->c_str() : nullptr;
+    if (!PQenterPipelineMode(pc))
+      throw Error(ErrorCode::Connection, PQerrorMessage(pc));
+    if (!PQsendQueryPrepared(pc, "taskmill_wake_dequeue", 4, values, nullptr, nullptr, 0) ||
+        !PQsendFlushRequest(pc) || !PQpipelineSync(pc))
+      throw Error(ErrorCode::Connection, PQerrorMessage(pc));
+    Result r(PQgetResult(pc));
+    if (!r.native() || PQresultStatus(r.native()) != PGRES_TUPLES_OK) {
+      std::string msg = r.native() ? PQresultErrorMessage(r.native()) : PQerrorMessage(pc);
+      end_pipeline(pc);
+      throw Error(ErrorCode::Connection, msg);
+    }
+    std::vector<Task> tasks;
+    tasks.reserve(r.rows());
+    for (int i = 0; i < r.rows(); ++i) tasks.push_back(Task::from_row(r, i));
+    return tasks;
+  }
+
+  // Reads the rest of the pipeline up to its Sync and leaves pipeline mode. Returns the
+  // first error met ("" if none); after an error the caller drops the connection.
+  static std::string end_pipeline(PGconn* pc) {
+    std::string err;
+    for (int nulls = 0; nulls < 2;) {
+      PGresult* x = PQgetResult(pc);
+      if (!x) {
+        ++nulls;  // one NULL ends each statement's results; two in a row: nothing comes
+        if (PQstatus(pc) != CONNECTION_OK) break;
+        continue;
+      }
+      nulls = 0;
+      const auto st = PQresultStatus(x);
+      if (st == PGRES_FATAL_ERROR && err.empty()) err = PQresultErrorMessage(x);
+      PQclear(x);
+      if (st == PGRES_PIPELINE_SYNC) {
+        if (!PQexitPipelineMode(pc) && err.empty()) err = PQerrorMessage(pc);
+        return err;
+      }
+    }
+    if (err.empty()) err = PQerrorMessage(pc);
+    if (err.empty()) err = "pipeline ended without its sync";
+    return err;
   }
 
   // ---- executors ----
@@ -583,8 +692,11 @@ struct Worker::Impl {
 
     bool abandoned, direct_ack = false, tell_acker = false;
     {
-      std::lock_guard lk(mu);
-      inflight.erase(task.id);
+      std::unique_lock lk(mu);
+      // A wake-up claim still committing: the ack or nack waits for it (~0.1 ms).
+      cv_claim.wait(lk, [&] { return !entry->claim_pending; });
+      if (auto it = inflight.find(task.id); it != inflight.end() && it->second == entry)
+        inflight.erase(it);
       abandoned = entry->abandoned;
       if (ok && !abandoned) {
         if (acker_running) {

@@ -276,6 +276,8 @@ TEST(Worker, Listen_WakesIdleWorker) {
   for (int i = 0; i < 3; ++i) {
     int64_t id = env.enqueuer().enqueue("op", Json{{"i", i}});
     ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id)) << "task " << i << " not woken by NOTIFY";
+    // The wake-up claim committed like any other: one attempt, acked under its lease.
+    EXPECT_EQ(testutil::ResultRow(env.pg, id).i64(0, "attempts"), 1);
     // Idle again after each task: waiting (again) for the next notification.
     ASSERT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
                                   "the worker to wait on the queue again"));
