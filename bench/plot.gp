@@ -8,7 +8,7 @@ set key top left
 if (system("test -s ".dir."/scaling.dat && echo y") eq "y\n" || system("test -s ".dir."/scaling.dat && echo y") eq "y") {
   set output out.'-scaling.png'
   set title "taskmill process throughput, real Worker, no-op handlers"
-  set xlabel "Worker concurrency (handler threads), batch_size 100, one Worker"
+  set xlabel "Workers (each: own dequeue and ack connections, concurrency 4, batch_size 100)"
   set ylabel "tasks/s"
   set xrange [0.5:8.5]
   set yrange [0:*]

@@ -165,11 +165,11 @@ if want dequeue; then
 fi
 if want process; then
 	phase process
-	# The scaling curve at N: one Worker, concurrency 1..8 (handler threads), batch_size 100.
-	# The Worker claims whole batches into a local queue and refills it while handlers run.
-	for c in 1 2 4 8; do
-		run_tm tm_proc process --n "$N" --workers 1 --concurrency "$c" --batch 100 --curve yes
-		run_tm tm_proc process --n "$N" --workers 1 --concurrency "$c" --batch 100 --curve yes --ephemeral
+	# The scaling curve: 1, 2, 4, 8 Workers (each with its own dequeue, ack and listen
+	# connections), concurrency 4, batch_size 100, 5 x N tasks.
+	for w in 1 2 4 8; do
+		run_tm tm_proc process --n $((N * 5)) --workers "$w" --concurrency 4 --batch 100 --curve yes
+		run_tm tm_proc process --n $((N * 5)) --workers "$w" --concurrency 4 --batch 100 --curve yes --ephemeral
 	done
 	# at the process N (200k by default): several settings, as the peers try several and
 	# report their best. Two Workers (each its own dequeue and ack connections) use both
