@@ -145,18 +145,12 @@ SELECT taskmill.enqueue('gen', 'op', idempotency_key => :'gen_id') > :gen_id AS 
 -- A one-task enqueue without a key inserts without SPI; with a row trigger on the table
 -- (or RLS, or no INSERT privilege) it takes the SQL statement, so the INSERT behaves as
 -- any INSERT would.
-CREATE FUNCTION pg_temp.mark() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	NEW.payload := '{"by": "trigger"}';
-	RETURN NEW;
-END
-$$;
 CREATE TRIGGER mark BEFORE INSERT ON taskmill.tasks FOR EACH ROW EXECUTE FUNCTION pg_temp.mark();
 SELECT taskmill.enqueue('trig', 'op', '{"by": "caller"}') AS tid \gset
-SELECT payload FROM taskmill.tasks WHERE id = :tid;
+SELECT payload, meta FROM taskmill.tasks WHERE id = :tid;
 DROP TRIGGER mark ON taskmill.tasks;
 SELECT taskmill.enqueue('trig', 'op', '{"by": "caller"}') AS tid \gset
-SELECT payload FROM taskmill.tasks WHERE id = :tid;
+SELECT payload, meta FROM taskmill.tasks WHERE id = :tid;
 CREATE ROLE regress_taskmill_reader;
 GRANT USAGE ON SCHEMA taskmill TO regress_taskmill_reader;
 GRANT SELECT ON taskmill.tasks TO regress_taskmill_reader;

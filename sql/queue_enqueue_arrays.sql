@@ -69,13 +69,7 @@ SELECT count(*) AS tasks, count(DISTINCT id) AS ids,
 FROM taskmill.tasks WHERE queue_name = 'chunks';
 SELECT cardinality(:'ids'::bigint[]) AS returned_ids;
 -- with a row trigger on the table the batch takes the SQL INSERT, and the trigger runs
-CREATE FUNCTION pg_temp.mark() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	NEW.meta := '{"by": "trigger"}';
-	RETURN NEW;
-END
-$$;
 CREATE TRIGGER mark BEFORE INSERT ON taskmill.tasks FOR EACH ROW EXECUTE FUNCTION pg_temp.mark();
-SELECT cardinality(taskmill.enqueue_arrays('trig', ARRAY['a', 'b', 'c'])) AS enqueued;
+SELECT cardinality(taskmill.enqueue_arrays('trig_arrays', ARRAY['a', 'b', 'c'])) AS enqueued;
 DROP TRIGGER mark ON taskmill.tasks;
-SELECT count(*) FILTER (WHERE meta = '{"by": "trigger"}') AS marked FROM taskmill.tasks WHERE queue_name = 'trig';
+SELECT count(*) FILTER (WHERE meta = '{"by": "trigger"}') AS marked FROM taskmill.tasks WHERE queue_name = 'trig_arrays';
