@@ -13,10 +13,12 @@ if (system("test -s ".dir."/scaling.dat && echo y") eq "y\n" || system("test -s 
   set xrange [0.5:8.5]
   set yrange [0:*]
   set xtics (1,2,4,8)
+  set key bottom right
   plot dir.'/scaling.dat' using 1:2 with linespoints lw 2 pt 7 title "results kept", \
        ''                 using 1:3 with linespoints lw 2 pt 5 title "ephemeral"
 }
 if (system("test -s ".dir."/depth.dat && echo y") eq "y\n" || system("test -s ".dir."/depth.dat && echo y") eq "y") {
+  set key top left
   set output out.'-depth.png'
   set title "taskmill.dequeue(q, 1) call time by queue depth"
   set xlabel "available tasks in the queue"
@@ -31,6 +33,7 @@ if (system("test -s ".dir."/depth.dat && echo y") eq "y\n" || system("test -s ".
   unset logscale x
 }
 if (system("test -s ".dir."/soak.dat && echo y") eq "y\n" || system("test -s ".dir."/soak.dat && echo y") eq "y") {
+  set key center right
   set output out.'-soak.png'
   set title "taskmill soak: throughput and taskmill.tasks size"
   set xlabel "seconds"
