@@ -116,14 +116,11 @@ Clock::time_point parse_timestamp(std::string_view s) {
       offset = sign * (oh * 3600 + om * 60 + os);
     }
   }
-  std::tm tm{};
-  tm.tm_year = Y - 1900;
-  tm.tm_mon = M - 1;
-  tm.tm_mday = D;
-  tm.tm_hour = h;
-  tm.tm_min = m;
-  tm.tm_sec = sec;
-  int64_t epoch = static_cast<int64_t>(timegm(&tm)) - offset;
+  // Days since 1970 by calendar arithmetic (timegm went through mktime's time zone
+  // machinery: a measurable share of a task's client cost, three timestamps per task).
+  if (M < 1 || M > 12 || D < 1 || D > 31) return fail();
+  const auto days = sys_days{year{Y} / month{static_cast<unsigned>(M)} / day{static_cast<unsigned>(D)}};
+  int64_t epoch = static_cast<int64_t>(days.time_since_epoch().count()) * 86400 + h * 3600 + m * 60 + sec - offset;
   return Clock::time_point(duration_cast<Clock::duration>(seconds(epoch) + microseconds(micros)));
 }
 

@@ -132,9 +132,7 @@ std::vector<Task> Console::list_dlq(std::string_view queue, int limit, int offse
   auto r = lease->exec(
       "SELECT * FROM taskmill.list_dlq(queue_name => $1, \"limit\" => $2, \"offset\" => $3)",
       queue, limit, offset);
-  std::vector<Task> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(Task::from_row(r, i));
-  return out;
+  return Task::from_result(r);
 }
 
 }  // namespace taskmill

@@ -303,8 +303,7 @@ struct Worker::Impl {
             "taskmill_dequeue", kDequeueSql,
             {to_param(queue), to_param(n), to_param(opt.visibility_timeout),
              to_param(opt.task_group_id)});
-        tasks.reserve(r.rows());
-        for (int i = 0; i < r.rows(); ++i) tasks.push_back(Task::from_row(r, i));
+        tasks = Task::from_result(r);
         backoff = 0ms;
       } catch (const std::exception& e) {
         {
@@ -575,10 +574,7 @@ struct Worker::Impl {
       end_pipeline(pc);
       throw Error(ErrorCode::Connection, msg);
     }
-    std::vector<Task> tasks;
-    tasks.reserve(r.rows());
-    for (int i = 0; i < r.rows(); ++i) tasks.push_back(Task::from_row(r, i));
-    return tasks;
+    return Task::from_result(r);
   }
 
   // Reads the rest of the pipeline up to its Sync and leaves pipeline mode. Returns the

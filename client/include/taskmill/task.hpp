@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "taskmill/connection.hpp"
 
@@ -33,6 +34,8 @@ struct Task {
   // Reads row `row` of a result whose columns are named as taskmill.tasks' columns
   // (missing columns keep their defaults).
   static Task from_row(const Result& res, int row);
+  // Every row of such a result (the columns are looked up once).
+  static std::vector<Task> from_result(const Result& res);
 };
 
 }  // namespace taskmill
