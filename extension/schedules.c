@@ -354,6 +354,49 @@ parse_options(JsonbContainer *c, SchedOptions *o)
 	}
 }
 
+/* The enqueue parameters a schedule may pass, in the order of the call's arguments. */
+static const struct
+{
+	int			flag;
+	Oid			type;
+	const char *param;
+}			enqueue_params[] = {
+	{OPT_PRIORITY, INT4OID, "priority"},
+	{OPT_MAX_ATTEMPTS, INT4OID, "max_attempts"},
+	{OPT_TASK_GROUP, TEXTOID, "task_group_id"},
+	{OPT_EXPIRES_IN, TIMESTAMPTZOID, "expires_at"},
+	{OPT_EPHEMERAL, BOOLOID, "ephemeral"},
+	{OPT_META, JSONBOID, "meta"},
+	{OPT_KEY, TEXTOID, "idempotency_key"},
+};
+
+/* The value of one of those parameters. */
+static Datum
+enqueue_param_value(int flag, const SchedOptions *o, const char *key)
+{
+	switch (flag)
+	{
+		case OPT_PRIORITY:
+			return Int32GetDatum(o->priority);
+		case OPT_MAX_ATTEMPTS:
+			return Int32GetDatum(o->max_attempts);
+		case OPT_TASK_GROUP:
+			return CStringGetTextDatum(o->task_group_id);
+		case OPT_EXPIRES_IN:
+			return DirectFunctionCall2(timestamptz_pl_interval,
+									   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+									   IntervalPGetDatum(&o->expires_in));
+		case OPT_EPHEMERAL:
+			return BoolGetDatum(o->ephemeral);
+		case OPT_META:
+			return JsonbPGetDatum(o->meta);
+		case OPT_KEY:
+			return CStringGetTextDatum(key);
+	}
+	elog(ERROR, "taskmill: unknown enqueue option %d", flag);
+	return (Datum) 0;			/* keep compiler quiet */
+}
+
 /*
  * Enqueue one task through taskmill.enqueue (named notation, so the queue core keeps
  * its own defaults for whatever the schedule leaves out).  One saved plan per shape of
@@ -384,43 +427,12 @@ enqueue_task(const char *queue_name, const char *operation_id, Jsonb *payload,
 	else
 		nulls[n] = 'n';
 	n++;
-	if (shape & OPT_PRIORITY)
-	{
-		types[n] = INT4OID;
-		values[n++] = Int32GetDatum(o->priority);
-	}
-	if (shape & OPT_MAX_ATTEMPTS)
-	{
-		types[n] = INT4OID;
-		values[n++] = Int32GetDatum(o->max_attempts);
-	}
-	if (shape & OPT_TASK_GROUP)
-	{
-		types[n] = TEXTOID;
-		values[n++] = CStringGetTextDatum(o->task_group_id);
-	}
-	if (shape & OPT_EXPIRES_IN)
-	{
-		types[n] = TIMESTAMPTZOID;
-		values[n++] = DirectFunctionCall2(timestamptz_pl_interval,
-										  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
-										  IntervalPGetDatum(&o->expires_in));
-	}
-	if (shape & OPT_EPHEMERAL)
-	{
-		types[n] = BOOLOID;
-		values[n++] = BoolGetDatum(o->ephemeral);
-	}
-	if (shape & OPT_META)
-	{
-		types[n] = JSONBOID;
-		values[n++] = JsonbPGetDatum(o->meta);
-	}
-	if (shape & OPT_KEY)
-	{
-		types[n] = TEXTOID;
-		values[n++] = CStringGetTextDatum(key);
-	}
+	for (int i = 0; i < (int) lengthof(enqueue_params); i++)
+		if (shape & enqueue_params[i].flag)
+		{
+			types[n] = enqueue_params[i].type;
+			values[n++] = enqueue_param_value(enqueue_params[i].flag, o, key);
+		}
 
 	if (enqueue_plans[shape] == NULL)
 	{
@@ -430,20 +442,9 @@ enqueue_task(const char *queue_name, const char *operation_id, Jsonb *payload,
 		initStringInfo(&sql);
 		appendStringInfoString(&sql,
 							   "SELECT taskmill.enqueue(queue_name => $1, operation_id => $2, payload => $3");
-		if (shape & OPT_PRIORITY)
-			appendStringInfo(&sql, ", priority => $%d", ++p);
-		if (shape & OPT_MAX_ATTEMPTS)
-			appendStringInfo(&sql, ", max_attempts => $%d", ++p);
-		if (shape & OPT_TASK_GROUP)
-			appendStringInfo(&sql, ", task_group_id => $%d", ++p);
-		if (shape & OPT_EXPIRES_IN)
-			appendStringInfo(&sql, ", expires_at => $%d", ++p);
-		if (shape & OPT_EPHEMERAL)
-			appendStringInfo(&sql, ", ephemeral => $%d", ++p);
-		if (shape & OPT_META)
-			appendStringInfo(&sql, ", meta => $%d", ++p);
-		if (shape & OPT_KEY)
-			appendStringInfo(&sql, ", idempotency_key => $%d", ++p);
+		for (int i = 0; i < (int) lengthof(enqueue_params); i++)
+			if (shape & enqueue_params[i].flag)
+				appendStringInfo(&sql, ", %s => $%d", enqueue_params[i].param, ++p);
 		appendStringInfoString(&sql, ")");
 		saved_plan(&enqueue_plans[shape], sql.data, n, types);
 	}
