@@ -32,12 +32,23 @@ static SPIPlanPtr dequeue_group_plan = NULL;	/* only one task group ($4) */
  * The best batch_size of both, by (priority DESC, id), are updated: delivered with a
  * fresh lease, or moved to the DLQ when expired, or when a timed-out delivery had
  * already used its last attempt. Rows locked but not picked are released at commit.
- * The update finds its rows by the ctid the locking scan returned (a TID scan, not a
- * primary-key descent per row). A row that another transaction updated after this
+ * The update finds its rows by the ctids the locking scans returned, as one array
+ * (a TID scan, not a primary-key descent per row; as an array rather than a join so
+ * that no plan can turn it into a hash join over a sequential scan of the table, which
+ * the planner chose for a join at ~10k rows). A row that another transaction updated after this
  * statement's snapshot was taken is locked in its new version, which the snapshot does
  * not see: the update skips it and the batch comes back one short, the task still
  * available; never a double delivery.
  */
+/*
+ * Whether a picked row goes to the DLQ instead of being delivered, from the row itself
+ * (the version this statement locked): expired, or a timed-out delivery (lease set:
+ * only redelivered rows have one) that used its last attempt.
+ */
+#define EXPIRED		"COALESCE(t.expires_at <= pg_catalog.now(), false)"
+#define EXHAUSTED	"(t.lease IS NOT NULL AND t.attempts >= t.max_attempts)"
+#define DEAD		"(" EXPIRED " OR " EXHAUSTED ")"
+
 static const char *dequeue_sql_fmt =
 "WITH ready AS MATERIALIZED ("
 "  SELECT t.ctid AS tid, t.id, t.priority,"
@@ -60,14 +71,13 @@ static const char *dequeue_sql_fmt =
 "  ORDER BY c.priority DESC, c.id LIMIT $2"
 "), upd AS ("
 "  UPDATE taskmill.tasks t SET"
-"    attempts = CASE WHEN p.expired OR p.exhausted THEN t.attempts ELSE t.attempts + 1 END,"
-"    visible_at = CASE WHEN p.expired OR p.exhausted THEN t.visible_at"
-"                      ELSE pg_catalog.now() + $3 END,"
-"    lease = CASE WHEN p.expired OR p.exhausted THEN NULL ELSE pg_catalog.gen_random_uuid() END,"
-"    dlq_at = CASE WHEN p.expired OR p.exhausted THEN pg_catalog.now() END,"
-"    dlq_reason = CASE WHEN p.expired THEN 'expired'"
-"                      WHEN p.exhausted THEN 'visibility timeout expired on the last attempt' END"
-"  FROM picked p WHERE t.ctid = p.tid"
+"    attempts = CASE WHEN " DEAD " THEN t.attempts ELSE t.attempts + 1 END,"
+"    visible_at = CASE WHEN " DEAD " THEN t.visible_at ELSE pg_catalog.now() + $3 END,"
+"    lease = CASE WHEN " DEAD " THEN NULL ELSE pg_catalog.gen_random_uuid() END,"
+"    dlq_at = CASE WHEN " DEAD " THEN pg_catalog.now() END,"
+"    dlq_reason = CASE WHEN " EXPIRED " THEN 'expired'"
+"                      WHEN " EXHAUSTED " THEN 'visibility timeout expired on the last attempt' END"
+"  WHERE t.ctid = ANY (ARRAY(SELECT p.tid FROM picked p))"
 "  RETURNING t.*"
 ")"
 "SELECT * FROM upd ORDER BY priority DESC, id";
