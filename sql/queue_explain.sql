@@ -27,6 +27,29 @@ DEALLOCATE dq;
 DEALLOCATE dqg;
 RESET plan_cache_mode;
 
+-- Custom plans too (a saved plan's first executions use them), with real batch sizes:
+-- still no sequential scan. (Joining the picked rows back by ctid once became a hash join
+-- over a Seq Scan of the table for large batches; the claim now takes them as one array.)
+CREATE FUNCTION pg_temp.seq_scans(stmt text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+	n int := 0;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || stmt LOOP
+		IF line ~ 'Seq Scan' THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+SET plan_cache_mode = force_custom_plan;
+DO $$ BEGIN EXECUTE format('PREPARE dq(text, int, interval) AS %s', taskmill.dequeue_sql()); END $$;
+SELECT b AS batch_size, pg_temp.seq_scans(format('EXECUTE dq(%L, %s, %L)', 'reg_big', b, '30 seconds')) AS seq_scans
+FROM unnest(ARRAY[1, 10, 100, 1000, 10000]) b;
+DEALLOCATE dq;
+RESET plan_cache_mode;
+
 -- And it claims the head of the queue.
 SELECT count(*), min(attempts), max(attempts) FROM taskmill.dequeue('reg_big', 100);
 SELECT count(*) AS group_head FROM taskmill.dequeue('reg_big', 10000, '30 seconds', 'g1');
