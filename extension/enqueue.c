@@ -290,6 +290,16 @@ batch_error_callback(void *arg)
 		errcontext("task %d of the batch", ctx->task);
 }
 
+/* Name the batch's current task (ectx->task) in the context of errors raised from here. */
+static void
+push_batch_error_context(ErrorContextCallback *cb, BatchErrorContext *ectx)
+{
+	cb->callback = batch_error_callback;
+	cb->arg = ectx;
+	cb->previous = error_context_stack;
+	error_context_stack = cb;
+}
+
 static const char *
 jbv_type_name(JsonbValue *v)
 {
@@ -635,10 +645,7 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 
 	alloc_batch_columns(&c);
 
-	errcb.callback = batch_error_callback;
-	errcb.arg = &ectx;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
+	push_batch_error_context(&errcb, &ectx);
 	for (int i = 0; i < c.n; i++)
 	{
 		ectx.task = i + 1;
@@ -649,27 +656,108 @@ taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 	return insert_batch(fcinfo, queue, queue_name, &c, &ectx, &errcb, 2);
 }
 
+/* The batch without callers' keys, inserted directly; false: use the SQL statement. */
+static bool
+insert_batch_direct(text *queue, const BatchColumns *c, const Datum *ids)
+{
+	TmNewTask  *t = palloc(sizeof(TmNewTask) * c->n);
+
+	for (int i = 0; i < c->n; i++)
+	{
+		t[i].id = DatumGetInt64(ids[i]);
+		t[i].queue_name = PointerGetDatum(queue);
+		t[i].operation_id = c->op[i];
+		t[i].payload = c->payload[i];
+		t[i].payload_null = c->payload_null[i];
+		t[i].meta = c->meta[i];
+		t[i].meta_null = c->meta_null[i];
+		t[i].priority = DatumGetInt32(c->priority[i]);
+		t[i].max_attempts = DatumGetInt32(c->max_attempts[i]);
+		t[i].task_group_id = c->group[i];
+		t[i].task_group_id_null = c->group_null[i];
+		t[i].idempotency_key = c->idem[i];
+		t[i].ephemeral = DatumGetBool(c->ephemeral[i]);
+		t[i].scheduled_at = c->scheduled_at[i];
+		t[i].expires_at = c->expires_at[i];
+		t[i].expires_at_null = c->expires_null[i];
+	}
+	return tm_insert_tasks_direct(t, c->n);
+}
+
 /*
- * The common end of both batch forms: the columns of c are read and checked; insert
- * them all (or fail naming the first duplicate key), notify, return the ids.
+ * The batch through the SQL INSERT (callers' keys need its ON CONFLICT): all of it, or
+ * an error naming the first task whose key a queued task has.
  */
-static Datum
-insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumns *cp,
-			 BatchErrorContext *ectxp, ErrorContextCallback *errcbp, int notify_argno)
+static void
+insert_batch_sql(text *queue, char *queue_name, const BatchColumns *c, Datum *ids,
+				 bool any_key, BatchErrorContext *ectxp, ErrorContextCallback *errcbp)
 {
 	static const Oid argtypes[12] = {
 		TEXTOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
 		INT8ARRAYOID
 	};
-	BatchColumns c = *cp;
 	Datum		values[12];
-	Datum	   *ids = palloc(sizeof(Datum) * Max(c.n, 1));
-	Oid			seq = task_id_sequence();
 	SPIPlanPtr	plan;
 	int			rc;
 	uint64		inserted;
-	ArrayType  *result;
+
+	values[0] = PointerGetDatum(queue);
+	values[1] = make_array(c->op, NULL, c->n, TEXTOID);
+	values[2] = make_array(c->payload, c->payload_null, c->n, JSONBOID);
+	values[3] = make_array(c->meta, c->meta_null, c->n, JSONBOID);
+	values[4] = make_array(c->priority, NULL, c->n, INT4OID);
+	values[5] = make_array(c->max_attempts, NULL, c->n, INT4OID);
+	values[6] = make_array(c->group, c->group_null, c->n, TEXTOID);
+	values[7] = make_array(c->idem, c->idem_null, c->n, TEXTOID);
+	values[8] = make_array(c->ephemeral, NULL, c->n, BOOLOID);
+	values[9] = make_array(c->scheduled_at, NULL, c->n, TIMESTAMPTZOID);
+	values[10] = make_array(c->expires_at, c->expires_null, c->n, TIMESTAMPTZOID);
+	values[11] = make_array(ids, NULL, c->n, INT8OID);
+
+	tm_spi_connect();
+	plan = any_key
+		? tm_plan(&enqueue_batch_plan, tm_enqueue_batch_sql, 12, argtypes)
+		: tm_plan(&enqueue_batch_plain_plan, tm_enqueue_batch_plain_sql, 12, argtypes);
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (rc != (any_key ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
+		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));
+	inserted = SPI_processed;
+
+	if (inserted < (uint64) c->n)
+	{
+		/* Some explicit key exists already: name the first one of the batch. */
+		char	  **got = palloc(sizeof(char *) * Max(inserted, 1));
+
+		for (uint64 i = 0; i < inserted; i++)
+			got[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		qsort(got, inserted, sizeof(char *), str_cmp);
+		for (int i = 0; i < c->n; i++)
+			if (c->idem_str[i] != NULL &&
+				bsearch(&c->idem_str[i], got, inserted, sizeof(char *), str_cmp) == NULL)
+			{
+				ectxp->task = i + 1;
+				error_context_stack = errcbp;
+				raise_duplicate_key(c->idem_str[i], queue_name);
+			}
+		elog(ERROR, "taskmill: enqueue_batch inserted %llu of %d tasks",
+			 (unsigned long long) inserted, c->n);
+	}
+	SPI_finish();
+}
+
+/*
+ * The common end of both batch forms: the columns of c are read and checked (c->n > 0);
+ * draw the ids, generate the missing keys, insert them all (or fail naming the first
+ * duplicate key), notify, return the ids.
+ */
+static Datum
+insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumns *cp,
+			 BatchErrorContext *ectxp, ErrorContextCallback *errcbp, int notify_argno)
+{
+	BatchColumns c = *cp;
+	Datum	   *ids = palloc(sizeof(Datum) * c.n);
+	Oid			seq = task_id_sequence();
 	bool		any_key = false;
 
 	check_batch_duplicates(&c);
@@ -687,84 +775,12 @@ insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumn
 		}
 	}
 
-	values[0] = PointerGetDatum(queue);
-	values[1] = make_array(c.op, NULL, c.n, TEXTOID);
-	values[2] = make_array(c.payload, c.payload_null, c.n, JSONBOID);
-	values[3] = make_array(c.meta, c.meta_null, c.n, JSONBOID);
-	values[4] = make_array(c.priority, NULL, c.n, INT4OID);
-	values[5] = make_array(c.max_attempts, NULL, c.n, INT4OID);
-	values[6] = make_array(c.group, c.group_null, c.n, TEXTOID);
-	values[7] = make_array(c.idem, c.idem_null, c.n, TEXTOID);
-	values[8] = make_array(c.ephemeral, NULL, c.n, BOOLOID);
-	values[9] = make_array(c.scheduled_at, NULL, c.n, TIMESTAMPTZOID);
-	values[10] = make_array(c.expires_at, c.expires_null, c.n, TIMESTAMPTZOID);
-	values[11] = make_array(ids, NULL, c.n, INT8OID);
+	if (any_key || !insert_batch_direct(queue, &c, ids))
+		insert_batch_sql(queue, queue_name, &c, ids, any_key, ectxp, errcbp);
 
-	if (!any_key)
-	{
-		TmNewTask  *t = palloc(sizeof(TmNewTask) * Max(c.n, 1));
-
-		for (int i = 0; i < c.n; i++)
-		{
-			t[i].id = DatumGetInt64(ids[i]);
-			t[i].queue_name = PointerGetDatum(queue);
-			t[i].operation_id = c.op[i];
-			t[i].payload = c.payload[i];
-			t[i].payload_null = c.payload_null[i];
-			t[i].meta = c.meta[i];
-			t[i].meta_null = c.meta_null[i];
-			t[i].priority = DatumGetInt32(c.priority[i]);
-			t[i].max_attempts = DatumGetInt32(c.max_attempts[i]);
-			t[i].task_group_id = c.group[i];
-			t[i].task_group_id_null = c.group_null[i];
-			t[i].idempotency_key = c.idem[i];
-			t[i].ephemeral = DatumGetBool(c.ephemeral[i]);
-			t[i].scheduled_at = c.scheduled_at[i];
-			t[i].expires_at = c.expires_at[i];
-			t[i].expires_at_null = c.expires_null[i];
-		}
-		if (c.n > 0 && tm_insert_tasks_direct(t, c.n))
-		{
-			result = construct_array(ids, c.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-			tm_enqueue_notify(queue_name, fcinfo, notify_argno);
-			PG_RETURN_ARRAYTYPE_P(result);
-		}
-	}
-
-	tm_spi_connect();
-	plan = any_key
-		? tm_plan(&enqueue_batch_plan, tm_enqueue_batch_sql, 12, argtypes)
-		: tm_plan(&enqueue_batch_plain_plan, tm_enqueue_batch_plain_sql, 12, argtypes);
-	rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (rc != (any_key ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
-		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));
-	inserted = SPI_processed;
-
-	if (inserted < (uint64) c.n)
-	{
-		/* Some explicit key exists already: name the first one of the batch. */
-		char	  **got = palloc(sizeof(char *) * Max(inserted, 1));
-
-		for (uint64 i = 0; i < inserted; i++)
-			got[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		qsort(got, inserted, sizeof(char *), str_cmp);
-		for (int i = 0; i < c.n; i++)
-			if (c.idem_str[i] != NULL &&
-				bsearch(&c.idem_str[i], got, inserted, sizeof(char *), str_cmp) == NULL)
-			{
-				ectxp->task = i + 1;
-				error_context_stack = errcbp;
-				raise_duplicate_key(c.idem_str[i], queue_name);
-			}
-		elog(ERROR, "taskmill: enqueue_batch inserted %llu of %d tasks",
-			 (unsigned long long) inserted, c.n);
-	}
-
-	SPI_finish();
-
-	result = construct_array(ids, c.n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 	tm_enqueue_notify(queue_name, fcinfo, notify_argno);
-	PG_RETURN_ARRAYTYPE_P(result);
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, c.n, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /* ---- enqueue_arrays ---- */
@@ -854,10 +870,7 @@ taskmill_enqueue_arrays(PG_FUNCTION_ARGS)
 
 	alloc_batch_columns(&c);
 
-	errcb.callback = batch_error_callback;
-	errcb.arg = &ectx;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
+	push_batch_error_context(&errcb, &ectx);
 	for (int i = 0; i < c.n; i++)
 	{
 		bool		have_sched = false;
