@@ -115,6 +115,18 @@ check_task_known(int64 task_id)
 		tm_raise_task_not_found(task_id);
 }
 
+/* Run a saved plan (inside SPI) whose one row is a count, and return the count. */
+static int32
+run_count(SPIPlanPtr plan, Datum *values, const char *nulls, const char *what)
+{
+	bool		isnull;
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "taskmill: %s failed: %s", what, SPI_result_code_string(rc));
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /*
  * taskmill.ack(task_id, lease, result jsonb DEFAULT NULL) RETURNS boolean
  */
@@ -125,8 +137,6 @@ taskmill_ack(PG_FUNCTION_ARGS)
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	bool		isnull;
-	int			rc;
 	int32		done;
 
 	tm_require_arg(fcinfo, 1, "lease");
@@ -135,10 +145,7 @@ taskmill_ack(PG_FUNCTION_ARGS)
 	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&ack_plan, tm_ack_sql, 3, argtypes), values, nulls, false, 0);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "taskmill: ack failed: %s", SPI_result_code_string(rc));
-	done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	done = run_count(tm_plan(&ack_plan, tm_ack_sql, 3, argtypes), values, nulls, "ack");
 	if (done == 0)
 		check_task_known(task_id);
 	SPI_finish();
@@ -156,12 +163,24 @@ array_length_checked(ArrayType *a, const char *what)
 	return ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
 }
 
-/* Length of paired task_ids / leases arrays: both one-dimensional and of one length. */
+/*
+ * The paired task_ids / leases arguments (0 and 1): both one-dimensional and of one
+ * length, which is returned. NULL arrays count as empty (array_agg() over no
+ * deliveries gives NULL): 0, and *ids / *leases are NULL.
+ */
 static int
-paired_length(ArrayType *ids, ArrayType *leases)
+deliveries_arg(FunctionCallInfo fcinfo, ArrayType **ids, ArrayType **leases)
 {
-	int			n = array_length_checked(ids, "task_ids");
-	int			m = array_length_checked(leases, "leases");
+	int			n;
+	int			m;
+
+	*ids = *leases = NULL;
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return 0;
+	*ids = PG_GETARG_ARRAYTYPE_P(0);
+	*leases = PG_GETARG_ARRAYTYPE_P(1);
+	n = array_length_checked(*ids, "task_ids");
+	m = array_length_checked(*leases, "leases");
 
 	if (m != n)
 		ereport(ERROR,
@@ -183,20 +202,12 @@ taskmill_ack_many(PG_FUNCTION_ARGS)
 	static const Oid argtypes[3] = {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID};
 	ArrayType  *ids;
 	ArrayType  *leases;
-	int			n;
+	int			n = deliveries_arg(fcinfo, &ids, &leases);
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	bool		isnull;
-	int			rc;
 	int32		done;
 
-	/* NULL arrays are empty ones: array_agg() over no deliveries gives NULL */
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_INT32(0);
-	ids = PG_GETARG_ARRAYTYPE_P(0);
-	leases = PG_GETARG_ARRAYTYPE_P(1);
-	n = paired_length(ids, leases);
-	if (!PG_ARGISNULL(2))
+	if (ids != NULL && !PG_ARGISNULL(2))
 	{
 		ArrayType  *results = PG_GETARG_ARRAYTYPE_P(2);
 		int			m = array_length_checked(results, "results");
@@ -215,10 +226,7 @@ taskmill_ack_many(PG_FUNCTION_ARGS)
 	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&ack_many_plan, tm_ack_many_sql, 3, argtypes), values, nulls, false, 0);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "taskmill: ack_many failed: %s", SPI_result_code_string(rc));
-	done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	done = run_count(tm_plan(&ack_many_plan, tm_ack_many_sql, 3, argtypes), values, nulls, "ack_many");
 	SPI_finish();
 	PG_RETURN_INT32(done);
 }
@@ -309,17 +317,10 @@ taskmill_release(PG_FUNCTION_ARGS)
 	static const Oid argtypes[2] = {INT8ARRAYOID, UUIDARRAYOID};
 	ArrayType  *ids;
 	ArrayType  *leases;
-	int			n;
+	int			n = deliveries_arg(fcinfo, &ids, &leases);
 	Datum		values[2];
-	bool		isnull;
-	int			rc;
 	int32		done;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_INT32(0);
-	ids = PG_GETARG_ARRAYTYPE_P(0);
-	leases = PG_GETARG_ARRAYTYPE_P(1);
-	n = paired_length(ids, leases);
 	if (n == 0)
 		PG_RETURN_INT32(0);
 
@@ -327,10 +328,7 @@ taskmill_release(PG_FUNCTION_ARGS)
 	values[1] = PointerGetDatum(leases);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&release_plan, tm_release_sql, 2, argtypes), values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "taskmill: release failed: %s", SPI_result_code_string(rc));
-	done = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	done = run_count(tm_plan(&release_plan, tm_release_sql, 2, argtypes), values, NULL, "release");
 	SPI_finish();
 	PG_RETURN_INT32(done);
 }
