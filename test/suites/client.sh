@@ -6,9 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../testutil/suite.sh"
 cd "$TOP"
-start_cluster
-export TASKMILL_TEST_TEMPLATE=taskmill_test_template
-new_db taskmill_client_check # fail fast when CREATE EXTENSION taskmill does not work
+client_cluster
 client_check_seed_names
 client_build build/test-client
 client_ctest build/test-client

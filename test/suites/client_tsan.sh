@@ -6,9 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../testutil/suite.sh"
 cd "$TOP"
-start_cluster
-export TASKMILL_TEST_TEMPLATE=taskmill_test_template
-new_db taskmill_client_check # fail fast when CREATE EXTENSION taskmill does not work
+client_cluster
 client_build build/test-tsan -DTASKMILL_SANITIZE=thread -DTASKMILL_TEST_EXTRAS=OFF
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4"
 client_ctest build/test-tsan -R '^(Race|Concurrency|FIFO|Worker)\.'

@@ -2,9 +2,16 @@
 # build test/client (the library is built inside it with the same flags), then run the
 # cases with ctest, one process per case, and print a gtest-style summary.
 #
+#   client_cluster                      the suite's cluster and the test template database
 #   client_build BUILD_DIR [cmake -D options ...]
 #   client_ctest BUILD_DIR [ctest options ...]
 # Env: CLIENT_TEST_JOBS (ctest -j, default 2), CLIENT_BUILD_JOBS (default 2).
+
+client_cluster() {
+	start_cluster
+	export TASKMILL_TEST_TEMPLATE=taskmill_test_template
+	new_db taskmill_client_check # fail fast when CREATE EXTENSION taskmill does not work
+}
 
 client_build() {
 	local dir=$1
