@@ -14,8 +14,13 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
 # Keep the control file and scripts in extension/: PGXS would look for it at the top level
 # if EXTENSION were set, so install it as DATA into share/extension instead.
 MODULEDIR = extension
-EXTVERSION = 0.1
-DATA = extension/taskmill.control $(filter-out extension/taskmill--$(EXTVERSION).sql,$(wildcard extension/taskmill--*.sql))
+# The version being built. Released versions and their commits are listed in RELEASES; each
+# later change to SQL objects ships as a committed update script extension/taskmill--A--B.sql.
+# The full script of the current version is assembled from extension/sql/*.sql (never
+# committed); full scripts of released versions are rebuilt from their commits by the
+# upgrade suite (test/suites/upgrade.sh), not kept here.
+EXTVERSION = 0.2
+DATA = extension/taskmill.control $(wildcard extension/taskmill--*--*.sql)
 DATA_built = extension/taskmill--$(EXTVERSION).sql
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))

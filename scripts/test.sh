@@ -11,7 +11,12 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 
 scripts/provision.sh || exit 1
-make -s >/dev/null && make -s install >/dev/null || { echo "extension build failed"; make; exit 1; }
+# The suites' servers run from a private copy of the PostgreSQL installation with this
+# checkout's extension installed into it (as `make check` does with its temp install), so the
+# machine's own PostgreSQL is left alone and two checkouts can be tested at once.
+. scripts/pg-root.sh
+pg_root_create "$TOP/build/pgroot" || exit 1
+make -s >/dev/null && make -s install DESTDIR="$PGROOT" >/dev/null || { echo "extension build failed"; make; exit 1; }
 
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then

@@ -91,7 +91,7 @@ echo "ok no unexpected ERROR or FATAL in the server log"
 
 as_pg=(runuser -u postgres --)
 [ "$(id -u)" = 0 ] || as_pg=()
-"${as_pg[@]}" "$(pg_config --bindir)/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null
+"${as_pg[@]}" "${PGBIN:-$(pg_config --bindir)}/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null
 grep -q 'database system is shut down' "$log"
 echo "ok the server stopped cleanly with its workers"
 echo "# All bgworker tests passed"
