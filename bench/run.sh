@@ -58,8 +58,10 @@ want() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 # ---------------------------------------------------------------- build
 if [ "${BENCH_SKIP_INSTALL:-0}" != 1 ]; then # scripts/test.sh has done both already
 	scripts/provision.sh
-	log "building and installing the extension"
-	make -s -j2 >/dev/null && make -s install >/dev/null
+	log "building and installing the extension into a private copy of PostgreSQL"
+	. scripts/pg-root.sh
+	pg_root_create "$TOP/build/pgroot-bench"
+	make -s -j2 >/dev/null && make -s install DESTDIR="$PGROOT" >/dev/null
 fi
 BUILD=${BENCH_BUILD_DIR:-$TOP/bench/build}
 log "building the driver in $BUILD"
