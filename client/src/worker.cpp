@@ -653,6 +653,7 @@ struct Worker::Impl {
     bool panic = false;
     ErrorCode code = ErrorCode::Internal;
     std::string error;
+    const auto started_at = std::chrono::steady_clock::now();
     auto it = handlers.find(task.operation_id);
     if (it == handlers.end()) {
       code = ErrorCode::TaskNotRegistered;
@@ -704,20 +705,32 @@ struct Worker::Impl {
         }
       }
     }
-    if (abandoned) return;  // stop() already gave the task back
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started_at);
+    if (abandoned) {  // stop() already gave the task back
+      event(task, TaskEvent::Outcome::Released, took, error);
+      return;
+    }
     if (ok) {
       if (!direct_ack) {
         if (tell_acker) cv_ack.notify_one();
-        return;
+      } else {
+        try {
+          send_acks({AckItem{task.id, task.lease, ctx.result(), grouped}});
+        } catch (const std::exception& e) {
+          report(std::string("ack failed: ") + e.what());
+        }
       }
-      try {
-        send_acks({AckItem{task.id, task.lease, ctx.result(), grouped}});
-      } catch (const std::exception& e) {
-        report(std::string("ack failed: ") + e.what());
-      }
+      event(task, TaskEvent::Outcome::Succeeded, took, {});
       return;
     }
-    nack(task, error, std::nullopt, st);
+    auto verdict = nack(task, error, std::nullopt, st);
+    event(task,
+          verdict == "dlq"              ? TaskEvent::Outcome::DeadLettered
+          : code == ErrorCode::Timeout  ? TaskEvent::Outcome::TimedOut
+          : panic                       ? TaskEvent::Outcome::Panicked
+                                        : TaskEvent::Outcome::Failed,
+          took, error);
     if (grouped) {
       // A dead-lettered head lets its group's next task go: look again now.
       {
@@ -729,29 +742,43 @@ struct Worker::Impl {
     alert(task, error, panic, code);
   }
 
-  void nack(const Task& task, const std::string& error,
-            std::optional<milliseconds> retry_delay = std::nullopt, std::stop_token st = {}) {
+  // Returns nack's verdict ("retry", "dlq", "stale"), or "" when it could not be sent.
+  std::string nack(const Task& task, const std::string& error,
+                   std::optional<milliseconds> retry_delay = std::nullopt,
+                   std::stop_token st = {}) {
     milliseconds backoff{50};
     for (int attempt = 0; attempt < 8; ++attempt) {
       try {
         auto lease = client.acquire();
-        lease->exec_prepared("taskmill_nack", kNackSql,
-                             {to_param(task.id), to_param(task.lease), to_param(error),
-                              to_param(retry_delay)});
-        return;
+        auto r = lease->exec_prepared("taskmill_nack", kNackSql,
+                                      {to_param(task.id), to_param(task.lease), to_param(error),
+                                       to_param(retry_delay)});
+        return r.rows() > 0 ? std::string(r.get(0, 0)) : std::string();
       } catch (const Error& e) {
         if (e.code() != ErrorCode::Connection) {
           report("nack of task " + std::to_string(task.id) + " failed: " + e.what());
-          return;
+          return {};
         }
       } catch (const std::exception& e) {
         report("nack of task " + std::to_string(task.id) + " failed: " + e.what());
-        return;
+        return {};
       }
       // Server unreachable: try again; if it never answers, the visibility timeout hands
       // the task out again, so nothing is lost.
-      if (!sleep_for(st, backoff)) return;
+      if (!sleep_for(st, backoff)) return {};
       backoff = std::min(backoff * 2, milliseconds(2000));
+    }
+    return {};
+  }
+
+  void event(const Task& task, TaskEvent::Outcome outcome, std::chrono::microseconds took,
+             const std::string& error) {
+    if (!opt.on_task_event) return;
+    try {
+      opt.on_task_event(TaskEvent{task.id, queue, task.operation_id, task.attempts, outcome,
+                                  took, Clock::now(), error});
+    } catch (...) {
+      // An event hook must not take the worker down.
     }
   }
 
@@ -1027,6 +1054,18 @@ struct Worker::Impl {
 };
 
 // ---- Worker ----------------------------------------------------------------------------
+
+const char* to_string(TaskEvent::Outcome outcome) noexcept {
+  switch (outcome) {
+    case TaskEvent::Outcome::Succeeded: return "succeeded";
+    case TaskEvent::Outcome::Failed: return "failed";
+    case TaskEvent::Outcome::DeadLettered: return "dead_lettered";
+    case TaskEvent::Outcome::Panicked: return "panicked";
+    case TaskEvent::Outcome::TimedOut: return "timed_out";
+    case TaskEvent::Outcome::Released: return "released";
+  }
+  return "unknown";
+}
 
 Worker::Worker(Client& client, std::string queue_name, WorkerOptions options)
     : impl_(std::make_unique<Impl>(client, std::move(queue_name), std::move(options))) {}

@@ -3,6 +3,8 @@
 // is a wait-for-condition on the database with a generous timeout.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -589,4 +591,101 @@ TEST(Worker, Retry_PreservesAttempts) {
   w.stop();
   EXPECT_EQ(testutil::ResultRow(env.pg, id).i64(0, "attempts"), 3);
   EXPECT_EQ(task->current_count.load(), 3);
+}
+
+// ---- Per-delivery events (WorkerOptions::on_task_event: metrics and the CLI's --json log)
+
+TEST(Worker, TaskEvents_OnePerDelivery) {
+  TestEnv env;
+  struct Log {
+    std::mutex mu;
+    std::vector<taskmill::TaskEvent> events;
+    std::size_t size() {
+      std::lock_guard lk(mu);
+      return events.size();
+    }
+  };
+  auto log = std::make_shared<Log>();
+  auto ok = testutil::MakeSuccessTask("ok");
+  auto fail = testutil::MakeFailingTask("fail", "card declined");
+  auto panic = testutil::MakePanicTask("explode", "boom");
+  auto slow = testutil::MakeSlowTask("slow", 5s, /*respect_cancel=*/true);
+  auto opts = testutil::FastWorkerOptions();
+  opts.process_timeout = 300ms;
+  opts.on_task_event = [log](const taskmill::TaskEvent& e) {
+    std::lock_guard lk(log->mu);
+    log->events.push_back(e);
+  };
+  EnqueueOptions once;
+  once.max_attempts = 1;
+  EnqueueOptions many;
+  many.max_attempts = 10;
+  auto enq = env.enqueuer();
+  const auto before = std::chrono::system_clock::now();
+  int64_t ok_id = enq.enqueue("ok");
+  int64_t retried = enq.enqueue("fail", nullptr, many);
+  int64_t dead = enq.enqueue("fail", nullptr, once);
+  int64_t panicked = enq.enqueue("explode", nullptr, many);
+  int64_t timed_out = enq.enqueue("slow", nullptr, many);
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(ok->op, ok->handler());
+  w.register_task(fail->op, fail->handler());
+  w.register_task(panic->op, panic->handler());
+  w.register_task(slow->op, slow->handler());
+  w.start();
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, ok_id));
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, retried, 1));
+  ASSERT_TRUE(testutil::WaitForDLQCount(env.pg, env.queue, 1));
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, panicked, 1));
+  ASSERT_TRUE(testutil::WaitForNacked(env.pg, timed_out, 1));
+  ASSERT_TRUE(testutil::WaitFor([&] { return log->size() >= 5; }, "five task events"));
+  w.stop();
+  std::lock_guard lk(log->mu);
+  // The first event of each task (retried ones may have run again before stop()).
+  std::map<int64_t, taskmill::TaskEvent> first;
+  for (auto& e : log->events) first.emplace(e.task_id, e);
+  ASSERT_EQ(first.size(), 5u);
+  using O = taskmill::TaskEvent::Outcome;
+  EXPECT_EQ(first.at(ok_id).outcome, O::Succeeded);
+  EXPECT_EQ(first.at(retried).outcome, O::Failed);
+  EXPECT_EQ(first.at(dead).outcome, O::DeadLettered);
+  EXPECT_EQ(first.at(panicked).outcome, O::Panicked);
+  EXPECT_EQ(first.at(timed_out).outcome, O::TimedOut);
+  EXPECT_STREQ(taskmill::to_string(O::DeadLettered), "dead_lettered");
+  EXPECT_STREQ(taskmill::to_string(first.at(timed_out).outcome), "timed_out");
+  EXPECT_EQ(first.at(ok_id).error, "");
+  EXPECT_TRUE(ContainsCI(first.at(retried).error, "card declined")) << first.at(retried).error;
+  EXPECT_TRUE(ContainsCI(first.at(panicked).error, "boom")) << first.at(panicked).error;
+  EXPECT_GE(first.at(timed_out).duration, std::chrono::microseconds(300ms));
+  for (auto& [id, e] : first) {
+    EXPECT_EQ(e.queue, env.queue);
+    EXPECT_EQ(e.attempt, 1) << "task " << id;
+    EXPECT_GE(e.finished_at, before);
+    EXPECT_GE(e.duration.count(), 0);
+  }
+  EXPECT_EQ(first.at(ok_id).operation, "ok");
+  EXPECT_EQ(first.at(dead).operation, "fail");
+}
+
+TEST(Worker, TaskEvents_ReleasedOnStopTimeout) {
+  TestEnv env;
+  std::atomic<int> released{0}, events{0};
+  auto slow = testutil::MakeSlowTask("slow", 1500ms, /*respect_cancel=*/false);
+  auto opts = testutil::FastWorkerOptions();
+  opts.stop_timeout = 200ms;
+  opts.on_task_event = [&](const taskmill::TaskEvent& e) {
+    ++events;
+    if (e.outcome == taskmill::TaskEvent::Outcome::Released) ++released;
+  };
+  int64_t id = env.enqueuer().enqueue("slow");
+  {
+    taskmill::Worker w(env.client, env.queue, opts);
+    w.register_task(slow->op, slow->handler());
+    w.start();
+    ASSERT_TRUE(testutil::WaitFor([&] { return slow->executed.load() >= 1; }, "the handler started"));
+    EXPECT_THROW(w.stop(), taskmill::Error);
+  }  // the destructor joins the straggler: its event has been reported by now
+  EXPECT_EQ(events.load(), 1);
+  EXPECT_EQ(released.load(), 1);
+  EXPECT_TRUE(testutil::AssertTaskInQueue(env.pg, id));
 }

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -54,6 +55,35 @@ class TaskContext {
 // Return = ack; throw = nack (with the exception's message as the error).
 using Handler = std::function<void(TaskContext&)>;
 
+// One delivery's outcome, reported once per delivery after the handler returned and the
+// outcome was sent (ack handed to the acker, nack / release answered). For metrics and logs.
+struct TaskEvent {
+  enum class Outcome {
+    // The handler returned: acked.
+    Succeeded,
+    // Nacked (the rest but Released); of these, the first that applies is reported, in the
+    // order DeadLettered, TimedOut, Panicked, Failed.
+    Failed,        // the handler threw taskmill::Error, or none is registered: retried later
+    DeadLettered,  // moved to the dead-letter queue (max_attempts reached, or expired)
+    Panicked,      // the handler threw something other than taskmill::Error
+    TimedOut,      // the handler ran past its deadline (or threw Error(Timeout))
+    // stop() gave the task back before its handler finished (stop_timeout), or the claim
+    // it was delivered by did not commit: its outcome was dropped; delivered again later.
+    Released,
+  };
+  std::int64_t task_id = 0;
+  std::string queue{};
+  std::string operation{};
+  int attempt = 0;  // this delivery's attempt (1 = first)
+  Outcome outcome = Outcome::Succeeded;
+  std::chrono::microseconds duration{0};  // handler run time
+  std::chrono::system_clock::time_point finished_at{};
+  std::string error{};  // "" for Succeeded; else the error recorded by nack
+};
+
+// "succeeded", "failed", "dead_lettered", "panicked", "timed_out", "released".
+const char* to_string(TaskEvent::Outcome outcome) noexcept;
+
 // A failed delivery, reported after its nack.
 struct Alert {
   const Task* task = nullptr;  // never null; valid during the on_alert call only
@@ -80,6 +110,11 @@ struct WorkerOptions {
   // server unreachable); called from worker threads.
   std::function<void(const std::string&)> on_error{};
   bool listen = true;                                   // LISTEN taskmill for early wake-ups
+  // Called once per delivery whose handler started, once its outcome is known (see
+  // TaskEvent), from the handler thread that ran it (concurrently from several threads:
+  // the hook must be thread-safe, and quick: the thread runs no task meanwhile).
+  // Exceptions it throws are swallowed.
+  std::function<void(const TaskEvent&)> on_task_event{};
 };
 
 class Worker {
