@@ -13,6 +13,8 @@
 
 extern int	taskmill_scheduler_interval;
 extern char *taskmill_scheduler_databases;
+extern int	taskmill_scheduler_lock_timeout;
+extern int	taskmill_scheduler_statement_timeout;
 
 extern void taskmill_register_scheduler_workers(void);
 

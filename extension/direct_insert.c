@@ -11,9 +11,16 @@
  *
  * Used only for tasks without a caller's idempotency key (nothing to resolve with
  * ON CONFLICT) on a plain table: when taskmill.tasks has triggers, row-level security,
- * no INSERT privilege for the caller or a column this code does not know, the caller
+ * generated columns, or the permission check (ExecutorCheckPerms_hook included, so
+ * sepgsql and pgaudit see this insert as they see the statement) says no, the caller
  * falls back to the SQL statement, which does everything an INSERT does (and raises
  * the permission error itself).
+ *
+ * Kept honest: where each column's value comes from, and the defaults of the columns
+ * no field fills, come from one place (tm_task_table, task_fields.c, which reads them
+ * from the catalog); the regression test queue_direct_insert compares rows written
+ * here with rows written by the SQL statement. Version differences (15 .. 17) are
+ * guarded by PG_VERSION_NUM.
  */
 #include "postgres.h"
 
@@ -31,196 +38,113 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/timestamp.h"
 
 #include "taskmill.h"
 
-/* '{}'::jsonb, the default meta, made once per backend */
-static Datum
-empty_object(void)
-{
-	static Datum value = (Datum) 0;
-
-	if (value == (Datum) 0)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		value = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
-		MemoryContextSwitchTo(old);
-	}
-	return value;
-}
-
-/* The columns this code fills, matched by name once per call. */
-typedef enum TaskColumn
-{
-	COL_DROPPED,
-	COL_ID,
-	COL_QUEUE_NAME,
-	COL_OPERATION_ID,
-	COL_PAYLOAD,
-	COL_META,
-	COL_PRIORITY,
-	COL_ATTEMPTS,
-	COL_MAX_ATTEMPTS,
-	COL_TASK_GROUP_ID,
-	COL_IDEMPOTENCY_KEY,
-	COL_EPHEMERAL,
-	COL_CREATED_AT,
-	COL_SCHEDULED_AT,			/* scheduled_at and visible_at */
-	COL_EXPIRES_AT,
-	COL_NULL,					/* lease, last_error, dlq_at, dlq_reason */
-	COL_UNKNOWN
-} TaskColumn;
-
-static TaskColumn
-column_of(Form_pg_attribute att)
-{
-	static const struct
-	{
-		const char *name;
-		TaskColumn	col;
-	}			names[] = {
-		{"id", COL_ID}, {"queue_name", COL_QUEUE_NAME}, {"operation_id", COL_OPERATION_ID},
-		{"payload", COL_PAYLOAD}, {"meta", COL_META}, {"priority", COL_PRIORITY},
-		{"attempts", COL_ATTEMPTS}, {"max_attempts", COL_MAX_ATTEMPTS},
-		{"task_group_id", COL_TASK_GROUP_ID}, {"idempotency_key", COL_IDEMPOTENCY_KEY},
-		{"ephemeral", COL_EPHEMERAL}, {"created_at", COL_CREATED_AT},
-		{"scheduled_at", COL_SCHEDULED_AT}, {"visible_at", COL_SCHEDULED_AT},
-		{"expires_at", COL_EXPIRES_AT}, {"lease", COL_NULL}, {"last_error", COL_NULL},
-		{"dlq_at", COL_NULL}, {"dlq_reason", COL_NULL},
-	};
-
-	if (att->attisdropped)
-		return COL_DROPPED;
-	for (int i = 0; i < (int) lengthof(names); i++)
-		if (strcmp(NameStr(att->attname), names[i].name) == 0)
-			return names[i].col;
-	return COL_UNKNOWN;
-}
-
-static void
-fill_column(TaskColumn col, const TmNewTask *t, Datum *value, bool *isnull)
-{
-	*isnull = false;
-	switch (col)
-	{
-		case COL_ID:
-			*value = Int64GetDatum(t->id);
-			break;
-		case COL_QUEUE_NAME:
-			*value = t->queue_name;
-			break;
-		case COL_OPERATION_ID:
-			*value = t->operation_id;
-			break;
-		case COL_PAYLOAD:
-			*value = t->payload;
-			*isnull = t->payload_null;
-			break;
-		case COL_META:
-			*value = t->meta_null ? empty_object() : t->meta;
-			break;
-		case COL_PRIORITY:
-			*value = Int32GetDatum(t->priority);
-			break;
-		case COL_ATTEMPTS:
-			*value = Int32GetDatum(0);
-			break;
-		case COL_MAX_ATTEMPTS:
-			*value = Int32GetDatum(t->max_attempts);
-			break;
-		case COL_TASK_GROUP_ID:
-			*value = t->task_group_id;
-			*isnull = t->task_group_id_null;
-			break;
-		case COL_IDEMPOTENCY_KEY:
-			*value = t->idempotency_key;
-			break;
-		case COL_EPHEMERAL:
-			*value = BoolGetDatum(t->ephemeral);
-			break;
-		case COL_CREATED_AT:
-			*value = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());	/* now() */
-			break;
-		case COL_SCHEDULED_AT:
-			*value = t->scheduled_at;
-			break;
-		case COL_EXPIRES_AT:
-			*value = t->expires_at;
-			*isnull = t->expires_at_null;
-			break;
-		case COL_DROPPED:
-		case COL_NULL:
-		case COL_UNKNOWN:
-			*value = (Datum) 0;
-			*isnull = true;
-			break;
-	}
-}
-
-/* rows per heap_multi_insert; the slots are reused from chunk to chunk */
-#define CHUNK_ROWS	100
-
 /*
- * Insert the tasks (n >= 1); false (nothing done) when the fast path does not apply
- * and the caller must use the SQL statement. Many rows go in as COPY puts them in: one
- * heap_multi_insert (a WAL record per page, not per row), then each row's index
- * entries.
+ * May the current user insert these columns into taskmill.tasks? Asked as the executor
+ * asks it for an INSERT statement, so ExecutorCheckPerms_hook sees it. Fills rte (and,
+ * from PostgreSQL 16, *perminfos) for ExecInitRangeTable.
  */
-bool
-tm_insert_tasks_direct(const TmNewTask *tasks, int n)
+static bool
+insert_permitted(const TmTaskTable *table, RangeTblEntry *rte, List **perminfos)
 {
-	Oid			relid = get_relname_relid("tasks", get_namespace_oid("taskmill", false));
-	Relation	rel;
-	TupleDesc	desc;
-	EState	   *estate;
-	RangeTblEntry *rte;
-	ResultRelInfo *rri;
-	TupleTableSlot **slots;
-	TaskColumn *cols;
-	int			nslots;
+	Bitmapset  *cols = NULL;
 
-	if (!OidIsValid(relid) ||
-		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK ||
-		check_enable_rls(relid, InvalidOid, true) != RLS_NONE)
-		return false;
+	for (int i = 0; i < table->natts; i++)
+		if (table->cols[i].source != TCS_DEFAULT && table->cols[i].source != TCS_DROPPED)
+			cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
 
-	rel = table_open(relid, RowExclusiveLock);
-	desc = RelationGetDescr(rel);
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
-		(desc->constr && desc->constr->has_generated_stored))
-	{
-		table_close(rel, RowExclusiveLock);
-		return false;
-	}
-
-	cols = palloc(sizeof(TaskColumn) * desc->natts);
-	for (int i = 0; i < desc->natts; i++)
-	{
-		cols[i] = column_of(TupleDescAttr(desc, i));
-		if (cols[i] == COL_UNKNOWN)
-		{
-			table_close(rel, RowExclusiveLock);
-			return false;
-		}
-	}
-
-	estate = CreateExecutorState();
-	/* a one-entry range table, so that a constraint error can describe the row */
-	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
-	rte->relid = relid;
+	rte->relid = table->relid;
 	rte->relkind = RELKIND_RELATION;
 	rte->rellockmode = RowExclusiveLock;
-	rte->requiredPerms = ACL_INSERT;
-	ExecInitRangeTable(estate, list_make1(rte));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(rri, false);
+#if PG_VERSION_NUM >= 160000
+	{
+		RTEPermissionInfo *perminfo = makeNode(RTEPermissionInfo);
 
-	nslots = Min(n, CHUNK_ROWS);
-	slots = palloc(sizeof(TupleTableSlot *) * nslots);
+		perminfo->relid = table->relid;
+		perminfo->inh = false;
+		perminfo->requiredPerms = ACL_INSERT;
+		perminfo->checkAsUser = InvalidOid;
+		perminfo->insertedCols = cols;
+		rte->perminfoindex = 1;
+		*perminfos = list_make1(perminfo);
+		return ExecCheckPermissions(list_make1(rte), *perminfos, false);
+	}
+#else
+	rte->requiredPerms = ACL_INSERT;
+	rte->checkAsUser = InvalidOid;
+	rte->insertedCols = cols;
+	*perminfos = NIL;
+	return ExecCheckRTPerms(list_make1(rte), false);
+#endif
+}
+
+/* Row r's value of each column, as the SQL statement would write it. */
+static void
+fill_row(const TmTaskTable *table, text *queue, const TmNewTask *t, TupleTableSlot *slot,
+		 ExprState **states, ExprContext *econtext)
+{
+	for (int i = 0; i < table->natts; i++)
+	{
+		const TmColumn *col = &table->cols[i];
+		Datum	   *value = &slot->tts_values[i];
+		bool	   *isnull = &slot->tts_isnull[i];
+
+		*isnull = false;
+		switch (col->source)
+		{
+			case TCS_ID:
+				*value = Int64GetDatum(t->id);
+				break;
+			case TCS_QUEUE:
+				*value = PointerGetDatum(queue);
+				break;
+			case TCS_FIELD:
+				*value = t->values[col->field];
+				*isnull = t->isnull[col->field];
+				break;
+			case TCS_DEFAULT:
+				*value = tm_column_default(col, states[i], econtext, isnull);
+				break;
+			case TCS_DROPPED:
+				*value = (Datum) 0;
+				*isnull = true;
+				break;
+		}
+	}
+}
+
+/* ExecInsertIndexTuples' arguments changed in PostgreSQL 16. */
+static void
+insert_index_entries(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
+{
+#if PG_VERSION_NUM >= 160000
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false));
+#else
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+#endif
+}
+
+/* rows per table_multi_insert; the slots are reused from chunk to chunk */
+#define CHUNK_ROWS	100
+
+/* Insert the rows chunk by chunk: checks, heap, then each row's index entries. */
+static void
+insert_rows(const TmTaskTable *table, Relation rel, text *queue, const TmNewTask *tasks,
+			int n, EState *estate, ResultRelInfo *rri)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	ExprState **states = palloc0(sizeof(ExprState *) * table->natts);
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	int			nslots = Min(n, CHUNK_ROWS);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * nslots);
+
+	for (int i = 0; i < table->natts; i++)
+		if (table->cols[i].source == TCS_DEFAULT && table->cols[i].kind == TDK_EXPR)
+			states[i] = ExecInitExpr(table->cols[i].expr, NULL);
 	for (int r = 0; r < nslots; r++)
 		slots[r] = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
 
@@ -230,24 +154,65 @@ tm_insert_tasks_direct(const TmNewTask *tasks, int n)
 
 		for (int r = 0; r < m; r++)
 		{
-			TupleTableSlot *slot = slots[r];
-
-			ExecClearTuple(slot);
-			for (int i = 0; i < desc->natts; i++)
-				fill_column(cols[i], &tasks[done + r], &slot->tts_values[i], &slot->tts_isnull[i]);
-			ExecStoreVirtualTuple(slot);
+			ExecClearTuple(slots[r]);
+			fill_row(table, queue, &tasks[done + r], slots[r], states, econtext);
+			ExecStoreVirtualTuple(slots[r]);
 			if (desc->constr)
-				ExecConstraints(rri, slot, estate);
+				ExecConstraints(rri, slots[r], estate);
 		}
 		if (m == 1)
 			simple_table_tuple_insert(rel, slots[0]);
 		else
 			table_multi_insert(rel, slots, m, estate->es_output_cid, 0, NULL);
 		for (int r = 0; r < m; r++)
-			list_free(ExecInsertIndexTuples(rri, slots[r], estate, false, false, NULL, NIL));
+			insert_index_entries(rri, slots[r], estate);
 		ResetPerTupleExprContext(estate);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/*
+ * Insert the tasks (n >= 1, every field set or defaulted, keys generated); false
+ * (nothing done) when the fast path does not apply and the caller must use the SQL
+ * statement. Many rows go in as COPY puts them in: one multi-insert (a WAL record per
+ * page, not per row), then each row's index entries.
+ */
+bool
+tm_insert_tasks_direct(text *queue, const TmNewTask *tasks, int n)
+{
+	const TmTaskTable *table = tm_task_table();
+	Relation	rel;
+	EState	   *estate;
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	List	   *perminfos;
+	ResultRelInfo *rri;
+
+	if (check_enable_rls(table->relid, InvalidOid, true) != RLS_NONE ||
+		!insert_permitted(table, rte, &perminfos))
+		return false;
+
+	rel = table_open(table->relid, RowExclusiveLock);
+	table = tm_task_table();	/* the lock took in any change to the table */
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
+		table->has_generated || RelationGetDescr(rel)->natts != table->natts)
+	{
+		table_close(rel, RowExclusiveLock);
+		return false;
+	}
+
+	estate = CreateExecutorState();
+	/* a one-entry range table, so that a constraint error can describe the row */
+#if PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(estate, list_make1(rte), perminfos);
+#else
+	ExecInitRangeTable(estate, list_make1(rte));
+#endif
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	ExecOpenIndices(rri, false);
+
+	insert_rows(table, rel, queue, tasks, n, estate, rri);
 
 	ExecCloseIndices(rri);
 	ExecResetTupleTable(estate->es_tupleTable, false);

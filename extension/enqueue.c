@@ -1,7 +1,9 @@
 /*
  * enqueue.c
- *		taskmill.enqueue and taskmill.enqueue_batch: validate, insert with one saved
- *		plan (a batch is one set-based INSERT), and NOTIFY the queue's workers.
+ *		taskmill.enqueue, enqueue_batch and enqueue_arrays, and tm_enqueue_tasks, the one
+ *		way in for new tasks (the schedules use it too): read and check the fields
+ *		(task_fields.c), insert (directly, or with one saved plan: a batch is one
+ *		set-based INSERT), and NOTIFY the queue's workers.
  */
 #include "postgres.h"
 
@@ -30,10 +32,11 @@ static SPIPlanPtr enqueue_batch_plan = NULL;
 static SPIPlanPtr enqueue_batch_plain_plan = NULL;
 
 /*
- * Each statement comes in two forms. With a caller's idempotency key, ON CONFLICT DO
- * NOTHING turns a duplicate idempotency key into "no row" instead of
- * an aborted statement, so we can raise 23505 with a message naming the key; it also
- * waits for a concurrent insert of the same key and decides on its outcome.
+ * Each INSERT (tm_enqueue_sql & co., built from tm_fields: task_fields.c) comes in two
+ * forms. With a caller's idempotency key, ON CONFLICT DO NOTHING turns a duplicate
+ * idempotency key into "no row" instead of an aborted statement, so we can raise 23505
+ * with a message naming the key; it also waits for a concurrent insert of the same key
+ * and decides on its outcome.
  *
  * Without one (the common case) the task's key is generated from its id
  * ("taskmill:<id>", see generated_key): unique because the id is, and outside the
@@ -41,30 +44,6 @@ static SPIPlanPtr enqueue_batch_plain_plan = NULL;
  * any later non-HOT update of the row writes a unique-index entry for it. The id is
  * drawn here, before the INSERT, so that the key can be made from it.
  */
-#define ON_CONFLICT \
-" ON CONFLICT (queue_name, idempotency_key) WHERE " TM_KEY_INDEX_PREDICATE " DO NOTHING"
-
-#define ENQUEUE_SQL \
-"INSERT INTO taskmill.tasks (id, queue_name, operation_id, payload, meta, priority, max_attempts," \
-"  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)" \
-" VALUES ($12, $1, $2, $3, COALESCE($4, '{}'::jsonb), $5, $6, $7, $8, $9, $10, $10, $11)"
-
-const char *const tm_enqueue_sql = ENQUEUE_SQL ON_CONFLICT;
-const char *const tm_enqueue_plain_sql = ENQUEUE_SQL;
-
-/* unnest walks the arrays in order, so ids (drawn in batch order) go in in order */
-#define ENQUEUE_BATCH_SQL \
-"INSERT INTO taskmill.tasks (id, queue_name, operation_id, payload, meta, priority, max_attempts," \
-"  task_group_id, idempotency_key, ephemeral, scheduled_at, visible_at, expires_at)" \
-" SELECT u.id, $1, u.op, u.payload, COALESCE(u.meta, '{}'::jsonb), u.pri, u.ma, u.grp," \
-"  u.idem, u.eph, u.sched, u.sched, u.exp" \
-" FROM unnest($2::text[], $3::jsonb[], $4::jsonb[], $5::int4[], $6::int4[]," \
-"  $7::text[], $8::text[], $9::bool[], $10::timestamptz[], $11::timestamptz[], $12::int8[])" \
-"  AS u(op, payload, meta, pri, ma, grp, idem, eph, sched, exp, id)"
-
-/* the keys that went in, to name one that did not */
-const char *const tm_enqueue_batch_sql = ENQUEUE_BATCH_SQL ON_CONFLICT " RETURNING idempotency_key";
-const char *const tm_enqueue_batch_plain_sql = ENQUEUE_BATCH_SQL;
 
 /*
  * Wake the queue's workers now: NOTIFY taskmill with the queue name at commit.
@@ -134,20 +113,251 @@ raise_duplicate_key(const char *key, const char *queue_name)
 	ereport(ERROR,
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
 			 errmsg("task with idempotency key \"%s\" already exists in queue \"%s\"",
-					key, queue_name),
+					tm_quote(key, strlen(key)), queue_name),
 			 errdetail("Idempotency keys are unique among a queue's tasks outside the dead-letter queue.")));
 }
 
-static void
-check_meta(Jsonb *meta)
+/*
+ * The task fields of enqueue's and enqueue_arrays' arguments 1 .. 10 (argument 0 is
+ * the queue name, 11 notify): both take them in this order, one value or one array each.
+ */
+static const TmField arg_fields[] = {
+	TF_OPERATION_ID, TF_PAYLOAD, TF_PRIORITY, TF_MAX_ATTEMPTS, TF_SCHEDULED_AT,
+	TF_EXPIRES_AT, TF_TASK_GROUP_ID, TF_IDEMPOTENCY_KEY, TF_EPHEMERAL, TF_META
+};
+
+#define NOTIFY_ARGNO ((int) lengthof(arg_fields) + 1)
+
+/* ---- the one way in ---- */
+
+/* A generated key ("taskmill:<id>"), as opposed to a caller's (which cannot look so). */
+static bool
+is_generated_key(Datum key)
 {
-	if (!JB_ROOT_IS_OBJECT(meta))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("meta must be a JSON object"),
-				 errdetail("The meta given was %s.",
-						   JsonbToCString(NULL, &meta->root, VARSIZE(meta)))));
+	text	   *t = DatumGetTextPP(key);
+	int			plen = strlen(TM_GENERATED_KEY_PREFIX);
+
+	return VARSIZE_ANY_EXHDR(t) >= plen &&
+		memcmp(VARDATA_ANY(t), TM_GENERATED_KEY_PREFIX, plen) == 0;
 }
+
+typedef struct KeyRef
+{
+	text	   *key;
+	int			task;
+} KeyRef;
+
+static int
+keyref_cmp(const void *a, const void *b)
+{
+	const KeyRef *ka = (const KeyRef *) a;
+	const KeyRef *kb = (const KeyRef *) b;
+	int			la = VARSIZE_ANY_EXHDR(ka->key);
+	int			lb = VARSIZE_ANY_EXHDR(kb->key);
+	int			c = memcmp(VARDATA_ANY(ka->key), VARDATA_ANY(kb->key), Min(la, lb));
+
+	if (c == 0)
+		c = la - lb;
+	return c != 0 ? c : ka->task - kb->task;
+}
+
+/* Two tasks of one call with the same key fail it before any insert. */
+static void
+check_duplicate_keys(const TmNewTask *tasks, int n)
+{
+	KeyRef	   *refs;
+	int			m = 0;
+
+	if (n < 2)
+		return;
+	refs = palloc(sizeof(KeyRef) * n);
+	for (int i = 0; i < n; i++)
+		if (!tasks[i].isnull[TF_IDEMPOTENCY_KEY])
+		{
+			refs[m].key = DatumGetTextPP(tasks[i].values[TF_IDEMPOTENCY_KEY]);
+			refs[m].task = i + 1;
+			m++;
+		}
+	qsort(refs, m, sizeof(KeyRef), keyref_cmp);
+	for (int i = 1; i < m; i++)
+		if (keyref_cmp(&(KeyRef) {refs[i - 1].key, 0}, &(KeyRef) {refs[i].key, 0}) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("duplicate idempotency key \"%s\" in batch",
+							tm_quote(VARDATA_ANY(refs[i].key), VARSIZE_ANY_EXHDR(refs[i].key))),
+					 errdetail("Tasks %d and %d of the batch have the same idempotency key.",
+							   refs[i - 1].task, refs[i].task)));
+	pfree(refs);
+}
+
+/* $1 queue name, the column fields, the id: the parameters of the INSERTs */
+#define N_INSERT_PARAMS (TF_EXPIRES_IN + 2)
+
+/* One task through the SQL INSERT (a caller's key needs its ON CONFLICT). */
+static void
+insert_one_sql(text *queue, const TmNewTask *t)
+{
+	Oid			argtypes[N_INSERT_PARAMS];
+	Datum		values[N_INSERT_PARAMS];
+	char		nulls[N_INSERT_PARAMS];
+	bool		with_key = !is_generated_key(t->values[TF_IDEMPOTENCY_KEY]);
+	SPIPlanPtr	plan;
+	int			rc;
+
+	argtypes[0] = TEXTOID;
+	values[0] = PointerGetDatum(queue);
+	nulls[0] = ' ';
+	for (int f = 0; f < TF_EXPIRES_IN; f++)
+	{
+		argtypes[f + 1] = tm_fields[f].type;
+		values[f + 1] = t->values[f];
+		nulls[f + 1] = t->isnull[f] ? 'n' : ' ';
+	}
+	argtypes[N_INSERT_PARAMS - 1] = INT8OID;
+	values[N_INSERT_PARAMS - 1] = Int64GetDatum(t->id);
+	nulls[N_INSERT_PARAMS - 1] = ' ';
+
+	tm_spi_connect();
+	plan = with_key
+		? tm_plan(&enqueue_plan, tm_enqueue_sql, N_INSERT_PARAMS, argtypes)
+		: tm_plan(&enqueue_plain_plan, tm_enqueue_plain_sql, N_INSERT_PARAMS, argtypes);
+	rc = SPI_execute_plan(plan, values, nulls, false, 1);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "taskmill: enqueue failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		raise_duplicate_key(TextDatumGetCString(t->values[TF_IDEMPOTENCY_KEY]),
+							text_to_cstring(queue));
+	SPI_finish();
+}
+
+static Datum
+make_array(Datum *values, bool *nulls, int n, Oid elmtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elmtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elmtype,
+											  typlen, typbyval, typalign));
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * After the batch INSERT went in short (inserted of n, got: the keys that did), name
+ * the first task whose caller's key a queued task has.
+ */
+static void
+raise_first_duplicate(text *queue, const TmNewTask *tasks, int n, char **got, uint64 inserted)
+{
+	qsort(got, inserted, sizeof(char *), str_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *key = TextDatumGetCString(tasks[i].values[TF_IDEMPOTENCY_KEY]);
+
+		if (bsearch(&key, got, inserted, sizeof(char *), str_cmp) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("task with idempotency key \"%s\" already exists in queue \"%s\"",
+							tm_quote(key, strlen(key)), text_to_cstring(queue)),
+					 errdetail("Idempotency keys are unique among a queue's tasks outside the dead-letter queue."),
+					 errcontext("task %d of the batch", i + 1)));
+	}
+	elog(ERROR, "taskmill: enqueue_batch inserted %llu of %d tasks",
+		 (unsigned long long) inserted, n);
+}
+
+/* Many tasks through the SQL INSERT ... SELECT FROM unnest(one array per field). */
+static void
+insert_batch_sql(text *queue, const TmNewTask *tasks, int n, bool any_key)
+{
+	Oid			argtypes[N_INSERT_PARAMS];
+	Datum		values[N_INSERT_PARAMS];
+	Datum	   *col = palloc(sizeof(Datum) * n);
+	bool	   *colnull = palloc(sizeof(bool) * n);
+	SPIPlanPtr	plan;
+	int			rc;
+
+	argtypes[0] = TEXTOID;
+	values[0] = PointerGetDatum(queue);
+	for (int f = 0; f < TF_EXPIRES_IN; f++)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			col[i] = tasks[i].values[f];
+			colnull[i] = tasks[i].isnull[f];
+		}
+		argtypes[f + 1] = get_array_type(tm_fields[f].type);
+		values[f + 1] = make_array(col, colnull, n, tm_fields[f].type);
+	}
+	for (int i = 0; i < n; i++)
+		col[i] = Int64GetDatum(tasks[i].id);
+	argtypes[N_INSERT_PARAMS - 1] = INT8ARRAYOID;
+	values[N_INSERT_PARAMS - 1] = make_array(col, NULL, n, INT8OID);
+
+	tm_spi_connect();
+	plan = any_key
+		? tm_plan(&enqueue_batch_plan, tm_enqueue_batch_sql, N_INSERT_PARAMS, argtypes)
+		: tm_plan(&enqueue_batch_plain_plan, tm_enqueue_batch_plain_sql, N_INSERT_PARAMS, argtypes);
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (rc != (any_key ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
+		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed < (uint64) n)
+	{
+		char	  **got = palloc(sizeof(char *) * Max(SPI_processed, 1));
+
+		for (uint64 i = 0; i < SPI_processed; i++)
+			got[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		raise_first_duplicate(queue, tasks, n, got, SPI_processed);
+	}
+	SPI_finish();
+}
+
+/*
+ * The one way in for new tasks: tasks are set and checked (tm_task_check), n >= 1.
+ * Give the fields left out their defaults, draw the ids, generate the missing keys and
+ * insert them all (or fail naming the first duplicate key). Returns the ids. Per-queue
+ * rights are the caller's to check; the INSERT runs with the current user's rights.
+ */
+int64 *
+tm_enqueue_tasks(text *queue, TmNewTask *tasks, int n)
+{
+	int64	   *ids = palloc(sizeof(int64) * n);
+	Oid			seq = task_id_sequence();
+	bool		any_key = false;
+
+	check_duplicate_keys(tasks, n);
+	tm_task_fill_defaults(tasks, n);
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = tasks[i].id = next_task_id(seq);
+		if (!tasks[i].isnull[TF_IDEMPOTENCY_KEY])
+			any_key = true;
+		else
+		{
+			tasks[i].values[TF_IDEMPOTENCY_KEY] = generated_key(ids[i]);
+			tasks[i].isnull[TF_IDEMPOTENCY_KEY] = false;
+		}
+	}
+
+	if (any_key || !tm_insert_tasks_direct(queue, tasks, n))
+	{
+		if (n == 1)
+			insert_one_sql(queue, &tasks[0]);
+		else
+			insert_batch_sql(queue, tasks, n, any_key);
+	}
+	return ids;
+}
+
+/* ---- the SQL functions ---- */
 
 /*
  * taskmill.enqueue(queue_name, operation_id, payload, priority, max_attempts,
@@ -159,122 +369,19 @@ check_meta(Jsonb *meta)
 Datum
 taskmill_enqueue(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[12] = {
-		TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, INT4OID, TEXTOID, TEXTOID,
-		BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID
-	};
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
-	text	   *operation = tm_arg_name(fcinfo, 1, "operation id");
-	int32		priority = PG_ARGISNULL(3) ? TM_DEFAULT_PRIORITY : PG_GETARG_INT32(3);
-	int32		max_attempts = PG_ARGISNULL(4) ? TM_DEFAULT_MAX_ATTEMPTS : PG_GETARG_INT32(4);
-	Datum		scheduled_at;
-	Datum		values[12];
-	char		nulls[12];
-	char	   *queue_name = text_to_cstring(queue);
-	SPIPlanPtr	plan;
-	int			rc;
-	int64		id;
+	TmNewTask	t;
+	int64	   *ids;
 
-	tm_check_priority(priority);
-	tm_check_max_attempts(max_attempts);
-	scheduled_at = PG_ARGISNULL(5)
-		? TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())
-		: PG_GETARG_DATUM(5);
-	/* expires_at before scheduled_at is bad input only when the caller gave both */
-	if (!PG_ARGISNULL(5) && !PG_ARGISNULL(6))
-		tm_check_expiry(scheduled_at, PG_GETARG_DATUM(6));
-	if (!PG_ARGISNULL(7))
-	{
-		text	   *g = PG_GETARG_TEXT_PP(7);
-
-		tm_check_name(VARDATA_ANY(g), VARSIZE_ANY_EXHDR(g), "task group id");
-	}
-	if (!PG_ARGISNULL(8))
-	{
-		text	   *k = PG_GETARG_TEXT_PP(8);
-
-		tm_check_idempotency_key(VARDATA_ANY(k), VARSIZE_ANY_EXHDR(k));
-	}
-	if (!PG_ARGISNULL(10))
-		check_meta(PG_GETARG_JSONB_P(10));
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = PointerGetDatum(queue);
-	values[1] = PointerGetDatum(operation);
-	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
-	values[3] = PG_ARGISNULL(10) ? (nulls[3] = 'n', (Datum) 0) : PG_GETARG_DATUM(10);
-	values[4] = Int32GetDatum(priority);
-	values[5] = Int32GetDatum(max_attempts);
-	values[6] = PG_ARGISNULL(7) ? (nulls[6] = 'n', (Datum) 0) : PG_GETARG_DATUM(7);
-	id = next_task_id(task_id_sequence());
-	values[7] = PG_ARGISNULL(8) ? generated_key(id) : PG_GETARG_DATUM(8);
-	values[8] = BoolGetDatum(PG_ARGISNULL(9) ? false : PG_GETARG_BOOL(9));
-	values[9] = scheduled_at;
-	values[10] = PG_ARGISNULL(6) ? (nulls[10] = 'n', (Datum) 0) : PG_GETARG_DATUM(6);
-	values[11] = Int64GetDatum(id);
-
-	if (PG_ARGISNULL(8))
-	{
-		TmNewTask	t = {
-			.id = id,
-			.queue_name = values[0],
-			.operation_id = values[1],
-			.payload = values[2], .payload_null = nulls[2] == 'n',
-			.meta = values[3], .meta_null = nulls[3] == 'n',
-			.priority = priority,
-			.max_attempts = max_attempts,
-			.task_group_id = values[6], .task_group_id_null = nulls[6] == 'n',
-			.idempotency_key = values[7],
-			.ephemeral = DatumGetBool(values[8]),
-			.scheduled_at = scheduled_at,
-			.expires_at = values[10], .expires_at_null = nulls[10] == 'n',
-		};
-
-		if (tm_insert_tasks_direct(&t, 1))
-		{
-			tm_enqueue_notify(queue_name, fcinfo, 11);
-			PG_RETURN_INT64(id);
-		}
-	}
-
-	tm_spi_connect();
-	plan = PG_ARGISNULL(8)
-		? tm_plan(&enqueue_plain_plan, tm_enqueue_plain_sql, 12, argtypes)
-		: tm_plan(&enqueue_plan, tm_enqueue_sql, 12, argtypes);
-	rc = SPI_execute_plan(plan, values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "taskmill: enqueue failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-		raise_duplicate_key(TextDatumGetCString(values[7]), queue_name);
-	SPI_finish();
-
-	tm_enqueue_notify(queue_name, fcinfo, 11);
-	PG_RETURN_INT64(id);
+	tm_task_init(&t);
+	for (int a = 0; a < (int) lengthof(arg_fields); a++)
+		tm_task_set(&t, arg_fields[a], PG_ARGISNULL(a + 1) ? (Datum) 0 : PG_GETARG_DATUM(a + 1),
+					PG_ARGISNULL(a + 1));
+	tm_task_check(&t);
+	ids = tm_enqueue_tasks(queue, &t, 1);
+	tm_enqueue_notify(text_to_cstring(queue), fcinfo, NOTIFY_ARGNO);
+	PG_RETURN_INT64(ids[0]);
 }
-
-/* ---- enqueue_batch ---- */
-
-/* Column arrays of a batch, one entry per task, handed to the INSERT via unnest. */
-typedef struct BatchColumns
-{
-	int			n;
-	Datum	   *op;
-	Datum	   *payload;
-	bool	   *payload_null;
-	Datum	   *meta;
-	bool	   *meta_null;
-	Datum	   *priority;
-	Datum	   *max_attempts;
-	Datum	   *group;
-	bool	   *group_null;
-	Datum	   *idem;
-	bool	   *idem_null;
-	char	  **idem_str;		/* explicit keys, for the duplicate check */
-	Datum	   *ephemeral;
-	Datum	   *scheduled_at;
-	Datum	   *expires_at;
-	bool	   *expires_null;
-} BatchColumns;
 
 typedef struct BatchErrorContext
 {
@@ -300,499 +407,80 @@ push_batch_error_context(ErrorContextCallback *cb, BatchErrorContext *ectx)
 	error_context_stack = cb;
 }
 
-static const char *
-jbv_type_name(JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "string";
-		case jbvNumeric:
-			return "number";
-		case jbvBool:
-			return "boolean";
-		case jbvBinary:
-			return JsonContainerIsArray(v->val.binary.data) ? "array" : "object";
-		default:
-			return "unknown";
-	}
-}
-
-static void
-raise_wrong_type(const char *field, const char *expected, JsonbValue *v)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("field \"%s\" must be %s", field, expected),
-			 errdetail("The value given is a JSON %s.", jbv_type_name(v))));
-}
-
-static char *
-jbv_string(const char *field, JsonbValue *v)
-{
-	if (v->type != jbvString)
-		raise_wrong_type(field, "a string", v);
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/* An integral JSON number that fits int32; anything else is 22023 naming the value. */
-static int32
-jbv_int32(const char *field, JsonbValue *v)
-{
-	char	   *s;
-	char	   *end;
-	long long	value;
-
-	if (v->type != jbvNumeric)
-		raise_wrong_type(field, "an integer", v);
-	s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-	errno = 0;
-	value = strtoll(s, &end, 10);
-	if (*end == '.')
-	{
-		char	   *p = end + 1;
-
-		while (*p == '0')
-			p++;
-		if (*p == '\0')
-			end = p;
-	}
-	if (*end != '\0' || errno != 0 || value < PG_INT32_MIN || value > PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("field \"%s\" must be an integer", field),
-				 errdetail("The value given is %s.", s)));
-	return (int32) value;
-}
-
+/* The common end of both batch forms: insert the checked tasks, notify, return the ids. */
 static Datum
-jbv_timestamptz(const char *field, JsonbValue *v)
+finish_batch(FunctionCallInfo fcinfo, text *queue, TmNewTask *tasks, int n, int notify_argno)
 {
-	char	   *s = jbv_string(field, v);
+	int64	   *ids = tm_enqueue_tasks(queue, tasks, n);
+	Datum	   *d = palloc(sizeof(Datum) * n);
 
-	return DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
-							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	for (int i = 0; i < n; i++)
+		d[i] = Int64GetDatum(ids[i]);
+	tm_enqueue_notify(text_to_cstring(queue), fcinfo, notify_argno);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, n, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
-
-/* Read task i (0-based) of the batch into the column arrays. */
-static void
-read_batch_task(BatchColumns *c, int i, JsonbValue *el, Datum now)
-{
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken r;
-	bool		have_op = false;
-	bool		have_sched = false;
-
-	if (el->type != jbvBinary || !JsonContainerIsObject(el->val.binary.data))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("each task of a batch must be a JSON object"),
-				 errdetail("The task given is a JSON %s.", jbv_type_name(el))));
-
-	c->payload_null[i] = true;
-	c->meta_null[i] = true;
-	c->priority[i] = Int32GetDatum(TM_DEFAULT_PRIORITY);
-	c->max_attempts[i] = Int32GetDatum(TM_DEFAULT_MAX_ATTEMPTS);
-	c->group_null[i] = true;
-	c->idem_null[i] = true;
-	c->idem_str[i] = NULL;
-	c->ephemeral[i] = BoolGetDatum(false);
-	c->scheduled_at[i] = now;
-	c->expires_null[i] = true;
-
-	it = JsonbIteratorInit(el->val.binary.data);
-	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		char	   *key;
-		JsonbValue	val;
-
-		if (r != WJB_KEY)
-			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
-		r = JsonbIteratorNext(&it, &val, true);
-		Assert(r == WJB_VALUE);
-
-		if (strcmp(key, "operation_id") == 0)
-		{
-			char	   *s = jbv_string(key, &val);
-
-			tm_check_name(s, strlen(s), "operation id");
-			c->op[i] = CStringGetTextDatum(s);
-			have_op = true;
-		}
-		else if (strcmp(key, "payload") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				c->payload[i] = JsonbPGetDatum(JsonbValueToJsonb(&val));
-				c->payload_null[i] = false;
-			}
-		}
-		else if (strcmp(key, "meta") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				if (val.type != jbvBinary || !JsonContainerIsObject(val.val.binary.data))
-					raise_wrong_type(key, "an object", &val);
-				c->meta[i] = JsonbPGetDatum(JsonbValueToJsonb(&val));
-				c->meta_null[i] = false;
-			}
-		}
-		else if (strcmp(key, "priority") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				int32		p = jbv_int32(key, &val);
-
-				tm_check_priority(p);
-				c->priority[i] = Int32GetDatum(p);
-			}
-		}
-		else if (strcmp(key, "max_attempts") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				int32		m = jbv_int32(key, &val);
-
-				tm_check_max_attempts(m);
-				c->max_attempts[i] = Int32GetDatum(m);
-			}
-		}
-		else if (strcmp(key, "task_group_id") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				char	   *s = jbv_string(key, &val);
-
-				tm_check_name(s, strlen(s), "task group id");
-				c->group[i] = CStringGetTextDatum(s);
-				c->group_null[i] = false;
-			}
-		}
-		else if (strcmp(key, "idempotency_key") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				char	   *s = jbv_string(key, &val);
-
-				tm_check_idempotency_key(s, strlen(s));
-				c->idem[i] = CStringGetTextDatum(s);
-				c->idem_null[i] = false;
-				c->idem_str[i] = s;
-			}
-		}
-		else if (strcmp(key, "ephemeral") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				if (val.type != jbvBool)
-					raise_wrong_type(key, "a boolean", &val);
-				c->ephemeral[i] = BoolGetDatum(val.val.boolean);
-			}
-		}
-		else if (strcmp(key, "scheduled_at") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				c->scheduled_at[i] = jbv_timestamptz(key, &val);
-				have_sched = true;
-			}
-		}
-		else if (strcmp(key, "expires_at") == 0)
-		{
-			if (val.type != jbvNull)
-			{
-				c->expires_at[i] = jbv_timestamptz(key, &val);
-				c->expires_null[i] = false;
-			}
-		}
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown field \"%s\" in task", key),
-					 errhint("Task fields are operation_id, payload, priority, max_attempts, scheduled_at, expires_at, task_group_id, idempotency_key, ephemeral and meta.")));
-	}
-	if (!have_op)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("operation id must not be null"),
-				 errdetail("Each task of a batch needs a string field \"operation_id\".")));
-	/* as in enqueue: checked only against a scheduled_at the task gives */
-	if (have_sched && !c->expires_null[i])
-		tm_check_expiry(c->scheduled_at[i], c->expires_at[i]);
-}
-
-typedef struct KeyRef
-{
-	const char *key;
-	int			task;
-} KeyRef;
-
-static int
-keyref_cmp(const void *a, const void *b)
-{
-	const KeyRef *ka = (const KeyRef *) a;
-	const KeyRef *kb = (const KeyRef *) b;
-	int			c = strcmp(ka->key, kb->key);
-
-	return c != 0 ? c : ka->task - kb->task;
-}
-
-static int
-str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* Two tasks of one batch with the same explicit key fail the batch before any insert. */
-static void
-check_batch_duplicates(BatchColumns *c)
-{
-	KeyRef	   *refs = palloc(sizeof(KeyRef) * Max(c->n, 1));
-	int			m = 0;
-
-	for (int i = 0; i < c->n; i++)
-		if (c->idem_str[i] != NULL)
-		{
-			refs[m].key = c->idem_str[i];
-			refs[m].task = i + 1;
-			m++;
-		}
-	qsort(refs, m, sizeof(KeyRef), keyref_cmp);
-	for (int i = 1; i < m; i++)
-		if (strcmp(refs[i - 1].key, refs[i].key) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNIQUE_VIOLATION),
-					 errmsg("duplicate idempotency key \"%s\" in batch", refs[i].key),
-					 errdetail("Tasks %d and %d of the batch have the same idempotency key.",
-							   refs[i - 1].task, refs[i].task)));
-	pfree(refs);
-}
-
-static Datum
-make_array(Datum *values, bool *nulls, int n, Oid elmtype)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(elmtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elmtype,
-											  typlen, typbyval, typalign));
-}
-
-static void
-alloc_batch_columns(BatchColumns *cp)
-{
-#define ALLOC_COL(field, type) cp->field = (type *) palloc0(sizeof(type) * cp->n)
-	ALLOC_COL(op, Datum);
-	ALLOC_COL(payload, Datum);
-	ALLOC_COL(payload_null, bool);
-	ALLOC_COL(meta, Datum);
-	ALLOC_COL(meta_null, bool);
-	ALLOC_COL(priority, Datum);
-	ALLOC_COL(max_attempts, Datum);
-	ALLOC_COL(group, Datum);
-	ALLOC_COL(group_null, bool);
-	ALLOC_COL(idem, Datum);
-	ALLOC_COL(idem_null, bool);
-	ALLOC_COL(idem_str, char *);
-	ALLOC_COL(ephemeral, Datum);
-	ALLOC_COL(scheduled_at, Datum);
-	ALLOC_COL(expires_at, Datum);
-	ALLOC_COL(expires_null, bool);
-#undef ALLOC_COL
-}
-
-static Datum insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name,
-						  BatchColumns *cp, BatchErrorContext *ectxp,
-						  ErrorContextCallback *errcbp, int notify_argno);
 
 /*
- * taskmill.enqueue_batch(queue_name, tasks jsonb) RETURNS bigint[]
+ * taskmill.enqueue_batch(queue_name, tasks jsonb, notify) RETURNS bigint[]
  *
- * All tasks are validated first, then inserted by one INSERT ... SELECT FROM unnest(...)
- * (one plan, one executor run), so the cost per task is close to a COPY's.
+ * All tasks are read and checked first, then inserted together (one INSERT ... SELECT
+ * FROM unnest(...) on the SQL path), so the cost per task is close to a COPY's.
  */
 Datum
 taskmill_enqueue_batch(PG_FUNCTION_ARGS)
 {
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
-	char	   *queue_name = text_to_cstring(queue);
-	Jsonb	   *tasks;
-	BatchColumns c;
+	Jsonb	   *json;
+	TmNewTask  *tasks;
+	int			n;
 	BatchErrorContext ectx = {0};
 	ErrorContextCallback errcb;
-	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
 	tm_require_arg(fcinfo, 1, "tasks");
-	tasks = PG_GETARG_JSONB_P(1);
-	if (!JB_ROOT_IS_ARRAY(tasks) || JB_ROOT_IS_SCALAR(tasks))
+	json = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(json) || JB_ROOT_IS_SCALAR(json))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("tasks must be a JSON array of task objects"),
 				 errdetail("The value given is a JSON %s.",
-						   JB_ROOT_IS_OBJECT(tasks) ? "object" : "scalar")));
-
-	c.n = JB_ROOT_COUNT(tasks);
-	if (c.n == 0)
+						   JB_ROOT_IS_OBJECT(json) ? "object" : "scalar")));
+	n = JB_ROOT_COUNT(json);
+	tm_check_count("tasks", n, tm_max_enqueue_batch, "taskmill.max_enqueue_batch");
+	if (n == 0)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
 
-	alloc_batch_columns(&c);
-
+	tasks = palloc(sizeof(TmNewTask) * n);
 	push_batch_error_context(&errcb, &ectx);
-	for (int i = 0; i < c.n; i++)
+	for (int i = 0; i < n; i++)
 	{
+		JsonbValue *el = getIthJsonbValueFromContainer(&json->root, i);
+
 		ectx.task = i + 1;
-		read_batch_task(&c, i, getIthJsonbValueFromContainer(&tasks->root, i), now);
+		if (el->type != jbvBinary || !JsonContainerIsObject(el->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("each task of a batch must be a JSON object"),
+					 errdetail("The task given is a JSON %s.",
+							   tm_json_type_name(el->type, el->type == jbvBinary))));
+		tm_task_init(&tasks[i]);
+		tm_task_read_json(&tasks[i], el->val.binary.data, TF_COLUMNS, "task");
+		tm_task_check(&tasks[i]);
 	}
 	error_context_stack = errcb.previous;
-
-	return insert_batch(fcinfo, queue, queue_name, &c, &ectx, &errcb, 2);
+	return finish_batch(fcinfo, queue, tasks, n, 2);
 }
-
-/* The batch without callers' keys, inserted directly; false: use the SQL statement. */
-static bool
-insert_batch_direct(text *queue, const BatchColumns *c, const Datum *ids)
-{
-	TmNewTask  *t = palloc(sizeof(TmNewTask) * c->n);
-
-	for (int i = 0; i < c->n; i++)
-	{
-		t[i].id = DatumGetInt64(ids[i]);
-		t[i].queue_name = PointerGetDatum(queue);
-		t[i].operation_id = c->op[i];
-		t[i].payload = c->payload[i];
-		t[i].payload_null = c->payload_null[i];
-		t[i].meta = c->meta[i];
-		t[i].meta_null = c->meta_null[i];
-		t[i].priority = DatumGetInt32(c->priority[i]);
-		t[i].max_attempts = DatumGetInt32(c->max_attempts[i]);
-		t[i].task_group_id = c->group[i];
-		t[i].task_group_id_null = c->group_null[i];
-		t[i].idempotency_key = c->idem[i];
-		t[i].ephemeral = DatumGetBool(c->ephemeral[i]);
-		t[i].scheduled_at = c->scheduled_at[i];
-		t[i].expires_at = c->expires_at[i];
-		t[i].expires_at_null = c->expires_null[i];
-	}
-	return tm_insert_tasks_direct(t, c->n);
-}
-
-/*
- * The batch through the SQL INSERT (callers' keys need its ON CONFLICT): all of it, or
- * an error naming the first task whose key a queued task has.
- */
-static void
-insert_batch_sql(text *queue, char *queue_name, const BatchColumns *c, Datum *ids,
-				 bool any_key, BatchErrorContext *ectxp, ErrorContextCallback *errcbp)
-{
-	static const Oid argtypes[12] = {
-		TEXTOID, TEXTARRAYOID, JSONBARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID,
-		TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID, TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID,
-		INT8ARRAYOID
-	};
-	Datum		values[12];
-	SPIPlanPtr	plan;
-	int			rc;
-	uint64		inserted;
-
-	values[0] = PointerGetDatum(queue);
-	values[1] = make_array(c->op, NULL, c->n, TEXTOID);
-	values[2] = make_array(c->payload, c->payload_null, c->n, JSONBOID);
-	values[3] = make_array(c->meta, c->meta_null, c->n, JSONBOID);
-	values[4] = make_array(c->priority, NULL, c->n, INT4OID);
-	values[5] = make_array(c->max_attempts, NULL, c->n, INT4OID);
-	values[6] = make_array(c->group, c->group_null, c->n, TEXTOID);
-	values[7] = make_array(c->idem, c->idem_null, c->n, TEXTOID);
-	values[8] = make_array(c->ephemeral, NULL, c->n, BOOLOID);
-	values[9] = make_array(c->scheduled_at, NULL, c->n, TIMESTAMPTZOID);
-	values[10] = make_array(c->expires_at, c->expires_null, c->n, TIMESTAMPTZOID);
-	values[11] = make_array(ids, NULL, c->n, INT8OID);
-
-	tm_spi_connect();
-	plan = any_key
-		? tm_plan(&enqueue_batch_plan, tm_enqueue_batch_sql, 12, argtypes)
-		: tm_plan(&enqueue_batch_plain_plan, tm_enqueue_batch_plain_sql, 12, argtypes);
-	rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (rc != (any_key ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
-		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));
-	inserted = SPI_processed;
-
-	if (inserted < (uint64) c->n)
-	{
-		/* Some explicit key exists already: name the first one of the batch. */
-		char	  **got = palloc(sizeof(char *) * Max(inserted, 1));
-
-		for (uint64 i = 0; i < inserted; i++)
-			got[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		qsort(got, inserted, sizeof(char *), str_cmp);
-		for (int i = 0; i < c->n; i++)
-			if (c->idem_str[i] != NULL &&
-				bsearch(&c->idem_str[i], got, inserted, sizeof(char *), str_cmp) == NULL)
-			{
-				ectxp->task = i + 1;
-				error_context_stack = errcbp;
-				raise_duplicate_key(c->idem_str[i], queue_name);
-			}
-		elog(ERROR, "taskmill: enqueue_batch inserted %llu of %d tasks",
-			 (unsigned long long) inserted, c->n);
-	}
-	SPI_finish();
-}
-
-/*
- * The common end of both batch forms: the columns of c are read and checked (c->n > 0);
- * draw the ids, generate the missing keys, insert them all (or fail naming the first
- * duplicate key), notify, return the ids.
- */
-static Datum
-insert_batch(FunctionCallInfo fcinfo, text *queue, char *queue_name, BatchColumns *cp,
-			 BatchErrorContext *ectxp, ErrorContextCallback *errcbp, int notify_argno)
-{
-	BatchColumns c = *cp;
-	Datum	   *ids = palloc(sizeof(Datum) * c.n);
-	Oid			seq = task_id_sequence();
-	bool		any_key = false;
-
-	check_batch_duplicates(&c);
-	for (int i = 0; i < c.n; i++)
-	{
-		int64		id = next_task_id(seq);
-
-		ids[i] = Int64GetDatum(id);
-		if (c.idem_str[i] != NULL)
-			any_key = true;
-		else
-		{
-			c.idem[i] = generated_key(id);
-			c.idem_null[i] = false;
-		}
-	}
-
-	if (any_key || !insert_batch_direct(queue, &c, ids))
-		insert_batch_sql(queue, queue_name, &c, ids, any_key, ectxp, errcbp);
-
-	tm_enqueue_notify(queue_name, fcinfo, notify_argno);
-	PG_RETURN_ARRAYTYPE_P(construct_array(ids, c.n, INT8OID, sizeof(int64),
-										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-/* ---- enqueue_arrays ---- */
 
 /*
  * Array argument argno of enqueue_arrays, deconstructed; false if it is NULL (every
- * task takes the default). Its length must be n, the number of operation ids.
+ * task takes the default). Its length must be n, the number of operation ids; it is
+ * checked before the array is taken apart.
  */
 static bool
-get_column_arg(FunctionCallInfo fcinfo, int argno, const char *name, Oid elmtype, int n,
+get_column_arg(FunctionCallInfo fcinfo, int argno, TmField f, int n,
 			   Datum **values, bool **nulls)
 {
+	const char *name = tm_fields[f].array_arg;
 	ArrayType  *a;
 	int			count;
 	int16		typlen;
@@ -812,8 +500,8 @@ get_column_arg(FunctionCallInfo fcinfo, int argno, const char *name, Oid elmtype
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s has %d elements, operation_ids has %d", name, count, n),
 				 errhint("Each array must have one element per task, or be NULL.")));
-	get_typlenbyvalalign(elmtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(a, elmtype, typlen, typbyval, typalign, values, nulls, &count);
+	get_typlenbyvalalign(tm_fields[f].type, &typlen, &typbyval, &typalign);
+	deconstruct_array(a, tm_fields[f].type, typlen, typbyval, typalign, values, nulls, &count);
 	return true;
 }
 
@@ -831,121 +519,39 @@ Datum
 taskmill_enqueue_arrays(PG_FUNCTION_ARGS)
 {
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
-	char	   *queue_name = text_to_cstring(queue);
-	BatchColumns c;
+	ArrayType  *ops;
+	int			n;
+	Datum	   *values[lengthof(arg_fields)];
+	bool	   *nulls[lengthof(arg_fields)];
+	TmNewTask  *tasks;
 	BatchErrorContext ectx = {0};
 	ErrorContextCallback errcb;
-	Datum		now = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	ArrayType  *ops_array;
-	Datum	   *ops;
-	bool	   *ops_null;
-	Datum	   *payloads = NULL, *pris = NULL, *mas = NULL, *scheds = NULL, *exps = NULL;
-	Datum	   *groups = NULL, *keys = NULL, *ephs = NULL, *metas = NULL;
-	bool	   *payloads_n = NULL, *pris_n = NULL, *mas_n = NULL, *scheds_n = NULL;
-	bool	   *exps_n = NULL, *groups_n = NULL, *keys_n = NULL, *ephs_n = NULL;
-	bool	   *metas_n = NULL;
-	bool		have_payloads, have_pris, have_mas, have_scheds, have_exps;
-	bool		have_groups, have_keys, have_ephs, have_metas;
 
 	tm_require_arg(fcinfo, 1, "operation ids");
-	ops_array = PG_GETARG_ARRAYTYPE_P(1);
-	if (ARR_NDIM(ops_array) > 1)
+	ops = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(ops) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("operation_ids must be a one-dimensional array")));
-	deconstruct_array(ops_array, TEXTOID, -1, false, TYPALIGN_INT, &ops, &ops_null, &c.n);
-
-	have_payloads = get_column_arg(fcinfo, 2, "payloads", JSONBOID, c.n, &payloads, &payloads_n);
-	have_pris = get_column_arg(fcinfo, 3, "priorities", INT4OID, c.n, &pris, &pris_n);
-	have_mas = get_column_arg(fcinfo, 4, "max_attempts", INT4OID, c.n, &mas, &mas_n);
-	have_scheds = get_column_arg(fcinfo, 5, "scheduled_ats", TIMESTAMPTZOID, c.n, &scheds, &scheds_n);
-	have_exps = get_column_arg(fcinfo, 6, "expires_ats", TIMESTAMPTZOID, c.n, &exps, &exps_n);
-	have_groups = get_column_arg(fcinfo, 7, "task_group_ids", TEXTOID, c.n, &groups, &groups_n);
-	have_keys = get_column_arg(fcinfo, 8, "idempotency_keys", TEXTOID, c.n, &keys, &keys_n);
-	have_ephs = get_column_arg(fcinfo, 9, "ephemerals", BOOLOID, c.n, &ephs, &ephs_n);
-	have_metas = get_column_arg(fcinfo, 10, "metas", JSONBOID, c.n, &metas, &metas_n);
-
-	if (c.n == 0)
+	n = ArrayGetNItems(ARR_NDIM(ops), ARR_DIMS(ops));
+	tm_check_count("tasks", n, tm_max_enqueue_batch, "taskmill.max_enqueue_batch");
+	for (int a = 0; a < (int) lengthof(arg_fields); a++)
+		if (!get_column_arg(fcinfo, a + 1, arg_fields[a], n, &values[a], &nulls[a]))
+			values[a] = NULL;
+	if (n == 0)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
 
-	alloc_batch_columns(&c);
-
+	tasks = palloc(sizeof(TmNewTask) * n);
 	push_batch_error_context(&errcb, &ectx);
-	for (int i = 0; i < c.n; i++)
+	for (int i = 0; i < n; i++)
 	{
-		bool		have_sched = false;
-
 		ectx.task = i + 1;
-		if (ops_null[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("operation id must not be null")));
-		tm_check_name(VARDATA_ANY(DatumGetPointer(ops[i])),
-					  VARSIZE_ANY_EXHDR(DatumGetPointer(ops[i])), "operation id");
-		c.op[i] = ops[i];
-
-		c.payload_null[i] = !have_payloads || payloads_n[i];
-		if (!c.payload_null[i])
-			c.payload[i] = payloads[i];
-
-		c.meta_null[i] = !have_metas || metas_n[i];
-		if (!c.meta_null[i])
-		{
-			check_meta(DatumGetJsonbP(metas[i]));
-			c.meta[i] = metas[i];
-		}
-
-		c.priority[i] = Int32GetDatum(TM_DEFAULT_PRIORITY);
-		if (have_pris && !pris_n[i])
-		{
-			tm_check_priority(DatumGetInt32(pris[i]));
-			c.priority[i] = pris[i];
-		}
-
-		c.max_attempts[i] = Int32GetDatum(TM_DEFAULT_MAX_ATTEMPTS);
-		if (have_mas && !mas_n[i])
-		{
-			tm_check_max_attempts(DatumGetInt32(mas[i]));
-			c.max_attempts[i] = mas[i];
-		}
-
-		c.group_null[i] = !have_groups || groups_n[i];
-		if (!c.group_null[i])
-		{
-			tm_check_name(VARDATA_ANY(DatumGetPointer(groups[i])),
-						  VARSIZE_ANY_EXHDR(DatumGetPointer(groups[i])), "task group id");
-			c.group[i] = groups[i];
-		}
-
-		c.idem_null[i] = true;
-		c.idem_str[i] = NULL;
-		if (have_keys && !keys_n[i])
-		{
-			tm_check_idempotency_key(VARDATA_ANY(DatumGetPointer(keys[i])),
-									 VARSIZE_ANY_EXHDR(DatumGetPointer(keys[i])));
-			c.idem[i] = keys[i];
-			c.idem_null[i] = false;
-			c.idem_str[i] = TextDatumGetCString(keys[i]);
-		}
-
-		c.ephemeral[i] = (have_ephs && !ephs_n[i]) ? ephs[i] : BoolGetDatum(false);
-
-		c.scheduled_at[i] = now;
-		if (have_scheds && !scheds_n[i])
-		{
-			c.scheduled_at[i] = scheds[i];
-			have_sched = true;
-		}
-
-		c.expires_null[i] = !have_exps || exps_n[i];
-		if (!c.expires_null[i])
-			c.expires_at[i] = exps[i];
-
-		/* as in enqueue: checked only against a scheduled_at the task gives */
-		if (have_sched && !c.expires_null[i])
-			tm_check_expiry(c.scheduled_at[i], c.expires_at[i]);
+		tm_task_init(&tasks[i]);
+		for (int a = 0; a < (int) lengthof(arg_fields); a++)
+			if (values[a] != NULL && !nulls[a][i])
+				tm_task_set(&tasks[i], arg_fields[a], values[a][i], false);
+		tm_task_check(&tasks[i]);
 	}
 	error_context_stack = errcb.previous;
-
-	return insert_batch(fcinfo, queue, queue_name, &c, &ectx, &errcb, 11);
+	return finish_batch(fcinfo, queue, tasks, n, NOTIFY_ARGNO);
 }

@@ -9,9 +9,11 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/varlena.h"
 
 #include "bgworker.h"
+#include "taskmill.h"
 
 PG_MODULE_MAGIC;
 
@@ -22,6 +24,62 @@ int			taskmill_scheduler_interval = 1;
 
 /* taskmill.scheduler_databases: databases that get a scheduler worker (needs preloading). */
 char	   *taskmill_scheduler_databases = NULL;
+
+/*
+ * Size limits (docs/sql-api.md "Limits"): how much one call may ask the server to hold.
+ * PGC_SUSET: a role may lower them for itself, only a superuser may raise them.
+ */
+int			tm_max_enqueue_batch = 10000;
+int			tm_max_payload_bytes = 8 * 1024 * 1024;
+int			tm_max_meta_bytes = 64 * 1024;
+int			tm_max_result_bytes = 8 * 1024 * 1024;
+int			tm_max_error_bytes = 64 * 1024;
+int			tm_max_key_bytes = 512;
+
+/* taskmill.scheduler_lock_timeout / statement_timeout: bounds on a scheduler run (ms). */
+int			taskmill_scheduler_lock_timeout = 1000;
+int			taskmill_scheduler_statement_timeout = 60000;
+
+static void
+define_limits(void)
+{
+	static const struct
+	{
+		const char *name;
+		const char *desc;
+		int		   *var;
+		int			max;
+		int			unit;
+	}			limits[] = {
+		{"taskmill.max_enqueue_batch", "Most tasks one enqueue_batch or enqueue_arrays call may add.",
+		&tm_max_enqueue_batch, 1000000, 0},
+		{"taskmill.max_payload_bytes", "Largest payload (jsonb, stored size) a task may have.",
+		&tm_max_payload_bytes, MaxAllocSize / 2, GUC_UNIT_BYTE},
+		{"taskmill.max_meta_bytes", "Largest meta (jsonb, stored size) a task may have.",
+		&tm_max_meta_bytes, MaxAllocSize / 2, GUC_UNIT_BYTE},
+		{"taskmill.max_result_bytes", "Largest result (jsonb) ack may record.",
+		&tm_max_result_bytes, MaxAllocSize / 2, GUC_UNIT_BYTE},
+		{"taskmill.max_error_bytes", "Longest error text nack may record.",
+		&tm_max_error_bytes, MaxAllocSize / 2, GUC_UNIT_BYTE},
+		{"taskmill.max_key_bytes", "Longest idempotency key a caller may give.",
+		&tm_max_key_bytes, 1024 * 1024, GUC_UNIT_BYTE},
+	};
+
+	for (int i = 0; i < (int) lengthof(limits); i++)
+		DefineCustomIntVariable(limits[i].name, limits[i].desc, NULL, limits[i].var,
+								*limits[i].var, 1, limits[i].max, PGC_SUSET,
+								limits[i].unit, NULL, NULL, NULL);
+	DefineCustomIntVariable("taskmill.scheduler_lock_timeout",
+							"Longest wait for a lock by one schedule's step of run_due_schedules().",
+							"A schedule that waits longer fails alone and is retried; 0 keeps the session's lock_timeout.",
+							&taskmill_scheduler_lock_timeout,
+							1000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("taskmill.scheduler_statement_timeout",
+							"Longest run of the scheduler background worker over all due schedules.",
+							NULL,
+							&taskmill_scheduler_statement_timeout,
+							60000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+}
 
 /* Accept only a list SplitGUCList can read, of at most TASKMILL_MAX_SCHEDULERS names. */
 static bool
@@ -87,7 +145,9 @@ _PG_init(void)
 							   GUC_LIST_INPUT,
 							   check_scheduler_databases, NULL, NULL);
 
+	define_limits();
 	MarkGUCPrefixReserved("taskmill");
+	tm_build_enqueue_sql();
 
 	if (process_shared_preload_libraries_in_progress)
 		taskmill_register_scheduler_workers();

@@ -10,15 +10,20 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/jsonb.h"
 
-/* Limits of the SQL surface (DESIGN.md). */
+/*
+ * Limits of the SQL surface (docs/sql-api.md). The sizes callers may send are GUCs
+ * (taskmill.c, docs/sql-api.md "Limits"); these are fixed.
+ */
 #define TM_PRIORITY_MIN			(-100)
 #define TM_PRIORITY_MAX			100
-#define TM_DEFAULT_PRIORITY		0
-#define TM_DEFAULT_MAX_ATTEMPTS 3
 #define TM_BATCH_SIZE_MAX		10000
 #define TM_NAME_MAX_BYTES		255		/* queue names travel as NOTIFY payloads */
 #define TM_NOTIFY_CHANNEL		"taskmill"
+
+/* At most this many bytes of a caller's value are quoted in a message (tm_quote). */
+#define TM_QUOTE_MAX_BYTES		64
 
 /*
  * Tasks enqueued without an idempotency key get "taskmill:<id>"; callers may not use
@@ -29,51 +34,152 @@
 #define TM_KEY_INDEX_PREDICATE \
 	"dlq_at IS NULL AND NOT pg_catalog.starts_with(idempotency_key, 'taskmill:')"
 
+/* taskmill.c: the size limits (GUCs, in bytes or tasks). */
+extern int	tm_max_enqueue_batch;
+extern int	tm_max_payload_bytes;
+extern int	tm_max_meta_bytes;
+extern int	tm_max_result_bytes;
+extern int	tm_max_error_bytes;
+extern int	tm_max_key_bytes;
+
 /* plans.c: one saved plan per hot statement, prepared on first use in a backend. */
 extern SPIPlanPtr tm_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
 extern void tm_spi_connect(void);
 extern int	tm_execute_nojit(SPIPlanPtr plan, Datum *values, const char *nulls,
 							 bool read_only, long count);
 
-/* validate.c: argument checks that raise DESIGN.md's SQLSTATEs. */
+/* validate.c: argument checks that raise docs/sql-api.md's SQLSTATEs. */
+extern char *tm_quote(const char *value, int len);
 extern text *tm_arg_name(FunctionCallInfo fcinfo, int argno, const char *what);
 extern void tm_check_name(const char *value, int len, const char *what);
 extern void tm_check_priority(int32 priority);
 extern void tm_check_max_attempts(int32 max_attempts);
 extern void tm_check_idempotency_key(const char *key, int len);
+extern void tm_check_size(const char *what, Size bytes, int limit, const char *guc);
+extern void tm_check_count(const char *what, int64 count, int limit, const char *guc);
+extern void tm_check_result_size(Datum result);
+extern void tm_check_error_size(Datum error);
 extern void tm_check_interval_not_negative(Datum interval, const char *what);
 extern void tm_check_expiry(Datum scheduled_at, Datum expires_at);
 extern void tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 tm_arg_task_id(FunctionCallInfo fcinfo, int argno);
+extern const char *tm_json_type_name(int jbv_type, bool is_array);
 
-/* The hot statements, for taskmill.hot_statements() (EXPLAIN them all). */
-/* direct_insert.c: enqueue's INSERT without SPI (false: use the SQL statement) */
+/*
+ * task_fields.c: the fields of a task a caller may give, one table for every way of
+ * giving them (enqueue's arguments, enqueue_arrays' arrays, enqueue_batch's JSON
+ * objects, a schedule's options). The fields with a column are the columns every
+ * enqueue writes, in this order (after id and queue_name; visible_at = scheduled_at).
+ */
+typedef enum TmField
+{
+	TF_OPERATION_ID,
+	TF_PAYLOAD,
+	TF_META,
+	TF_PRIORITY,
+	TF_MAX_ATTEMPTS,
+	TF_TASK_GROUP_ID,
+	TF_IDEMPOTENCY_KEY,
+	TF_EPHEMERAL,
+	TF_SCHEDULED_AT,			/* also the first visible_at */
+	TF_EXPIRES_AT,
+	TF_EXPIRES_IN,				/* schedule option: expires_at = enqueue time + this */
+	TF_COUNT
+} TmField;
+
+#define TF_BIT(f)				(1u << (f))
+/* the fields with a column of taskmill.tasks */
+#define TF_COLUMNS				(TF_BIT(TF_EXPIRES_IN) - 1)
+/* the fields of a schedule's options */
+#define TF_SCHEDULE_OPTIONS \
+	(TF_BIT(TF_PRIORITY) | TF_BIT(TF_MAX_ATTEMPTS) | TF_BIT(TF_TASK_GROUP_ID) | \
+	 TF_BIT(TF_EXPIRES_IN) | TF_BIT(TF_EPHEMERAL) | TF_BIT(TF_META))
+
+typedef struct TmFieldInfo
+{
+	const char *name;			/* JSON key and column name */
+	Oid			type;			/* SQL type of the value */
+	const char *type_name;		/* its name, for SQL text built without the catalog */
+	const char *array_arg;		/* enqueue_arrays' argument name */
+} TmFieldInfo;
+
+extern const TmFieldInfo tm_fields[TF_COUNT];
+
+/* One task to insert: a value per field (isnull: not given, the server's default). */
 typedef struct TmNewTask
 {
 	int64		id;
-	Datum		queue_name;		/* text */
-	Datum		operation_id;	/* text */
-	Datum		payload;		/* jsonb */
-	bool		payload_null;
-	Datum		meta;			/* jsonb */
-	bool		meta_null;
-	int32		priority;
-	int32		max_attempts;
-	Datum		task_group_id;	/* text */
-	bool		task_group_id_null;
-	Datum		idempotency_key;	/* text */
-	bool		ephemeral;
-	Datum		scheduled_at;	/* timestamptz, also the first visible_at */
-	Datum		expires_at;		/* timestamptz */
-	bool		expires_at_null;
+	Datum		values[TF_COUNT];
+	bool		isnull[TF_COUNT];
 } TmNewTask;
 
-extern bool tm_insert_tasks_direct(const TmNewTask *tasks, int n);
+extern void tm_task_init(TmNewTask *t);
+extern void tm_task_set(TmNewTask *t, TmField f, Datum value, bool isnull);
+extern void tm_task_set_json(TmNewTask *t, TmField f, JsonbValue *v);
+extern void tm_task_read_json(TmNewTask *t, JsonbContainer *object, uint32 allowed,
+							  const char *what);
+extern void tm_task_check(TmNewTask *t);
+extern void tm_task_fill_defaults(TmNewTask *tasks, int n);
 
-extern const char *const tm_enqueue_sql;
-extern const char *const tm_enqueue_plain_sql;
-extern const char *const tm_enqueue_batch_sql;
-extern const char *const tm_enqueue_batch_plain_sql;
+/* Where a column of taskmill.tasks gets its value in a new task, and its default. */
+typedef enum TmColumnSource
+{
+	TCS_DEFAULT,				/* no field: the column's default */
+	TCS_ID,
+	TCS_QUEUE,
+	TCS_FIELD,					/* the value of field (visible_at: scheduled_at's) */
+	TCS_DROPPED
+} TmColumnSource;
+
+typedef enum TmDefaultKind
+{
+	TDK_NONE,					/* no default: NULL */
+	TDK_CONST,
+	TDK_NOW,					/* now(): the transaction's start */
+	TDK_EXPR					/* anything else, evaluated per row */
+} TmDefaultKind;
+
+typedef struct TmColumn
+{
+	TmColumnSource source;
+	TmField		field;
+	TmDefaultKind kind;
+	Datum		value;			/* TDK_CONST */
+	bool		isnull;
+	Expr	   *expr;			/* TDK_EXPR */
+} TmColumn;
+
+typedef struct TmTaskTable
+{
+	Oid			relid;
+	int			natts;
+	TmColumn   *cols;			/* one per attribute */
+	int			field_col[TF_COUNT];	/* attribute index of each field's column */
+	bool		has_generated;
+} TmTaskTable;
+
+struct ExprState;
+struct ExprContext;
+extern const TmTaskTable *tm_task_table(void);
+extern Datum tm_column_default(const TmColumn *col, struct ExprState *state,
+							   struct ExprContext *econtext, bool *isnull);
+
+/*
+ * enqueue.c: the one way in for new tasks, for the SQL functions and the schedules.
+ * Checked tasks in; ids drawn, keys generated, inserted (all or nothing; 23505 naming
+ * the first key a queued task has); returns the ids (palloc'd, n of them). No NOTIFY.
+ */
+extern int64 *tm_enqueue_tasks(text *queue, TmNewTask *tasks, int n);
+
+/* direct_insert.c: the INSERT without SPI (false: use the SQL statement) */
+extern bool tm_insert_tasks_direct(text *queue, const TmNewTask *tasks, int n);
+
+/* built from tm_fields at load time (tm_build_enqueue_sql, from _PG_init) */
+extern const char *tm_enqueue_sql;
+extern const char *tm_enqueue_plain_sql;
+extern const char *tm_enqueue_batch_sql;
+extern const char *tm_enqueue_batch_plain_sql;
+extern void tm_build_enqueue_sql(void);
 extern const char *const tm_ack_sql;
 extern const char *const tm_ack_many_sql;
 extern const char *const tm_nack_sql;

@@ -1,16 +1,97 @@
 /*
  * validate.c
- *		Argument checks shared by the queue functions. Each raises DESIGN.md's
- *		SQLSTATE with a message in PostgreSQL's style, before anything is written.
+ *		Argument checks shared by the queue functions. Each raises the SQLSTATE that
+ *		docs/sql-api.md names, with a message in PostgreSQL's style, before anything is
+ *		written. A message quotes at most TM_QUOTE_MAX_BYTES of a caller's value
+ *		(tm_quote), so a huge bad input cannot flood the server log.
  */
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "mb/pg_wchar.h"
+#include "access/detoast.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
 #include "taskmill.h"
+
+/*
+ * A caller's value for a message: the whole of it if short, else its first
+ * TM_QUOTE_MAX_BYTES bytes (cut on a character boundary) and "...".
+ */
+char *
+tm_quote(const char *value, int len)
+{
+	int			cut;
+
+	if (len <= TM_QUOTE_MAX_BYTES)
+		return pnstrdup(value, len);
+	cut = pg_mbcliplen(value, len, TM_QUOTE_MAX_BYTES);
+	return psprintf("%.*s...", cut, value);
+}
+
+/* "null", "string", ... for a JsonbValue's type (is_array: a jbvBinary array). */
+const char *
+tm_json_type_name(int jbv_type, bool is_array)
+{
+	switch (jbv_type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "string";
+		case jbvNumeric:
+			return "number";
+		case jbvBool:
+			return "boolean";
+		case jbvBinary:
+		case jbvArray:
+		case jbvObject:
+			return is_array || jbv_type == jbvArray ? "array" : "object";
+		default:
+			return "value";
+	}
+}
+
+/* A value of bytes bytes where the GUC guc allows limit: 54000 if it is larger. */
+void
+tm_check_size(const char *what, Size bytes, int limit, const char *guc)
+{
+	if (bytes > (Size) limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is too large", what),
+				 errdetail("The %s has %zu bytes; %s allows %d.", what, bytes, guc, limit)));
+}
+
+/* count items of one call where the GUC guc allows limit: 54000 if more. */
+void
+tm_check_count(const char *what, int64 count, int limit, const char *guc)
+{
+	if (count > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many %s in one call", what),
+				 errdetail("The call has " INT64_FORMAT " %s; %s allows %d.", count, what, guc, limit)));
+}
+
+/* A task's result (jsonb) for ack: at most taskmill.max_result_bytes. */
+void
+tm_check_result_size(Datum result)
+{
+	tm_check_size("result", toast_raw_datum_size(result) - VARHDRSZ, tm_max_result_bytes,
+				  "taskmill.max_result_bytes");
+}
+
+/* A delivery's error (text) for nack: at most taskmill.max_error_bytes. */
+void
+tm_check_error_size(Datum error)
+{
+	tm_check_size("error", toast_raw_datum_size(error) - VARHDRSZ, tm_max_error_bytes,
+				  "taskmill.max_error_bytes");
+}
 
 /* Raise 22004 when argument argno is NULL. */
 void
@@ -80,11 +161,17 @@ tm_check_idempotency_key(const char *key, int len)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("idempotency key must not be empty"),
 				 errdetail("Pass NULL to have a unique key generated.")));
+	if (len > tm_max_key_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("idempotency key \"%s\" is too long", tm_quote(key, len)),
+				 errdetail("The key has %d bytes; taskmill.max_key_bytes allows %d.",
+						   len, tm_max_key_bytes)));
 	if (len >= (int) strlen(TM_GENERATED_KEY_PREFIX) &&
 		memcmp(key, TM_GENERATED_KEY_PREFIX, strlen(TM_GENERATED_KEY_PREFIX)) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("idempotency key \"%.*s\" is reserved", len, key),
+				 errmsg("idempotency key \"%s\" is reserved", tm_quote(key, len)),
 				 errdetail("Keys beginning with \"%s\" are the keys taskmill generates for tasks enqueued without one.",
 						   TM_GENERATED_KEY_PREFIX),
 				 errhint("Pass NULL to have a key generated, or choose another prefix.")));
