@@ -7,9 +7,15 @@
  * Each run is one transaction calling the same code as taskmill.run_due_schedules(), so
  * workers, client-side schedulers and manual calls can all run at once: row locks with
  * SKIP LOCKED keep every tick to one task.  A database without the extension is skipped
- * quietly (it is checked at every run, so CREATE EXTENSION later is picked up).  An error
- * ends the worker; the postmaster starts it again after TASKMILL_SCHEDULER_RESTART_SECS,
- * as it does after SIGTERM (pg_terminate_backend).  The worker exits with the server.
+ * quietly (it is checked at every run, so CREATE EXTENSION later is picked up).
+ *
+ * The worker connects as the bootstrap superuser but never acts as one on a user's
+ * behalf: search_path is "pg_catalog, pg_temp" whatever the database or role settings
+ * say (as autovacuum sets it), and each schedule's task is enqueued with its owner's
+ * rights (run_due.c).  A run is bounded by taskmill.scheduler_statement_timeout; an
+ * error (that timeout included) is logged and rolls the run back, and the worker goes
+ * on at its next interval.  SIGTERM (pg_terminate_backend) ends it; the postmaster
+ * starts it again after TASKMILL_SCHEDULER_RESTART_SECS.  It exits with the server.
  */
 #include "postgres.h"
 
@@ -25,10 +31,11 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/varlena.h"
 
 #include "bgworker.h"
-#include "cron.h"
+#include "schedules.h"
 
 PGDLLEXPORT void taskmill_scheduler_main(Datum main_arg);
 
@@ -82,11 +89,13 @@ taskmill_register_scheduler_workers(void)
 
 /* One run: a transaction that enqueues the database's due schedules. */
 static void
-scheduler_run_once(void)
+scheduler_run_transaction(void)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	if (taskmill_scheduler_statement_timeout > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, taskmill_scheduler_statement_timeout);
 	if (OidIsValid(get_extension_oid("taskmill", true)))
 	{
 		int			n;
@@ -96,8 +105,34 @@ scheduler_run_once(void)
 		if (n > 0)
 			elog(DEBUG1, "taskmill scheduler enqueued %d task(s)", n);
 	}
+	disable_timeout(STATEMENT_TIMEOUT, false);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+}
+
+/*
+ * One run; an error is logged and rolled back (the worker goes on), as a backend's
+ * main loop does with a failed statement.
+ */
+static void
+scheduler_run_once(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		scheduler_run_transaction();
+	}
+	PG_CATCH();
+	{
+		disable_timeout(STATEMENT_TIMEOUT, false);
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		QueryCancelPending = false;
+	}
+	PG_END_TRY();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
@@ -122,6 +157,8 @@ taskmill_scheduler_main(Datum main_arg)
 	 */
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
+	/* no schema a user can create in is searched (ALTER DATABASE ... SET search_path) */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	elog(LOG, "taskmill scheduler started for database \"%s\"", dbname);
 
 	for (;;)

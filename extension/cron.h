@@ -61,9 +61,6 @@ extern void taskmill_cron_parse_or_error(const char *expr, CronExpr *out);
 extern pg_tz *taskmill_cron_timezone(const char *name);
 extern bool taskmill_cron_next_time(const CronExpr *e, pg_tz *tz, TimestampTz after,
 									TimestampTz *result);
-
-/* schedules.c: the body of taskmill.run_due_schedules(), also run by the bgworker. */
-extern int	taskmill_run_due(void);
 #endif
 
 #endif							/* TASKMILL_CRON_H */

@@ -75,13 +75,16 @@ check_jsonb(TmField f, Jsonb *j)
 {
 	if (f == TF_META)
 	{
-		if (!JB_ROOT_IS_OBJECT(j))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("meta must be a JSON object"),
-					 errdetail("The value given is a JSON %s.",
-							   JB_ROOT_IS_SCALAR(j) ? "scalar" : "array")));
+		char	   *given;
+
 		tm_check_size("meta", VARSIZE(j), tm_max_meta_bytes, "taskmill.max_meta_bytes");
+		if (JB_ROOT_IS_OBJECT(j))
+			return;
+		given = JsonbToCString(NULL, &j->root, VARSIZE(j));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("meta must be a JSON object"),
+				 errdetail("The meta given was %s.", tm_quote(given, strlen(given)))));
 	}
 	else
 		tm_check_size("payload", VARSIZE(j), tm_max_payload_bytes, "taskmill.max_payload_bytes");

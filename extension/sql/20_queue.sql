@@ -3,17 +3,19 @@
 -- None is STRICT: each checks its own NULLs (22004 for a required argument; NULL for an
 -- option with a default means that default).
 
+-- A NULL option (the default of each) means the server's default: the column default of
+-- taskmill.tasks (10_schema.sql), read from the catalog. Defaults are stated there only.
 CREATE FUNCTION taskmill.enqueue(
 	queue_name text,
 	operation_id text,
 	payload jsonb DEFAULT NULL,
-	priority integer DEFAULT 0,
-	max_attempts integer DEFAULT 3,
+	priority integer DEFAULT NULL,
+	max_attempts integer DEFAULT NULL,
 	scheduled_at timestamptz DEFAULT NULL,
 	expires_at timestamptz DEFAULT NULL,
 	task_group_id text DEFAULT NULL,
 	idempotency_key text DEFAULT NULL,
-	ephemeral boolean DEFAULT false,
+	ephemeral boolean DEFAULT NULL,
 	meta jsonb DEFAULT NULL,
 	notify boolean DEFAULT NULL)
 RETURNS bigint
@@ -22,7 +24,7 @@ AS 'MODULE_PATHNAME', 'taskmill_enqueue';
 
 COMMENT ON FUNCTION taskmill.enqueue(text, text, jsonb, integer, integer, timestamptz,
 	timestamptz, text, text, boolean, jsonb, boolean) IS
-	'Add a task to a queue; returns its id. scheduled_at NULL = now(). notify: NULL = NOTIFY taskmill at commit only if a worker waits (wait_begin), true = always, false = never.';
+	'Add a task to a queue; returns its id. NULL options take the column defaults of taskmill.tasks (scheduled_at: now()). notify: NULL = NOTIFY taskmill at commit only if a worker waits (wait_begin), true = always, false = never.';
 
 CREATE FUNCTION taskmill.enqueue_batch(queue_name text, tasks jsonb, notify boolean DEFAULT NULL)
 RETURNS bigint[]

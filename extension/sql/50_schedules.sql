@@ -17,6 +17,9 @@ CREATE TABLE taskmill.task_schedules (
 	consecutive_failures	integer NOT NULL DEFAULT 0,
 	created_at				timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at				timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	-- the role that registered the schedule: its ticks are enqueued with this role's
+	-- rights (as pg_cron's cron.job.username)
+	owner					text NOT NULL DEFAULT CURRENT_USER,
 	CONSTRAINT task_schedules_queue_operation_key UNIQUE (queue_name, operation_id),
 	CONSTRAINT task_schedules_queue_name_check CHECK (queue_name <> ''),
 	CONSTRAINT task_schedules_operation_id_check CHECK (operation_id <> ''),

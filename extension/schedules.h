@@ -1,0 +1,36 @@
+/*
+ * schedules.h
+ *		Cron schedules: what register_schedules and trigger_schedule (schedules.c) share
+ *		with the run of due schedules (run_due.c).
+ */
+#ifndef TASKMILL_SCHEDULES_H
+#define TASKMILL_SCHEDULES_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+/*
+ * The lock that serialises registrations of one queue's schedules: an advisory-type
+ * lock tag (database, 64-bit hash of the queue name, TM_SCHEDULE_LOCK_KIND). User advisory
+ * locks use field4 1 and 2, so no user lock can take or block it; notify.c's wait
+ * lock uses 0x544D. (This replaces the user-space key 1953330019 of 0.1.)
+ */
+#define TM_SCHEDULE_LOCK_KIND 0x5453	/* "TS" */
+
+/*
+ * Enqueue a schedule's task: its payload and options (overrides read over them, may
+ * be NULL), with key as idempotency key (NULL: generated). Returns the task's id.
+ */
+extern int64 tm_schedule_enqueue(const char *queue_name, const char *operation_id,
+								 Jsonb *payload, Jsonb *options, Jsonb *overrides,
+								 const char *key);
+
+/* The tick's idempotency key: "schedule:<operation_id>@<tick in UTC, ISO 8601>". */
+extern char *tm_schedule_tick_key(const char *operation_id, TimestampTz tick);
+
+/* run_due.c: the body of taskmill.run_due_schedules(), also run by the bgworker. */
+extern int	taskmill_run_due(void);
+
+#endif							/* TASKMILL_SCHEDULES_H */
