@@ -140,6 +140,8 @@ taskmill_ack(PG_FUNCTION_ARGS)
 	int32		done;
 
 	tm_require_arg(fcinfo, 1, "lease");
+	if (!PG_ARGISNULL(2))
+		tm_check_result_size(PG_GETARG_DATUM(2));
 	values[0] = Int64GetDatum(task_id);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
@@ -217,6 +219,7 @@ taskmill_ack_many(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("task_ids and results must have the same length"),
 					 errdetail("task_ids has %d elements and results has %d.", n, m)));
+		tm_check_result_array(results);
 	}
 	if (n == 0)
 		PG_RETURN_INT32(0);
@@ -248,6 +251,8 @@ taskmill_nack(PG_FUNCTION_ARGS)
 	tm_require_arg(fcinfo, 1, "lease");
 	if (!PG_ARGISNULL(3))
 		tm_check_interval_not_negative(PG_GETARG_DATUM(3), "retry delay");
+	if (!PG_ARGISNULL(2))
+		tm_check_error_size(PG_GETARG_DATUM(2));
 	values[0] = Int64GetDatum(task_id);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);

@@ -23,6 +23,9 @@
 #endif
 
 #include "cron.h"
+#ifndef CRON_STANDALONE
+#include "taskmill.h"
+#endif
 
 #define NFIELDS 5
 
@@ -571,7 +574,7 @@ taskmill_cron_parse_or_error(const char *expr, CronExpr *out)
 	if (!cron_parse(expr, out, detail, sizeof(detail)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid cron expression \"%s\"", expr),
+				 errmsg("invalid cron expression \"%s\"", tm_quote(expr, strlen(expr))),
 				 errdetail("%s", detail)));
 }
 
@@ -586,7 +589,7 @@ taskmill_cron_timezone(const char *name)
 	if (tz == NULL || !pg_tz_acceptable(tz))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("time zone \"%s\" is not recognized", name),
+				 errmsg("time zone \"%s\" is not recognized", tm_quote(name, strlen(name))),
 				 errdetail("Use an IANA time zone name such as \"UTC\" or \"Europe/London\".")));
 	return tz;
 }

@@ -59,6 +59,8 @@ extern void tm_check_size(const char *what, Size bytes, int limit, const char *g
 extern void tm_check_count(const char *what, int64 count, int limit, const char *guc);
 extern void tm_check_result_size(Datum result);
 extern void tm_check_error_size(Datum error);
+struct ArrayType;
+extern void tm_check_result_array(struct ArrayType *results);
 extern void tm_check_interval_not_negative(Datum interval, const char *what);
 extern void tm_check_expiry(Datum scheduled_at, Datum expires_at);
 extern void tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what);

@@ -10,6 +10,7 @@
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "access/detoast.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/fmgrprotos.h"
@@ -83,6 +84,20 @@ tm_check_result_size(Datum result)
 {
 	tm_check_size("result", toast_raw_datum_size(result) - VARHDRSZ, tm_max_result_bytes,
 				  "taskmill.max_result_bytes");
+}
+
+/* Each element of ack_many's results array. */
+void
+tm_check_result_array(ArrayType *results)
+{
+	ArrayIterator it = array_create_iterator(results, 0, NULL);
+	Datum		value;
+	bool		isnull;
+
+	while (array_iterate(it, &value, &isnull))
+		if (!isnull)
+			tm_check_result_size(value);
+	array_free_iterator(it);
 }
 
 /* A delivery's error (text) for nack: at most taskmill.max_error_bytes. */
