@@ -9,6 +9,8 @@
 #  - after pg_terminate_backend the postmaster starts the worker again, which goes on;
 #  - after a crash (SIGKILL of the worker: the postmaster resets every backend) it comes
 #    back with the server and goes on;
+#  - the database owner's operator on the database's search_path is never used by the
+#    worker (it runs as superuser; issue 10 finding 1);
 #  - SIGHUP reloads taskmill.scheduler_interval; the server stops cleanly (pg_ctl -m fast).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -56,6 +58,30 @@ echo "ok TestScheduler_ProcessDueSchedule: the server enqueued the due schedule 
 q bgw_a "UPDATE taskmill.task_schedules SET next_run_at = now() + interval '2 seconds' WHERE operation_id = 'tick'" >/dev/null
 wait_for 60 bgw_a "SELECT count(*) >= 2 FROM taskmill.tasks WHERE operation_id = 'tick'"
 echo "ok TestScheduler_CheckInterval: a schedule due in 2 s was enqueued by the 1 s loop"
+
+# Issue 10 finding 1: the owner of a database plants an operator in a schema of the
+# database's search_path; a scheduler that used it would run the owner's function as
+# superuser. The worker pins search_path to pg_catalog, pg_temp and qualifies its operators.
+q postgres "CREATE ROLE bgw_owner LOGIN" >/dev/null
+q postgres "ALTER DATABASE bgw_a OWNER TO bgw_owner" >/dev/null
+psql -XAtq -U bgw_owner -d bgw_a -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.le(a timestamptz, b timestamptz) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE 'ALTER ROLE bgw_owner SUPERUSER';
+	RETURN a OPERATOR(pg_catalog.<=) b;
+END $$;
+CREATE OPERATOR evil.<= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.le);
+ALTER DATABASE bgw_a SET search_path = evil, pg_catalog;
+SQL
+old=$(worker_pid bgw_a)
+q postgres "SELECT pg_terminate_backend($old)" | grep -qx t
+wait_for 60 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
+expect_tick bgw_a
+q postgres "SELECT NOT rolsuper FROM pg_roles WHERE rolname = 'bgw_owner'" | grep -qx t
+echo "ok SchedulerWorker_SearchPathAttack: the worker ran with the owner's operator on the search_path and the owner is not superuser"
+q bgw_a "ALTER DATABASE bgw_a RESET search_path" >/dev/null
+q bgw_a "SET client_min_messages = warning; DROP SCHEMA evil CASCADE" >/dev/null
 
 old=$(worker_pid bgw_a)
 q postgres "SELECT pg_terminate_backend($old)" | grep -qx t

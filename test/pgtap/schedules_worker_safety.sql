@@ -1,0 +1,127 @@
+-- run_due_schedules as the superuser scheduler worker runs it (issue 10, findings 1, 3 and 4):
+--  - no function or operator a user created is picked by name, whatever search_path says;
+--  - each schedule's task is enqueued with its owner's rights, never the runner's;
+--  - one schedule's row (a saturated failure count, a lock held on its tick's key) never
+--    stops the others.
+-- Everything but the lock holder's session rolls back with this file's transaction.
+BEGIN;
+\ir helpers.psql
+SELECT plan(16);
+
+CREATE FUNCTION tm_test.make_due(queue text, op text) RETURNS timestamptz LANGUAGE sql AS $$
+	UPDATE taskmill.task_schedules SET next_run_at = date_trunc('minute', now()) - interval '1 minute'
+	WHERE queue_name = queue AND operation_id = op RETURNING next_run_at
+$$;
+CREATE FUNCTION tm_test.tick_key(op text, tick timestamptz) RETURNS text LANGUAGE sql AS $$
+	SELECT 'schedule:' || op || '@' || to_char(tick AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+CREATE FUNCTION tm_test.schedule(queue text, op text) RETURNS taskmill.task_schedules LANGUAGE sql AS $$
+	SELECT * FROM taskmill.task_schedules WHERE queue_name = queue AND operation_id = op
+$$;
+
+-- 1. The search_path attack ------------------------------------------------------------
+-- Operators a database owner could create in a schema of the database's search_path; each
+-- call is recorded (in the attack, the function ran ALTER ROLE ... SUPERUSER).
+CREATE TABLE tm_test.evil_calls (op text);
+CREATE SCHEMA tm_evil;
+CREATE FUNCTION tm_evil.le(a timestamptz, b timestamptz) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO tm_test.evil_calls VALUES ('<=');
+	RETURN a OPERATOR(pg_catalog.<=) b;
+END $$;
+CREATE OPERATOR tm_evil.<= (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = tm_evil.le);
+CREATE FUNCTION tm_evil.eq8(a bigint, b bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO tm_test.evil_calls VALUES ('=');
+	RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE OPERATOR tm_evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = tm_evil.eq8);
+CREATE FUNCTION tm_evil.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO tm_test.evil_calls VALUES ('now');
+	RETURN pg_catalog.now();
+END $$;
+
+SELECT taskmill.register_schedules('safety', '[{"operation_id": "tick", "cron": "@daily"}]');
+SELECT tm_test.make_due('safety', 'tick');
+SET LOCAL search_path = tm_evil, pg_catalog, public;
+SELECT ok(now() <= now() AND 1::bigint = 1::bigint, 'the trap works: unqualified operators find tm_evil''s');
+DELETE FROM tm_test.evil_calls;
+SELECT is(taskmill.run_due_schedules(), 1, 'RunDue_SearchPathAttack: the due schedule is enqueued');
+RESET search_path;
+SELECT is((SELECT count(*)::int FROM tm_test.evil_calls), 0,
+	'RunDue_SearchPathAttack: no function or operator of the caller''s search_path ran');
+SELECT is(current_setting('search_path'), '"$user", public',
+	'RunDue_SearchPathAttack: the pinned search_path ends with the run');
+
+-- 2. A lock held on the next tick's key ------------------------------------------------
+-- Another session inserts the tick's task (same key) and does not commit: the scheduler
+-- waits at most taskmill.scheduler_lock_timeout for it, and the other schedule still runs.
+-- (First: the ALTER TABLEs below lock taskmill.tasks until this file's transaction ends.)
+SELECT taskmill.register_schedules('safety-lock', $$[
+	{"operation_id": "held", "cron": "@daily"}, {"operation_id": "free", "cron": "@daily"}]$$);
+SELECT tm_test.make_due('safety-lock', 'held') AS held_tick \gset
+SELECT tm_test.make_due('safety-lock', 'free');
+SELECT dblink_connect('holder', format('host=127.0.0.1 port=%s user=postgres dbname=%s options=''-c statement_timeout=60s''',
+	current_setting('port'), current_database()));
+SELECT dblink_exec('holder', 'BEGIN');
+SELECT * FROM dblink('holder', format('SELECT taskmill.enqueue(%L, %L, idempotency_key => %L, notify => false)',
+	'safety-lock', 'held', tm_test.tick_key('held', :'held_tick'))) AS t(id bigint);
+SET LOCAL taskmill.scheduler_lock_timeout = '200ms';
+SELECT is(taskmill.run_due_schedules(), 1, 'RunDue_TickKeyLocked: the other schedule runs');
+SELECT results_eq($$SELECT last_status, last_error ~ 'lock timeout' FROM taskmill.task_schedules
+	WHERE queue_name = 'safety-lock' AND operation_id = 'held'$$,
+	$$VALUES ('failed', true)$$,
+	'RunDue_TickKeyLocked: the held tick failed after the lock timeout, to be retried');
+SELECT dblink_disconnect('holder');
+SELECT is((SELECT count(*)::int FROM taskmill.tasks WHERE queue_name = 'safety-lock' AND operation_id = 'free'), 1,
+	'RunDue_TickKeyLocked: the free schedule''s task is there');
+
+-- 3. The owner's rights ----------------------------------------------------------------
+-- Role tm_sched_a may write tasks of queue safety-a only (row-level security); it registers
+-- one schedule there and one in safety-b. The superuser runs them: only the first goes in.
+CREATE ROLE tm_sched_a;
+GRANT USAGE ON SCHEMA taskmill TO tm_sched_a;
+GRANT SELECT, INSERT, UPDATE, DELETE ON taskmill.task_schedules TO tm_sched_a;
+GRANT USAGE ON SEQUENCE taskmill.task_schedules_id_seq TO tm_sched_a;
+GRANT SELECT, INSERT ON taskmill.tasks TO tm_sched_a;
+ALTER TABLE taskmill.tasks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tm_sched_a_queue ON taskmill.tasks TO tm_sched_a
+	USING (queue_name = 'safety-a') WITH CHECK (queue_name = 'safety-a');
+SET LOCAL ROLE tm_sched_a;
+SELECT taskmill.register_schedules('safety-a', '[{"operation_id": "mine", "cron": "@daily"}]');
+SELECT taskmill.register_schedules('safety-b', '[{"operation_id": "theirs", "cron": "@daily"}]');
+RESET ROLE;
+SELECT is((SELECT array_agg(DISTINCT owner) FROM taskmill.task_schedules WHERE queue_name IN ('safety-a', 'safety-b')),
+	ARRAY['tm_sched_a'], 'RunDue_OwnerRights: register_schedules records the registering role as owner');
+SELECT tm_test.make_due('safety-a', 'mine'), tm_test.make_due('safety-b', 'theirs');
+SELECT is(taskmill.run_due_schedules(), 1, 'RunDue_OwnerRights: run by a superuser, one of the two goes in');
+SELECT is((SELECT count(*)::int FROM taskmill.tasks WHERE queue_name = 'safety-a' AND operation_id = 'mine'), 1,
+	'RunDue_OwnerRights: the schedule in the owner''s own queue is enqueued');
+SELECT is((SELECT count(*)::int FROM taskmill.tasks WHERE queue_name = 'safety-b'), 0,
+	'RunDue_OwnerRights: nothing goes into a queue the owner may not write');
+SELECT matches((tm_test.schedule('safety-b', 'theirs')).last_error, 'row-level security',
+	'RunDue_OwnerRights: the schedule failed with the owner''s permission error');
+ALTER TABLE taskmill.tasks DISABLE ROW LEVEL SECURITY;
+
+-- A schedule whose owner role is gone fails alone.
+UPDATE taskmill.task_schedules SET owner = 'tm_no_such_role' WHERE queue_name = 'safety-a';
+SELECT tm_test.make_due('safety-a', 'mine');
+SELECT is(taskmill.run_due_schedules(), 0, 'RunDue_OwnerGone: nothing is enqueued for a schedule whose owner does not exist');
+SELECT matches((tm_test.schedule('safety-a', 'mine')).last_error, 'tm_no_such_role',
+	'RunDue_OwnerGone: the error names the missing role');
+
+-- 4. A failure count at INT_MAX --------------------------------------------------------
+SELECT taskmill.register_schedules('safety-max', $$[
+	{"operation_id": "broken", "cron": "@daily"}, {"operation_id": "fine", "cron": "@daily"}]$$);
+UPDATE taskmill.task_schedules SET consecutive_failures = 2147483647, cron = 'not a cron'
+WHERE queue_name = 'safety-max' AND operation_id = 'broken';
+SELECT tm_test.make_due('safety-max', 'broken'), tm_test.make_due('safety-max', 'fine');
+SELECT is(taskmill.run_due_schedules(), 1, 'RunDue_FailuresSaturate: the other schedule runs');
+SELECT results_eq($$SELECT last_status, consecutive_failures, next_run_at > now() FROM taskmill.task_schedules
+	WHERE queue_name = 'safety-max' AND operation_id = 'broken'$$,
+	$$VALUES ('failed', 2147483647, true)$$,
+	'RunDue_FailuresSaturate: the count stays at INT_MAX and a retry is set');
+
+SELECT * FROM finish();
+ROLLBACK;
