@@ -78,6 +78,7 @@ typedef struct TickOutcome
 } TickOutcome;
 
 static SPIPlanPtr due_plan;
+static SPIPlanPtr due_0_1_plan;
 static SPIPlanPtr update_plan;
 
 /*
@@ -157,14 +158,16 @@ enqueue_tick(void *arg)
 	TickOutcome *o = (TickOutcome *) arg;
 	const DueSchedule *s = o->s;
 	CronExpr	e;
-	Oid			owner = get_role_oid(s->owner, false);
 	Oid			save_user;
 	int			save_sec;
+	Oid			owner;
 
 	taskmill_cron_parse_or_error(s->cron, &e);
 	o->have_next = taskmill_cron_next_time(&e, taskmill_cron_timezone(s->timezone),
 										   o->now, &o->next);
 	GetUserIdAndSecContext(&save_user, &save_sec);
+	/* no owner: a schedule of 0.1's table (before ALTER EXTENSION UPDATE), as 0.1 ran it */
+	owner = s->owner ? get_role_oid(s->owner, false) : save_user;
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	o->task_id = tm_schedule_enqueue(s->queue_name, s->operation_id, s->payload, s->options,
@@ -261,14 +264,17 @@ fetch_due(MemoryContext cxt, uint64 *ndue)
 	MemoryContext old;
 	int			rc;
 
-	rc = SPI_execute_plan(tm_plan(&due_plan,
-								  "SELECT id, queue_name, operation_id, cron, timezone, payload,"
-								  " options, next_run_at, consecutive_failures, owner"
-								  " FROM taskmill.task_schedules"
-								  " WHERE next_run_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
-								  " ORDER BY next_run_at, id"
-								  " FOR UPDATE SKIP LOCKED",
-								  0, NULL),
+#define DUE_SQL(owner) \
+	"SELECT id, queue_name, operation_id, cron, timezone, payload," \
+	" options, next_run_at, consecutive_failures, " owner \
+	" FROM taskmill.task_schedules" \
+	" WHERE next_run_at OPERATOR(pg_catalog.<=) pg_catalog.now()" \
+	" ORDER BY next_run_at, id" \
+	" FOR UPDATE SKIP LOCKED"
+
+	rc = SPI_execute_plan(tm_schedules_have_owner()
+						  ? tm_plan(&due_plan, DUE_SQL("owner"), 0, NULL)
+						  : tm_plan(&due_0_1_plan, DUE_SQL("NULL::pg_catalog.text"), 0, NULL),
 						  NULL, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "due schedule scan failed: %s", SPI_result_code_string(rc));

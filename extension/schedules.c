@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -21,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "cron.h"
@@ -40,6 +42,7 @@ typedef struct SchedSpec
 
 /* Saved plans, prepared on first use in each backend (plans.c). */
 static SPIPlanPtr upsert_plan;
+static SPIPlanPtr upsert_0_1_plan;
 static SPIPlanPtr delete_plan;
 static SPIPlanPtr find_plan;
 
@@ -263,17 +266,49 @@ lock_queue_schedules(const char *queue_name)
 }
 
 /*
+ * Does taskmill.task_schedules have its owner column? Not before ALTER EXTENSION UPDATE
+ * to 0.2 (this library also serves 0.1's SQL): there schedules keep 0.1's behaviour.
+ */
+bool
+tm_schedules_have_owner(void)
+{
+	Oid			relid = get_relname_relid("task_schedules", get_namespace_oid("taskmill", false));
+
+	return OidIsValid(relid) && get_attnum(relid, "owner") != InvalidAttrNumber;
+}
+
+#define UPSERT_SQL(owner_column, owner_param, owner_update) \
+	"INSERT INTO taskmill.task_schedules AS s" \
+	" (queue_name, operation_id, cron, timezone, payload, options, next_run_at" owner_column ")" \
+	" VALUES ($1, $2, $3, $4, $5, $6, $7" owner_param ")" \
+	" ON CONFLICT (queue_name, operation_id) DO UPDATE SET" \
+	" cron = excluded.cron, timezone = excluded.timezone," \
+	" payload = excluded.payload, options = excluded.options," owner_update \
+	" next_run_at = CASE WHEN s.cron OPERATOR(pg_catalog.=) excluded.cron" \
+	"  AND s.timezone OPERATOR(pg_catalog.=) excluded.timezone" \
+	"  AND s.next_run_at IS NOT NULL" \
+	"  THEN s.next_run_at ELSE excluded.next_run_at END," \
+	" consecutive_failures = CASE WHEN s.cron OPERATOR(pg_catalog.=) excluded.cron" \
+	"  AND s.timezone OPERATOR(pg_catalog.=) excluded.timezone" \
+	"  AND (s.payload OPERATOR(pg_catalog.=) excluded.payload" \
+	"       OR (s.payload IS NULL AND excluded.payload IS NULL))" \
+	"  AND s.options OPERATOR(pg_catalog.=) excluded.options" \
+	"  THEN s.consecutive_failures ELSE 0 END," \
+	" updated_at = pg_catalog.now()"
+
+/*
  * Upsert one schedule, owned by the current user. An entry whose cron and time zone
  * did not change keeps its next_run_at (a due tick is not dropped), and its failure
  * count unless its task changed.
  */
 static void
-upsert_spec(const char *queue_name, const SchedSpec *s)
+upsert_spec(const char *queue_name, const SchedSpec *s, bool with_owner)
 {
 	Oid			types[8] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID,
 	TIMESTAMPTZOID, TEXTOID};
 	Datum		vals[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	SPIPlanPtr	plan;
 	int			rc;
 
 	vals[0] = CStringGetTextDatum(queue_name);
@@ -286,27 +321,10 @@ upsert_spec(const char *queue_name, const SchedSpec *s)
 	vals[5] = JsonbPGetDatum(s->options);
 	vals[6] = TimestampTzGetDatum(s->next_run_at);
 	vals[7] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
-	rc = SPI_execute_plan(tm_plan(&upsert_plan,
-								  "INSERT INTO taskmill.task_schedules AS s"
-								  " (queue_name, operation_id, cron, timezone, payload, options, next_run_at, owner)"
-								  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-								  " ON CONFLICT (queue_name, operation_id) DO UPDATE SET"
-								  " cron = excluded.cron, timezone = excluded.timezone,"
-								  " payload = excluded.payload, options = excluded.options,"
-								  " owner = excluded.owner,"
-								  " next_run_at = CASE WHEN s.cron OPERATOR(pg_catalog.=) excluded.cron"
-								  "  AND s.timezone OPERATOR(pg_catalog.=) excluded.timezone"
-								  "  AND s.next_run_at IS NOT NULL"
-								  "  THEN s.next_run_at ELSE excluded.next_run_at END,"
-								  " consecutive_failures = CASE WHEN s.cron OPERATOR(pg_catalog.=) excluded.cron"
-								  "  AND s.timezone OPERATOR(pg_catalog.=) excluded.timezone"
-								  "  AND (s.payload OPERATOR(pg_catalog.=) excluded.payload"
-								  "       OR (s.payload IS NULL AND excluded.payload IS NULL))"
-								  "  AND s.options OPERATOR(pg_catalog.=) excluded.options"
-								  "  THEN s.consecutive_failures ELSE 0 END,"
-								  " updated_at = pg_catalog.now()",
-								  8, types),
-						  vals, nulls, false, 0);
+	plan = with_owner
+		? tm_plan(&upsert_plan, UPSERT_SQL(", owner", ", $8", " owner = excluded.owner,"), 8, types)
+		: tm_plan(&upsert_0_1_plan, UPSERT_SQL("", "", ""), 7, types);
+	rc = SPI_execute_plan(plan, vals, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "schedule upsert failed: %s", SPI_result_code_string(rc));
 }
@@ -350,14 +368,16 @@ taskmill_register_schedules(PG_FUNCTION_ARGS)
 	char	   *queue_name = text_to_cstring(queue);
 	SchedSpec  *specs;
 	int			nspecs;
+	bool		with_owner;
 
 	tm_require_arg(fcinfo, 1, "schedules");
 	specs = read_specs(PG_GETARG_JSONB_P(1), &nspecs);
 
+	with_owner = tm_schedules_have_owner();
 	lock_queue_schedules(queue_name);
 	tm_spi_connect();
 	for (int i = 0; i < nspecs; i++)
-		upsert_spec(queue_name, &specs[i]);
+		upsert_spec(queue_name, &specs[i], with_owner);
 	delete_others(queue_name, specs, nspecs);
 	SPI_finish();
 	PG_RETURN_INT32(nspecs);

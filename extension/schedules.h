@@ -27,6 +27,9 @@ extern int64 tm_schedule_enqueue(const char *queue_name, const char *operation_i
 								 Jsonb *payload, Jsonb *options, Jsonb *overrides,
 								 const char *key);
 
+/* Has task_schedules its owner column (0.2)? */
+extern bool tm_schedules_have_owner(void);
+
 /* The tick's idempotency key: "schedule:<operation_id>@<tick in UTC, ISO 8601>". */
 extern char *tm_schedule_tick_key(const char *operation_id, TimestampTz tick);
 
