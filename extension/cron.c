@@ -181,6 +181,75 @@ read_bounded(const char *s, int *pos, int end, int f, int *value, int *ts, int *
 }
 
 /*
+ * One element of field f at s[*pos..end): the values lo..hi, every step-th.  0, or -1
+ * when malformed, -2 when detail says what is wrong.
+ */
+static int
+parse_element(const char *s, int *pos, int end, int f, int *lo, int *hi, int *step,
+			  char *detail, size_t detail_len)
+{
+	const char *label = field_label[f];
+	bool		single = false;
+	int			ts,
+				tl,
+				rc;
+
+	*step = 1;
+	if (*pos < end && s[*pos] == '*')
+	{
+		*lo = field_low[f];
+		*hi = field_high[f];
+		(*pos)++;
+	}
+	else
+	{
+		rc = read_bounded(s, pos, end, f, lo, &ts, &tl, detail, detail_len);
+		if (rc != 0)
+			return rc;
+		*hi = *lo;
+		single = true;
+		if (*pos < end && s[*pos] == '-')
+		{
+			int			ts1 = ts,
+						tl1 = tl;
+
+			(*pos)++;
+			rc = read_bounded(s, pos, end, f, hi, &ts, &tl, detail, detail_len);
+			if (rc != 0)
+				return rc;
+			if (*lo > *hi)
+			{
+				set_detail(detail, detail_len,
+						   "%s range %.*s-%.*s starts after it ends.",
+						   label, tl1, s + ts1, tl, s + ts);
+				return -2;
+			}
+			single = false;
+		}
+	}
+	if (*pos < end && s[*pos] == '/')
+	{
+		if (single)
+		{
+			set_detail(detail, detail_len,
+					   "%s step must follow a range or \"*\", as in \"*/15\" or \"0-30/5\".",
+					   label);
+			return -2;
+		}
+		(*pos)++;
+		if (read_value(s, pos, end, NULL, step, &ts, &tl) != 0)
+			return -1;
+		if (*step < 1)
+		{
+			set_detail(detail, detail_len, "%s step %.*s must be at least 1.",
+					   label, tl, s + ts);
+			return -2;
+		}
+	}
+	return 0;
+}
+
+/*
  * Parse one field s[start..end) into a bit set.  Grammar (Vixie cron):
  *   field   = element { "," element }
  *   element = "*" [ "/" step ] | value [ "-" value [ "/" step ] ]
@@ -189,9 +258,6 @@ static bool
 parse_field(const char *s, int start, int end, int f, uint64_t *bits,
 			char *detail, size_t detail_len)
 {
-	const char *label = field_label[f];
-	int			low = field_low[f];
-	int			high = field_high[f];
 	int			pos = start;
 	const char *ell;
 	int			ql;
@@ -201,72 +267,12 @@ parse_field(const char *s, int start, int end, int f, uint64_t *bits,
 	{
 		int			lo,
 					hi,
-					step = 1;
-		bool		single = false;
-		int			ts,
-					tl,
-					rc;
+					step;
+		int			rc = parse_element(s, &pos, end, f, &lo, &hi, &step, detail, detail_len);
 
-		if (pos < end && s[pos] == '*')
-		{
-			lo = low;
-			hi = high;
-			pos++;
-		}
-		else
-		{
-			rc = read_bounded(s, &pos, end, f, &lo, &ts, &tl, detail, detail_len);
-			if (rc == -2)
-				return false;
-			if (rc == -1)
-				goto malformed;
-			hi = lo;
-			single = true;
-			if (pos < end && s[pos] == '-')
-			{
-				int			ts1 = ts,
-							tl1 = tl;
-
-				pos++;
-				rc = read_bounded(s, &pos, end, f, &hi, &ts, &tl, detail, detail_len);
-				if (rc == -2)
-					return false;
-				if (rc == -1)
-					goto malformed;
-				if (lo > hi)
-				{
-					set_detail(detail, detail_len,
-							   "%s range %.*s-%.*s starts after it ends.",
-							   label, tl1, s + ts1, tl, s + ts);
-					return false;
-				}
-				single = false;
-			}
-		}
-		if (pos < end && s[pos] == '/')
-		{
-			int			ts2,
-						tl2;
-
-			if (single)
-			{
-				set_detail(detail, detail_len,
-						   "%s step must follow a range or \"*\", as in \"*/15\" or \"0-30/5\".",
-						   label);
-				return false;
-			}
-			pos++;
-			rc = read_value(s, &pos, end, NULL, &step, &ts2, &tl2);
-			if (rc != 0)
-				goto malformed;
-			if (step < 1)
-			{
-				set_detail(detail, detail_len, "%s step %.*s must be at least 1.",
-						   label, tl2, s + ts2);
-				return false;
-			}
-		}
-		if (pos < end && s[pos] != ',')
+		if (rc == -2)
+			return false;
+		if (rc == -1 || (pos < end && s[pos] != ','))
 			goto malformed;
 		for (int v = lo; v <= hi; v += step)
 			*bits |= (uint64_t) 1 << v;
@@ -281,7 +287,7 @@ parse_field(const char *s, int start, int end, int f, uint64_t *bits,
 malformed:
 	ql = quote_len(s + start, end - start, &ell);
 	set_detail(detail, detail_len, "%s field \"%.*s%s\" is malformed.",
-			   label, ql, s + start, ell);
+			   field_label[f], ql, s + start, ell);
 	return false;
 }
 

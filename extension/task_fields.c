@@ -32,17 +32,17 @@
 
 /* In the order of TmField; array_arg is enqueue_arrays' name for the field's array. */
 const TmFieldInfo tm_fields[TF_COUNT] = {
-	[TF_OPERATION_ID] = {"operation_id", TEXTOID, "text", "operation_ids"},
-	[TF_PAYLOAD] = {"payload", JSONBOID, "jsonb", "payloads"},
-	[TF_META] = {"meta", JSONBOID, "jsonb", "metas"},
-	[TF_PRIORITY] = {"priority", INT4OID, "int4", "priorities"},
-	[TF_MAX_ATTEMPTS] = {"max_attempts", INT4OID, "int4", "max_attempts"},
-	[TF_TASK_GROUP_ID] = {"task_group_id", TEXTOID, "text", "task_group_ids"},
-	[TF_IDEMPOTENCY_KEY] = {"idempotency_key", TEXTOID, "text", "idempotency_keys"},
-	[TF_EPHEMERAL] = {"ephemeral", BOOLOID, "bool", "ephemerals"},
-	[TF_SCHEDULED_AT] = {"scheduled_at", TIMESTAMPTZOID, "timestamptz", "scheduled_ats"},
-	[TF_EXPIRES_AT] = {"expires_at", TIMESTAMPTZOID, "timestamptz", "expires_ats"},
-	[TF_EXPIRES_IN] = {"expires_in", INTERVALOID, "interval", NULL},
+	[TF_OPERATION_ID] = {"operation_id", TEXTOID, "pg_catalog.text", "operation_ids"},
+	[TF_PAYLOAD] = {"payload", JSONBOID, "pg_catalog.jsonb", "payloads"},
+	[TF_META] = {"meta", JSONBOID, "pg_catalog.jsonb", "metas"},
+	[TF_PRIORITY] = {"priority", INT4OID, "pg_catalog.int4", "priorities"},
+	[TF_MAX_ATTEMPTS] = {"max_attempts", INT4OID, "pg_catalog.int4", "max_attempts"},
+	[TF_TASK_GROUP_ID] = {"task_group_id", TEXTOID, "pg_catalog.text", "task_group_ids"},
+	[TF_IDEMPOTENCY_KEY] = {"idempotency_key", TEXTOID, "pg_catalog.text", "idempotency_keys"},
+	[TF_EPHEMERAL] = {"ephemeral", BOOLOID, "pg_catalog.bool", "ephemerals"},
+	[TF_SCHEDULED_AT] = {"scheduled_at", TIMESTAMPTZOID, "pg_catalog.timestamptz", "scheduled_ats"},
+	[TF_EXPIRES_AT] = {"expires_at", TIMESTAMPTZOID, "pg_catalog.timestamptz", "expires_ats"},
+	[TF_EXPIRES_IN] = {"expires_in", INTERVALOID, "pg_catalog.interval", NULL},
 };
 
 /* Longest timestamp or interval text worth parsing (the parsers quote all of it). */
@@ -632,12 +632,12 @@ tm_build_enqueue_sql(void)
 	append_field_columns(&b, "");
 	appendStringInfoString(&b, ", visible_at, id) SELECT $1");
 	append_field_columns(&b, "u.");
-	appendStringInfo(&b, ", u.%s, u.id FROM unnest(", tm_fields[TF_SCHEDULED_AT].name);
+	appendStringInfo(&b, ", u.%s, u.id FROM pg_catalog.unnest(", tm_fields[TF_SCHEDULED_AT].name);
 	p = 2;
 	for (int f = 0; f < TF_COUNT; f++)
 		if (TF_COLUMNS & TF_BIT(f))
 			appendStringInfo(&b, "$%d::%s[], ", p++, tm_fields[f].type_name);
-	appendStringInfo(&b, "$%d::int8[]) AS u(", p);
+	appendStringInfo(&b, "$%d::pg_catalog.int8[]) AS u(", p);
 	for (int f = 0; f < TF_COUNT; f++)
 		if (TF_COLUMNS & TF_BIT(f))
 			appendStringInfo(&b, "%s, ", tm_fields[f].name);

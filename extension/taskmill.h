@@ -101,7 +101,7 @@ typedef struct TmFieldInfo
 {
 	const char *name;			/* JSON key and column name */
 	Oid			type;			/* SQL type of the value */
-	const char *type_name;		/* its name, for SQL text built without the catalog */
+	const char *type_name;		/* its qualified name, for SQL text built without the catalog */
 	const char *array_arg;		/* enqueue_arrays' argument name */
 } TmFieldInfo;
 

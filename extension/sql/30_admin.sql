@@ -42,7 +42,7 @@ $$;
 COMMENT ON FUNCTION taskmill.list_queues() IS
 	'Names of the queues that have tasks or results, sorted.';
 
--- States as DESIGN.md derives them. retrying is the part of scheduled that waits for a
+-- States as docs/sql-api.md derives them. retrying is the part of scheduled that waits for a
 -- retry after a nack (attempts > 0); available + in_flight + scheduled + in_dlq = total.
 CREATE FUNCTION taskmill.queue_stats(queue_name text)
 RETURNS TABLE (

@@ -96,7 +96,7 @@ SELECT is(tm_test.take('dlq-reset'), :t_reset::bigint, 'TestDLQ_RequeueResetsAtt
 SELECT is((SELECT attempts FROM taskmill.tasks WHERE id = :t_reset), 1,
 	'TestDLQ_RequeueResetsAttempts: the new delivery counts from 1');
 
--- Redelivery after a visibility timeout, past max_attempts, goes to the DLQ (DESIGN.md).
+-- Redelivery after a visibility timeout, past max_attempts, goes to the DLQ (docs/sql-api.md).
 SELECT taskmill.enqueue('dlq-redeliver', 'op', max_attempts => 1) AS t_crash \gset
 SELECT is(tm_test.take('dlq-redeliver'), :t_crash::bigint, 'DLQ.RedeliveryPastMaxAttempts: delivered once');
 SELECT tm_test.time_passes(:t_crash);
