@@ -626,18 +626,22 @@ tm_build_enqueue_sql(void)
 	tm_enqueue_plain_sql = pstrdup(s.data);
 	tm_enqueue_sql = psprintf("%s%s", s.data, on_conflict);
 
-	/* unnest walks the arrays in order, so ids (drawn in batch order) go in in order */
+	/*
+	 * ROWS FROM (unnest(a), unnest(b) ...) is the multi-argument unnest, spelled so that
+	 * each unnest can be schema-qualified; it walks the arrays in order, so ids (drawn
+	 * in batch order) go in in order.
+	 */
 	initStringInfo(&b);
 	appendStringInfoString(&b, "INSERT INTO taskmill.tasks (queue_name");
 	append_field_columns(&b, "");
 	appendStringInfoString(&b, ", visible_at, id) SELECT $1");
 	append_field_columns(&b, "u.");
-	appendStringInfo(&b, ", u.%s, u.id FROM pg_catalog.unnest(", tm_fields[TF_SCHEDULED_AT].name);
+	appendStringInfo(&b, ", u.%s, u.id FROM ROWS FROM (", tm_fields[TF_SCHEDULED_AT].name);
 	p = 2;
 	for (int f = 0; f < TF_COUNT; f++)
 		if (TF_COLUMNS & TF_BIT(f))
-			appendStringInfo(&b, "$%d::%s[], ", p++, tm_fields[f].type_name);
-	appendStringInfo(&b, "$%d::pg_catalog.int8[]) AS u(", p);
+			appendStringInfo(&b, "pg_catalog.unnest($%d::%s[]), ", p++, tm_fields[f].type_name);
+	appendStringInfo(&b, "pg_catalog.unnest($%d::pg_catalog.int8[])) AS u(", p);
 	for (int f = 0; f < TF_COUNT; f++)
 		if (TF_COLUMNS & TF_BIT(f))
 			appendStringInfo(&b, "%s, ", tm_fields[f].name);
