@@ -10,7 +10,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
 ROUNDS=${ROUNDS:-3}
 T=${T:-5}
-PEERS_DIR=${PEERS_DIR:-$TOP/../shared/bench/peers}
+PEERS_DIR=${PEERS_DIR:-$TOP/bench/peers}
 eval "$(scripts/pg-cluster.sh start -c max_connections=200 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on -c full_page_writes=on)"
 trap 'scripts/pg-cluster.sh stop "$TASKMILL_PGDATA"; rm -rf "$W"' EXIT
 W=$(mktemp -d /tmp/taskmill-ratios.XXXXXX)

@@ -3,7 +3,7 @@
 # builds the driver (bench/driver, against the client library in client/), starts a
 # throwaway PostgreSQL 15 cluster with the peers' fixed settings, runs every taskmill
 # workload, then the peer queues and pgbench references on the SAME cluster
-# (../shared/bench/peers/run.sh), and writes bench/results/<stamp>.json (one object per
+# (bench/peers/run.sh), and writes bench/results/<stamp>.json (one object per
 # measurement), <stamp>.md (the ratio table) and PNG plots.
 #
 #   bench/run.sh                      default run (N=20000, process N=200000, 1-minute soak)
@@ -27,7 +27,7 @@ PEERS=1
 SMOKE=0
 ONLY=""
 OUT="$TOP/bench/results"
-PEERS_DIR=${PEERS_DIR:-$TOP/../shared/bench/peers}
+PEERS_DIR=${PEERS_DIR:-$TOP/bench/peers}
 PGBENCH_T=${PGBENCH_T:-5}
 RATIO_T=${RATIO_T:-10}
 while [ $# -gt 0 ]; do

@@ -9,6 +9,8 @@ PACKAGES=(
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	libgtest-dev nlohmann-json3-dev
 	libclang-rt-14-dev gnuplot-nox
+	# bench/peers: PgQ must be installed before scripts/pg-root.sh copies the installation
+	postgresql-15-pgq3
 )
 
 missing=()

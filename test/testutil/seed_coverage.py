@@ -3,15 +3,21 @@
 its GoogleTest case (test/client), its pgTAP coverage (test/pgtap, by the case name in a test
 description) and, for section 10, the benchmark workload (bench/).
 
-    python3 test/testutil/seed_coverage.py [SEED_FILE] > docs/seed-coverage.md
+The list of cases and sections is read from docs/seed-coverage.md itself (the project's copy of
+the catalogue's case list), or from a catalogue file in the seed format with --from.
+
+    python3 test/testutil/seed_coverage.py                 # rewrite docs/seed-coverage.md
+    python3 test/testutil/seed_coverage.py --check         # exit 1 when it is out of date
+    python3 test/testutil/seed_coverage.py --from FILE     # take the cases from a catalogue file
 """
+import argparse
 import glob
 import os
 import re
 import sys
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SEED = sys.argv[1] if len(sys.argv) > 1 else os.path.join(TOP, "..", "shared", "seed", "000_1fbc4a0bf913aeae.txt")
+DOC = os.path.join(TOP, "docs", "seed-coverage.md")
 
 BENCH = {
     "TestPerf_EnqueueThroughput": "`enqueue_single` (client and libpq)",
@@ -26,8 +32,14 @@ BENCH = {
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--from", dest="source", default=DOC, help="case list: a catalogue file or this doc")
+    ap.add_argument("--check", action="store_true", help="only compare; exit 1 when the doc differs")
+    args = ap.parse_args()
+    # Both the catalogue and the doc list the cases as table rows "| `TestX` | ..." under
+    # "## N. Title" headings, so one parser reads either.
     sections = []  # (title, [(case, description)])
-    for line in open(SEED, encoding="utf-8"):
+    for line in open(args.source, encoding="utf-8"):
         m = re.match(r"^## (\d+)\. (.*)", line)
         if m:
             sections.append((f"{m.group(1)}. {m.group(2).strip()}", []))
@@ -50,17 +62,20 @@ def main():
     w = out.append
     w("# Seed catalogue coverage")
     w("")
-    w("Every case of the seed catalogue (`../shared/seed/000_1fbc4a0bf913aeae.txt`) and where it is")
-    w("tested. Sections 1-9: a GoogleTest case of the same name in `test/client/` (catalogue")
-    w("`TestWorker_ProcessTask_Success` is `Worker.ProcessTask_Success`: suite = the part between")
-    w("`Test` and the first underscore), run against a real PostgreSQL by `test/suites/client.sh`;")
-    w("`Race.*`, `Concurrency.*`, `FIFO.*` and `Worker.*` also under ThreadSanitizer")
-    w("(`client_tsan.sh`), and everything under AddressSanitizer + UBSan (`client_asan.sh`). The")
-    w("pgTAP column lists the `test/pgtap/` files whose test descriptions name the case (SQL-level")
-    w("coverage of the same behaviour). Section 10 is measured, not asserted: `bench/run.sh`")
+    w("Every case of the seed catalogue (the project's integration test plan; this file is the")
+    w("project's copy of its case list) and where it is tested. Sections 1-9: a GoogleTest case")
+    w("of the same name in `test/client/` (catalogue `TestWorker_ProcessTask_Success` is")
+    w("`Worker.ProcessTask_Success`: suite = the part between `Test` and the first underscore),")
+    w("run against a real PostgreSQL by `test/suites/client.sh`; `Race.*`, `Concurrency.*`,")
+    w("`FIFO.*` and `Worker.*` also under ThreadSanitizer (`client_tsan.sh`), and everything")
+    w("under AddressSanitizer + UBSan (`client_asan.sh`); `test/suites/client.sh` checks that")
+    w("every case of sections 1-9 listed here has its GoogleTest. The pgTAP column lists the")
+    w("`test/pgtap/` files whose test descriptions name the case (SQL-level coverage of the same")
+    w("behaviour). Section 10 is measured, not asserted: `bench/run.sh`")
     w("workloads (timed assertions do not belong in tests).")
     w("")
-    w("Regenerate with `python3 test/testutil/seed_coverage.py > docs/seed-coverage.md`.")
+    w("Regenerate with `python3 test/testutil/seed_coverage.py` (reads the case list from this")
+    w("file, rewrites it; `--check` only compares).")
     w("")
     missing = []
     for title, cases in sections:
@@ -126,7 +141,19 @@ def main():
     w("- Each test runs in a database of its own (copied from a template with taskmill")
     w("  installed), so \"clean DB\" cases (`Console.ListQueues_Empty`, schedules listing all")
     w("  queues) hold while cases run in parallel.")
-    print("\n".join(out))
+    if not any(cases for _, cases in sections):
+        print(f"no cases found in {args.source}", file=sys.stderr)
+        return 1
+    text = "\n".join(out) + "\n"
+    old = open(DOC, encoding="utf-8").read() if os.path.exists(DOC) else ""
+    if args.check:
+        if old != text:
+            print("docs/seed-coverage.md is out of date: python3 test/testutil/seed_coverage.py", file=sys.stderr)
+            return 1
+        return 0
+    if old != text:
+        with open(DOC, "w", encoding="utf-8") as f:
+            f.write(text)
     return 0
 
 
