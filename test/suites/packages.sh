@@ -34,6 +34,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+step "META.json (PGXN Meta Spec 1.0.0; one version in META.json, debian/changelog, Makefile)"
+python3 test/packages/check_meta.py
+
 # ---------------------------------------------------------------- build
 if [ -n "${PACKAGES_FROM:-}" ]; then
 	step "taking the packages from $PACKAGES_FROM (PACKAGES_FROM)"
