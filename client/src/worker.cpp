@@ -148,6 +148,12 @@ milliseconds clamp_ms(milliseconds d, milliseconds lo) { return d < lo ? lo : d;
 // busy for less than this (a task or a few, then idle again) keeps it throughout.
 constexpr milliseconds kWaitGrace{10};
 
+// Longest wait between two retries of the fetcher's dequeue and the listener's connection
+// after a failure (server restart or unreachable): the doubling backoff stops here, so a
+// worker is back within about this long of the server accepting connections again, however
+// long the outage was (test/chaos/reconnect_test.cpp).
+constexpr milliseconds kMaxRetryDelay{1000};
+
 }  // namespace
 
 // ---- Impl ------------------------------------------------------------------------------
@@ -313,8 +319,9 @@ struct Worker::Impl {
         }
         if (st.stop_requested()) return;
         // Server restart, connection refused, extension missing ...: retry with backoff;
-        // nothing is lost (claimed tasks come back after their visibility timeout).
-        backoff = backoff == 0ms ? 100ms : std::min(backoff * 2, milliseconds(5000));
+        // nothing is lost (claimed tasks come back after their visibility timeout). At most
+        // kMaxRetryDelay apart, so the worker is back within about a second of the server.
+        backoff = backoff == 0ms ? 100ms : std::min(backoff * 2, kMaxRetryDelay);
         report(std::string("dequeue failed: ") + e.what());
         if (!sleep_for(st, backoff)) return;
         next_poll = Clock::now();
@@ -476,7 +483,7 @@ struct Worker::Impl {
         }
       } catch (const std::exception&) {
         if (!sleep_for(st, backoff)) return;
-        backoff = std::min(backoff * 2, milliseconds(5000));
+        backoff = std::min(backoff * 2, kMaxRetryDelay);
       }
     }
   }

@@ -34,7 +34,7 @@ SIZES = {
     "kill": dict(tasks=(3000, 50000), workers=(4, 8), vt_ms=(2000, 5000), every=(1.0, 2.0)),
     "sigstop": dict(cycles=(8, 200), workers=(4, 4), vt_ms=(1500, 2000), parallel=(2, 4)),
     "crash": dict(crashes=(2, 6), rate=(150, 300), workers=(3, 4), between=(4.0, 6.0)),
-    "enospc": dict(size_mb=(112, 160), limit_s=(60, 240)),
+    "enospc": dict(size_mb=(80, 160), limit_s=(60, 240)),
     "cron": dict(schedules=(20, 20), seconds=(25, 200), kill_every=(5.0, 10.0)),
     "fifo": dict(groups=(100, 1000), per_group=(10, 50), workers=(6, 16), vt_ms=(2000, 5000),
                  every=(1.5, 2.0)),
@@ -373,7 +373,7 @@ def sc_enospc(ctx, sz):
         procs = Procs(ctx.client, hist)
         for i in range(2):
             procs.start("producer%d" % i, "producer", conninfo=cl.conninfo(db), queue="chaos",
-                        prefix="e%d" % i, count=10 ** 7, payload_bytes=2000, max_attempts="3")
+                        prefix="e%d" % i, count=10 ** 7, payload_bytes=4000, max_attempts="3")
         procs.start("w0", "worker", conninfo=cl.conninfo(db), queue="chaos", batch=10,
                     vt_ms=5000, work_ms=0)
         # until the disk is full: a producer's enqueue fails with "No space left on device"

@@ -3,7 +3,8 @@
 # histories, then every fault scenario (worker SIGKILL, SIGSTOP past the visibility timeout,
 # server crashes, ENOSPC on a tmpfs, competing schedulers, FIFO groups under kills, a held
 # snapshot) on throwaway clusters of its own, each history checked offline. Prints every
-# invariant with its figures. The long versions: test/chaos/run.sh --long.
+# invariant with its figures. Then test/chaos/reconnect_test (GoogleTest) on a cluster of
+# its own. The long versions: test/chaos/run.sh --long.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$TOP"
@@ -13,4 +14,9 @@ if ! command -v python3 >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-minimal >/dev/null
 fi
 test/chaos/run.sh
+# The deterministic test beside the crash scenario (built by run.sh): the library's Worker is
+# back within about a second of the server becoming reachable again after an 8 s outage.
+start_cluster
+new_db chaos_reconnect
+CHAOS_TEST_DB=chaos_reconnect build/chaos/reconnect_test
 echo "# All chaos tests passed"
