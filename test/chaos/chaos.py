@@ -340,9 +340,11 @@ def sc_crash(ctx, sz):
     with open(os.path.join(hist, "outages.jsonl"), "w") as f:
         for o in outages:
             f.write(json.dumps(o) + "\n")
+    procs.signal("lib", signal.SIGUSR1)  # its Enqueuer stops, its Worker goes on
     for r in procs.roles("producer"):
         procs.signal(r, signal.SIGTERM)
         procs.wait_exit(r, 20)
+    time.sleep(0.5)
     drained = wait_drained(cl, db, 300 if ctx.long else 120)
     res = finish(cl, db, procs, hist, "crash", kinds, extra={"drained_s": drained})
     worst = res["figures"].get("reconnect_max_s", 0)

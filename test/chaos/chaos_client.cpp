@@ -15,7 +15,7 @@
 //   worker     dequeue / ack / nack / extend_visibility / release through raw SQL
 //   scheduler  a taskmill::Scheduler calling run_due_schedules (run_once) in a loop
 //   libworker  the library's own taskmill::Worker and taskmill::Enqueuer (reconnect behaviour):
-//              records each handler run and each enqueue
+//              records each handler run and each enqueue; SIGUSR1 stops its enqueues only
 //
 // The raw-SQL processes reconnect by themselves (a new taskmill::Connection, retried every
 // 50 ms); the libworker relies on the library alone.
@@ -43,7 +43,9 @@ using taskmill::Json;
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop_producing{false};  // SIGUSR1: the libworker stops enqueuing, keeps working
 void on_term(int) { g_stop.store(true); }
+void on_usr1(int) { g_stop_producing.store(true); }
 
 struct Args {
   std::map<std::string, std::string> kv;
@@ -380,7 +382,7 @@ int run_libworker(const Args& a, History& h) {
   worker.start();
   taskmill::Enqueuer enq(client, queue);
   auto t0 = std::chrono::steady_clock::now();
-  for (long i = 0; i < count && !g_stop.load(); ++i) {
+  for (long i = 0; i < count && !g_stop.load() && !g_stop_producing.load(); ++i) {
     std::this_thread::sleep_until(
         t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                  std::chrono::duration<double>(i / rate)));
@@ -427,6 +429,9 @@ int main(int argc, char** argv) {
   sa.sa_handler = on_term;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction su {};
+  su.sa_handler = on_usr1;
+  sigaction(SIGUSR1, &su, nullptr);
   signal(SIGPIPE, SIG_IGN);
   History h(a.get("history", "/dev/stdout"), a.get("proc", mode));
   if (mode == "producer") return run_producer(a, h);

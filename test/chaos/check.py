@@ -368,12 +368,13 @@ def check(d, fifo=False, cron=False):
     # process's first successful operation after it.
     if outages:
         worst = 0.0
-        # (process, operation) -> sorted wall times of its ok answers: a process's enqueues,
-        # claims and the library Worker's handler runs each count on their own
+        # (process, part) -> sorted wall times of its ok answers. A process is one part,
+        # except the library's Worker (its handler runs) and Enqueuer, which reconnect each
+        # on their own inside one libworker process.
         firsts = collections.defaultdict(list)
         for o in ops:
             if o.type == "ok" and o.done is not None:
-                firsts[(o.p, o.op)].append(o.done["wall"])
+                firsts[(o.p, "worker" if o.op == "handle" else "any")].append(o.done["wall"])
         for v in firsts.values():
             v.sort()
         per_outage = []

@@ -232,7 +232,7 @@ class CheckerTest(unittest.TestCase):
         h["outages"] = [dict(accepting=12.3)]
         rep = run(h)
         self.assertAlmostEqual(rep.figures["reconnect_max_s"], 1.9, places=3)
-        self.assertEqual(rep.figures["reconnect_slowest"], ["w0 ack"])
+        self.assertEqual(rep.figures["reconnect_slowest"], ["w0 any"])
 
     def test_torn_and_incomplete_lines(self):
         h = clean()
