@@ -31,14 +31,14 @@ import check  # noqa: E402
 
 # Sizes: (short, long). The long sizes are the issue's.
 SIZES = {
-    "kill": dict(tasks=(3000, 50000), workers=(4, 8), vt_ms=(2000, 5000), every=(1.0, 2.0)),
+    "kill": dict(tasks=(2000, 50000), workers=(4, 8), vt_ms=(2000, 5000), every=(1.0, 2.0)),
     "sigstop": dict(cycles=(8, 200), workers=(4, 4), vt_ms=(1500, 2000), parallel=(2, 4)),
     "crash": dict(crashes=(2, 6), rate=(150, 300), workers=(3, 4), between=(4.0, 6.0)),
     "enospc": dict(size_mb=(80, 160), limit_s=(60, 240)),
-    "cron": dict(schedules=(20, 20), seconds=(25, 200), kill_every=(5.0, 10.0)),
+    "cron": dict(schedules=(20, 20), seconds=(20, 200), kill_every=(4.0, 10.0)),
     "fifo": dict(groups=(100, 1000), per_group=(10, 50), workers=(6, 16), vt_ms=(2000, 5000),
                  every=(1.5, 2.0)),
-    "snapshot": dict(rate=(100, 200), hold_s=(20, 180), base_s=(8, 20)),
+    "snapshot": dict(rate=(100, 200), hold_s=(15, 180), base_s=(6, 20)),
 }
 
 
@@ -353,8 +353,9 @@ def sc_crash(ctx, sz):
 
 
 def sc_enospc(ctx, sz):
-    """WAL and data directory on a small tmpfs until ENOSPC; then space is freed (the tmpfs
-    grown), the server restarted: every enqueue reported ok must be there."""
+    """WAL and data directory on a small tmpfs until ENOSPC, twice (the database filling it,
+    then another file taking the last byte); each time space is freed and the server
+    restarted: every enqueue reported ok must be there (and end acked)."""
     hist = ctx.hist("enospc")
     base = tempfile.mkdtemp(prefix="taskmill-chaos-enospc.")
     mnt = os.path.join(base, "mnt")
@@ -373,39 +374,67 @@ def sc_enospc(ctx, sz):
         db = "chaos_enospc"
         cl.new_db(db)
         procs = Procs(ctx.client, hist)
-        for i in range(2):
-            procs.start("producer%d" % i, "producer", conninfo=cl.conninfo(db), queue="chaos",
-                        prefix="e%d" % i, count=10 ** 7, payload_bytes=4000, max_attempts="3")
         procs.start("w0", "worker", conninfo=cl.conninfo(db), queue="chaos", batch=10,
                     vt_ms=5000, work_ms=0)
-        # until the disk is full: a producer's enqueue fails with "No space left on device"
-        # (or the server went down because WAL could not be written)
-        t0 = time.time()
-        full_at = None
-        while time.time() - t0 < sz["limit_s"]:
-            if "No space left" in open(os.path.join(mnt, "server.log"), errors="replace").read()[-200000:]:
-                full_at = time.time()
-                break
-            time.sleep(0.5)
-        time.sleep(2)  # load against the full disk for a moment
-        for r in procs.roles("producer"):
-            procs.signal(r, signal.SIGTERM)
-            procs.wait_exit(r, 20)
-        srv_log = open(os.path.join(mnt, "server.log"), errors="replace").read()
-        enospc_errors = srv_log.count("No space left on device")
-        panics = srv_log.count("PANIC")
-        # free space, restart
-        subprocess.run(["mount", "-o", "remount,size=%dm" % (sz["size_mb"] * 4), mnt], check=True)
-        cl.pg_ctl("-m", "immediate", "-w", "stop", check_rc=False)
-        cl.pg_ctl("-l", os.path.join(mnt, "server.log"), "-w", "-t", "120", "start")
-        acc = cl.wait_accepting()
-        drained = wait_drained(cl, db, 180)
+        log_path = os.path.join(mnt, "server.log")
+
+        def server_log():
+            with open(log_path, errors="replace") as f:
+                return f.read()
+
+        # ENOSPC as the server words it: errno's text, or a short write of a block
+        enospc = re.compile(r"No space left on device|could not extend file .*: wrote only")
+
+        def enospc_count():
+            return len(enospc.findall(server_log()))
+
+        def load_until_full(rnd, limit):
+            """Producers at full speed until the server log says ENOSPC (or the limit)."""
+            seen = enospc_count()
+            for i in range(2):
+                procs.start("producer%d" % i, "producer", conninfo=cl.conninfo(db), queue="chaos",
+                            prefix="e%d-%d" % (rnd, i), count=10 ** 7, payload_bytes=4000,
+                            max_attempts="3")
+            t0 = time.time()
+            full = None
+            while time.time() - t0 < limit:
+                if enospc_count() > seen:
+                    full = time.time() - t0
+                    break
+                time.sleep(0.5)
+            time.sleep(3)  # load against the full disk for a moment
+            for r in procs.roles("producer"):
+                procs.signal(r, signal.SIGTERM)
+                procs.wait_exit(r, 20)
+            return full
+
+        def restart():
+            cl.pg_ctl("-m", "immediate", "-w", "stop", check_rc=False)
+            cl.pg_ctl("-l", log_path, "-w", "-t", "120", "start")
+            cl.wait_accepting()
+
+        # Round 1: the database itself fills the file system. Space is freed by growing the
+        # tmpfs; the server is restarted.
+        full1 = load_until_full(1, sz["limit_s"])
+        subprocess.run(["mount", "-o", "remount,size=%dm" % (sz["size_mb"] * 3), mnt], check=True)
+        restart()
+        # Round 2: another file takes every free byte (as a runaway log would); the server
+        # meets ENOSPC wherever it next needs space (a data file, or a new WAL segment, which
+        # stops it with a PANIC). Space is freed by deleting the file; the server restarted.
+        filler = os.path.join(mnt, "filler")
+        subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=1M"], capture_output=True)
+        full2 = load_until_full(2, sz["limit_s"])
+        os.unlink(filler)
+        restart()
+        srv_log = server_log()
+        drained = wait_drained(cl, db, 300 if ctx.long else 180)
         res = finish(cl, db, procs, hist, "enospc",
-                     {"disk_full": 1 if full_at else 0, "enospc_log_lines": enospc_errors,
-                      "panics": panics},
+                     {"disk_full": int(full1 is not None) + int(full2 is not None),
+                      "enospc_log_lines": len(enospc.findall(srv_log)),
+                      "panics": srv_log.count("PANIC"), "server_restarts": 2},
                      extra={"drained_s": drained, "tmpfs_mb": sz["size_mb"],
-                            "disk_full_after_s": round(full_at - t0, 1) if full_at else None})
-        if not full_at:
+                            "disk_full_after_s": [full1 and round(full1, 1), full2 and round(full2, 1)]})
+        if full1 is None or full2 is None:
             res["violations"]["disk_never_full"] = 1
         return res
     finally:
