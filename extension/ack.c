@@ -12,13 +12,9 @@
 #include "utils/builtins.h"
 #include "utils/uuid.h"
 
+#include "privileges.h"
 #include "taskmill.h"
 
-PG_FUNCTION_INFO_V1(taskmill_ack);
-PG_FUNCTION_INFO_V1(taskmill_ack_many);
-PG_FUNCTION_INFO_V1(taskmill_nack);
-PG_FUNCTION_INFO_V1(taskmill_extend_visibility);
-PG_FUNCTION_INFO_V1(taskmill_release);
 
 static SPIPlanPtr ack_plan = NULL;
 static SPIPlanPtr ack_many_plan = NULL;
@@ -131,7 +127,7 @@ run_count(SPIPlanPtr plan, Datum *values, const char *nulls, const char *what)
  * taskmill.ack(task_id, lease, result jsonb DEFAULT NULL) RETURNS boolean
  */
 Datum
-taskmill_ack(PG_FUNCTION_ARGS)
+tm_body_ack(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[3] = {INT8OID, UUIDOID, JSONBOID};
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
@@ -199,7 +195,7 @@ deliveries_arg(FunctionCallInfo fcinfo, ArrayType **ids, ArrayType **leases)
  * count as empty.
  */
 Datum
-taskmill_ack_many(PG_FUNCTION_ARGS)
+tm_body_ack_many(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[3] = {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID};
 	ArrayType  *ids;
@@ -239,7 +235,7 @@ taskmill_ack_many(PG_FUNCTION_ARGS)
  * RETURNS text: 'retry', 'dlq' or 'stale'.
  */
 Datum
-taskmill_nack(PG_FUNCTION_ARGS)
+tm_body_nack(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[4] = {INT8OID, UUIDOID, TEXTOID, INTERVALOID};
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
@@ -284,7 +280,7 @@ taskmill_nack(PG_FUNCTION_ARGS)
  * false when the lease is stale.
  */
 Datum
-taskmill_extend_visibility(PG_FUNCTION_ARGS)
+tm_body_extend_visibility(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[3] = {INT8OID, UUIDOID, INTERVALOID};
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
@@ -317,7 +313,7 @@ taskmill_extend_visibility(PG_FUNCTION_ARGS)
  * many; stale and unknown ones are skipped; NULL arrays count as empty.
  */
 Datum
-taskmill_release(PG_FUNCTION_ARGS)
+tm_body_release(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[2] = {INT8ARRAYOID, UUIDARRAYOID};
 	ArrayType  *ids;

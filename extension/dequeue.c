@@ -15,9 +15,9 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "privileges.h"
 #include "taskmill.h"
 
-PG_FUNCTION_INFO_V1(taskmill_dequeue);
 PG_FUNCTION_INFO_V1(taskmill_dequeue_sql);
 
 static SPIPlanPtr dequeue_plan = NULL;		/* any task of the queue */
@@ -110,7 +110,7 @@ get_dequeue_plan(bool by_group)
  *					task_group_id DEFAULT NULL) RETURNS SETOF taskmill.tasks
  */
 Datum
-taskmill_dequeue(PG_FUNCTION_ARGS)
+tm_body_dequeue(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");

@@ -8,12 +8,11 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "privileges.h"
 #include "taskmill.h"
 
-PG_FUNCTION_INFO_V1(taskmill_requeue_from_dlq);
-
 static SPIPlanPtr requeue_plan = NULL;
-static SPIPlanPtr exists_plan = NULL;
+static SPIPlanPtr lookup_plan = NULL;
 
 /*
  * A fresh start: attempts back to 0, visible now, no lease. An expiry that has passed
@@ -27,12 +26,18 @@ const char *const tm_requeue_sql =
 " WHERE id = $1 AND dlq_at IS NOT NULL"
 " RETURNING queue_name";
 
-static const char *exists_sql = "SELECT 1 FROM taskmill.tasks WHERE id = $1";
+static const char *lookup_sql =
+"SELECT queue_name, dlq_at IS NOT NULL FROM taskmill.tasks WHERE id = $1";
 
 /*
  * taskmill.requeue_from_dlq(task_id bigint) RETURNS void
- * P0002 when the task does not exist, 55000 when it is not in the DLQ.
+ *
+ * Needs the manage right on the task's queue (42501, which does not name the queue:
+ * the caller may hold no right on it). P0002 when the task does not exist, 55000 when
+ * it is not in the DLQ. Runs as the extension owner (definer.c).
  */
+PG_FUNCTION_INFO_V1(taskmill_requeue_from_dlq);
+
 Datum
 taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 {
@@ -40,28 +45,41 @@ taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
 	Datum		values[1] = {Int64GetDatum(task_id)};
 	MemoryContext caller = CurrentMemoryContext;
+	TmOwnerScope scope;
 	char	   *queue_name;
+	bool		isnull;
+	bool		in_dlq;
 	int			rc;
 
+	tm_owner_begin(&scope);
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&requeue_plan, tm_requeue_sql, 1, argtypes), values, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "taskmill: requeue_from_dlq failed: %s", SPI_result_code_string(rc));
+	rc = SPI_execute_plan(tm_plan(&lookup_plan, lookup_sql, 1, argtypes), values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "taskmill: task lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
+		tm_raise_task_not_found(task_id);
+	queue_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	in_dlq = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!tm_has_queue_right(tm_calling_user(), queue_name, strlen(queue_name), TM_RIGHT_MANAGE))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for the queue of task %lld: manage right required",
+						(long long) task_id)));
+	if (in_dlq)
 	{
-		rc = SPI_execute_plan(tm_plan(&exists_plan, exists_sql, 1, argtypes), values, NULL, true, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "taskmill: task lookup failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 0)
-			tm_raise_task_not_found(task_id);
+		rc = SPI_execute_plan(tm_plan(&requeue_plan, tm_requeue_sql, 1, argtypes), values, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE_RETURNING)
+			elog(ERROR, "taskmill: requeue_from_dlq failed: %s", SPI_result_code_string(rc));
+		in_dlq = SPI_processed > 0;	/* a concurrent requeue may have been first */
+	}
+	if (!in_dlq)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("task %lld is not in the dead-letter queue", (long long) task_id)));
-	}
 	/* SPI's memory goes at SPI_finish: copy the name into the caller's context. */
-	queue_name = MemoryContextStrdup(caller,
-									 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	queue_name = MemoryContextStrdup(caller, queue_name);
 	SPI_finish();
 	tm_notify_queue_if_waiting(queue_name);
+	tm_owner_end(&scope);
 	PG_RETURN_VOID();
 }

@@ -20,11 +20,9 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "privileges.h"
 #include "taskmill.h"
 
-PG_FUNCTION_INFO_V1(taskmill_enqueue);
-PG_FUNCTION_INFO_V1(taskmill_enqueue_batch);
-PG_FUNCTION_INFO_V1(taskmill_enqueue_arrays);
 
 static SPIPlanPtr enqueue_plan = NULL;
 static SPIPlanPtr enqueue_plain_plan = NULL;
@@ -58,7 +56,7 @@ static SPIPlanPtr enqueue_batch_plain_plan = NULL;
 void
 tm_notify_queue(const char *queue_name)
 {
-	Async_Notify(TM_NOTIFY_CHANNEL, queue_name);
+	Async_Notify(tm_queue_channel(queue_name, strlen(queue_name)), NULL);
 }
 
 /* The notify argument (argno) of enqueue/enqueue_batch: NULL auto, true always, false never. */
@@ -367,7 +365,7 @@ tm_enqueue_tasks(text *queue, TmNewTask *tasks, int n)
  * NULL for an option means its default.
  */
 Datum
-taskmill_enqueue(PG_FUNCTION_ARGS)
+tm_body_enqueue(PG_FUNCTION_ARGS)
 {
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
 	TmNewTask	t;
@@ -428,7 +426,7 @@ finish_batch(FunctionCallInfo fcinfo, text *queue, TmNewTask *tasks, int n, int 
  * FROM unnest(...) on the SQL path), so the cost per task is close to a COPY's.
  */
 Datum
-taskmill_enqueue_batch(PG_FUNCTION_ARGS)
+tm_body_enqueue_batch(PG_FUNCTION_ARGS)
 {
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
 	Jsonb	   *json;
@@ -516,7 +514,7 @@ get_column_arg(FunctionCallInfo fcinfo, int argno, TmField f, int n,
  * checks, errors and all-or-nothing insert as enqueue_batch.
  */
 Datum
-taskmill_enqueue_arrays(PG_FUNCTION_ARGS)
+tm_body_enqueue_arrays(PG_FUNCTION_ARGS)
 {
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
 	ArrayType  *ops;

@@ -12,9 +12,9 @@
  * SQL text of the condition, for a task aliased "t". The three tests run left to
  * right and stop at the first false one (one boolean expression), so the advisory
  * lock is tried only for a group head that is otherwise free: a dequeuer never holds
- * the lock of a group it does not deliver from. The lock key is (hashtext(queue),
- * hashtext(group)) in the two-int4 key space of pg_try_advisory_xact_lock; it is
- * released at the end of the dequeue's transaction, by when the delivered head is
+ * the lock of a group it does not deliver from. The lock is taskmill.try_group_lock's
+ * (lock_keys.h TM_LOCK_KIND_GROUP: keyed, outside the user advisory key spaces, so no
+ * other role can take it); it is released at the end of the dequeue's transaction, by when the delivered head is
  * committed as in flight and keeps the group closed by itself.
  */
 const char *
@@ -30,6 +30,5 @@ tm_fifo_condition(void)
 		"          WHERE f.queue_name = t.queue_name AND f.task_group_id = t.task_group_id"
 		"            AND f.dlq_at IS NULL AND f.lease IS NOT NULL"
 		"            AND f.visible_at > pg_catalog.now() AND f.id <> t.id)"
-		"  AND pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext(t.queue_name),"
-		"                                           pg_catalog.hashtext(t.task_group_id))))";
+		"  AND taskmill.try_group_lock(t.queue_name, t.task_group_id)))";
 }

@@ -17,12 +17,17 @@
  *	  producers never block or fail each other's probe), never waits, and costs a
  *	  lock-table lookup. Only a queue with a waiter gets its NOTIFY.
  *
- * The wait lock is an advisory-type lock tag in the lock manager: (database,
- * high and low 32 bits of a 64-bit hash of the queue name, field4 =
- * TM_WAIT_LOCK_KIND). User advisory locks use field4 1 (bigint key) and 2 (two int4
- * keys), so they can never meet ours. pg_locks shows a waiter as locktype 'advisory',
- * classid/objid = the hash, objsubid = 21581, mode ShareLock. Two queue names with
- * the same hash only cost each other a spurious notification.
+ * The wait lock is an advisory-type lock tag in the lock manager, in a key space of
+ * taskmill's own (lock_keys.h TM_LOCK_KIND_WAIT) that the user advisory lock functions
+ * cannot reach, keyed by a hash of the queue name under the database's install secret
+ * (secret.c): a role without rights on the queue can neither hold it nor learn the
+ * queue's name from pg_locks. wait_begin needs the consume right on the queue.
+ *
+ * The notification goes to the queue's own channel, "taskmill_" and a keyed hash of
+ * its name (secret.c), with no payload: LISTEN taskmill_... needs the channel's name,
+ * which taskmill.wait_begin and taskmill.listen hand out (they LISTEN on it) only to
+ * roles with the consume right. Two queue names with the same hash would only cost
+ * each other a spurious notification.
  *
  * The pending list lives in TopTransactionContext, follows subtransactions (an
  * aborted subtransaction's queues are dropped, a committed one's pass to its parent)
@@ -33,7 +38,6 @@
 
 #include "access/xact.h"
 #include "commands/async.h"
-#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "storage/lmgr.h"
@@ -41,17 +45,19 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "lock_keys.h"
+#include "privileges.h"
 #include "taskmill.h"
 
 PG_FUNCTION_INFO_V1(taskmill_wait_begin);
 PG_FUNCTION_INFO_V1(taskmill_wait_end);
-
-/* field4 of the wait lock's tag: "TM" (user advisory locks use 1 and 2). */
-#define TM_WAIT_LOCK_KIND 0x544D
+PG_FUNCTION_INFO_V1(taskmill_listen);
 
 typedef struct PendingQueue
 {
 	char	   *queue_name;
+	LOCKTAG		tag;			/* its wait lock */
+	char	   *channel;		/* its NOTIFY channel */
 	SubTransactionId subid;
 } PendingQueue;
 
@@ -59,25 +65,13 @@ typedef struct PendingQueue
 static List *pending = NIL;
 static bool callbacks_registered = false;
 
-static void
-wait_lock_tag(LOCKTAG *tag, const char *queue_name, int len)
-{
-	uint64		h = hash_bytes_extended((const unsigned char *) queue_name, len, 0);
-
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
-						 TM_WAIT_LOCK_KIND);
-}
-
-/* Does some other session hold the queue's wait lock? Never waits. */
+/* Does some other session hold this wait lock? Never waits. */
 static bool
-waiter_present(const char *queue_name)
+waiter_present(LOCKTAG *tag)
 {
-	LOCKTAG		tag;
-
-	wait_lock_tag(&tag, queue_name, strlen(queue_name));
-	if (LockAcquire(&tag, RowExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+	if (LockAcquire(tag, RowExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 		return true;
-	LockRelease(&tag, RowExclusiveLock, false);
+	LockRelease(tag, RowExclusiveLock, false);
 	return false;
 }
 
@@ -95,8 +89,8 @@ xact_callback(XactEvent event, void *arg)
 				{
 					PendingQueue *p = (PendingQueue *) lfirst(lc);
 
-					if (waiter_present(p->queue_name))
-						tm_notify_queue(p->queue_name);
+					if (waiter_present(&p->tag))
+						Async_Notify(p->channel, NULL);
 				}
 				pending = NIL;
 				break;
@@ -145,8 +139,8 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * notify => NULL: NOTIFY taskmill with the queue name at commit if a waiter holds the
- * queue's wait lock then.
+ * notify => NULL: NOTIFY the queue's channel at commit if a waiter holds the queue's
+ * wait lock then. The tag and the channel are made now, in the enqueue's call.
  */
 void
 tm_notify_queue_if_waiting(const char *queue_name)
@@ -170,25 +164,41 @@ tm_notify_queue_if_waiting(const char *queue_name)
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	p = palloc(sizeof(PendingQueue));
 	p->queue_name = pstrdup(queue_name);
+	tm_wait_lock_tag(&p->tag, queue_name, strlen(queue_name));
+	p->channel = tm_queue_channel(queue_name, strlen(queue_name));
 	p->subid = GetCurrentSubTransactionId();
 	pending = lappend(pending, p);
 	MemoryContextSwitchTo(old);
+}
+
+/* The consume right on the queue named by argument 0, which is returned. */
+static text *
+consumed_queue_arg(FunctionCallInfo fcinfo)
+{
+	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
+
+	tm_require_queue_right(GetUserId(), VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue),
+						   TM_RIGHT_CONSUME);
+	return queue;
 }
 
 /*
  * taskmill.wait_begin(queue_name text) RETURNS boolean
  *
  * Declare this session an idle waiter of the queue until wait_end or disconnect:
- * enqueues with notify => NULL NOTIFY taskmill at their commit. Returns false when
- * the session was waiting already (the call changes nothing).
+ * enqueues with notify => NULL NOTIFY the queue's channel at their commit, and the
+ * session LISTENs on it from the commit of this call (a worker's LISTEN taskmill of
+ * 0.1 hears nothing now; the wake-ups come on the queue's channel). Returns false when
+ * the session was waiting already (the call changes nothing). Needs the consume right.
  */
 Datum
 taskmill_wait_begin(PG_FUNCTION_ARGS)
 {
-	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
+	text	   *queue = consumed_queue_arg(fcinfo);
 	LOCKTAG		tag;
 
-	wait_lock_tag(&tag, VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
+	tm_wait_lock_tag(&tag, VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
+	Async_Listen(tm_queue_channel(VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue)));
 	if (LockAcquire(&tag, ShareLock, true, false) == LOCKACQUIRE_ALREADY_HELD)
 	{
 		/* once per session: drop the count the call just added */
@@ -202,6 +212,7 @@ taskmill_wait_begin(PG_FUNCTION_ARGS)
  * taskmill.wait_end(queue_name text) RETURNS boolean
  *
  * This session no longer waits on the queue. Returns false when it was not waiting.
+ * No right is needed: it only gives up what this session holds. (It stays LISTENing.)
  */
 Datum
 taskmill_wait_end(PG_FUNCTION_ARGS)
@@ -209,8 +220,25 @@ taskmill_wait_end(PG_FUNCTION_ARGS)
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
 	LOCKTAG		tag;
 
-	wait_lock_tag(&tag, VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
+	tm_wait_lock_tag(&tag, VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
 	if (!LockHeldByMe(&tag, ShareLock))
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(LockRelease(&tag, ShareLock, true));
+}
+
+/*
+ * taskmill.listen(queue_name text) RETURNS text
+ *
+ * LISTEN on the queue's channel (from the commit of this call) and return its name,
+ * to tell its notifications from others'. For sessions that wait for enqueues with
+ * notify => true without declaring themselves waiters. Needs the consume right.
+ */
+Datum
+taskmill_listen(PG_FUNCTION_ARGS)
+{
+	text	   *queue = consumed_queue_arg(fcinfo);
+	char	   *channel = tm_queue_channel(VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
+
+	Async_Listen(channel);
+	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }

@@ -13,7 +13,6 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -26,6 +25,8 @@
 #include "utils/timestamp.h"
 
 #include "cron.h"
+#include "lock_keys.h"
+#include "privileges.h"
 #include "schedules.h"
 #include "taskmill.h"
 
@@ -53,6 +54,7 @@ tm_schedule_enqueue(const char *queue_name, const char *operation_id, Jsonb *pay
 					Jsonb *options, Jsonb *overrides, const char *key)
 {
 	TmNewTask	t;
+	TmOwnerScope scope;
 	int64		id;
 
 	tm_task_init(&t);
@@ -68,8 +70,16 @@ tm_schedule_enqueue(const char *queue_name, const char *operation_id, Jsonb *pay
 	if (key != NULL)
 		tm_task_set(&t, TF_IDEMPOTENCY_KEY, CStringGetTextDatum(key), false);
 	tm_task_check(&t);
+	/*
+	 * With the produce right of current_user (a tick: the schedule's owner, run_due.c;
+	 * trigger_schedule: the extension owner, after definer.c checked the caller's manage
+	 * right); the task goes in as the extension owner (docs/security.md).
+	 */
+	tm_require_queue_right(GetUserId(), queue_name, strlen(queue_name), TM_RIGHT_PRODUCE);
+	tm_owner_begin(&scope);
 	id = tm_enqueue_tasks(cstring_to_text(queue_name), &t, 1)[0];
 	tm_notify_queue_if_waiting(queue_name);
+	tm_owner_end(&scope);
 	return id;
 }
 
@@ -257,11 +267,9 @@ static void
 lock_queue_schedules(const char *queue_name)
 {
 	LOCKTAG		tag;
-	uint64		h = hash_bytes_extended((const unsigned char *) queue_name,
-										strlen(queue_name), 0);
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
-						 TM_SCHEDULE_LOCK_KIND);
+	tm_queue_lock_tag(&tag, "schedules", queue_name, strlen(queue_name),
+					  TM_LOCK_KIND_SCHEDULES);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
@@ -320,7 +328,8 @@ upsert_spec(const char *queue_name, const SchedSpec *s, bool with_owner)
 		nulls[4] = 'n';
 	vals[5] = JsonbPGetDatum(s->options);
 	vals[6] = TimestampTzGetDatum(s->next_run_at);
-	vals[7] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	/* the caller, not the extension owner this function runs as (definer.c) */
+	vals[7] = CStringGetTextDatum(GetUserNameFromId(tm_calling_user(), false));
 	plan = with_owner
 		? tm_plan(&upsert_plan, UPSERT_SQL(", owner", ", $8", " owner = excluded.owner,"), 8, types)
 		: tm_plan(&upsert_0_1_plan, UPSERT_SQL("", "", ""), 7, types);
@@ -352,7 +361,6 @@ delete_others(const char *queue_name, const SchedSpec *specs, int n)
 		elog(ERROR, "schedule cleanup failed: %s", SPI_result_code_string(rc));
 }
 
-PG_FUNCTION_INFO_V1(taskmill_register_schedules);
 
 /*
  * taskmill.register_schedules(queue_name text, schedules jsonb) RETURNS integer
@@ -362,7 +370,7 @@ PG_FUNCTION_INFO_V1(taskmill_register_schedules);
  * becomes the owner of every schedule of the list.
  */
 Datum
-taskmill_register_schedules(PG_FUNCTION_ARGS)
+tm_body_register_schedules(PG_FUNCTION_ARGS)
 {
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
 	char	   *queue_name = text_to_cstring(queue);
@@ -385,7 +393,6 @@ taskmill_register_schedules(PG_FUNCTION_ARGS)
 
 /* ---------------------------------------------------------------- trigger_schedule */
 
-PG_FUNCTION_INFO_V1(taskmill_trigger_schedule);
 
 /*
  * taskmill.trigger_schedule(operation_id text, options jsonb DEFAULT NULL,
@@ -396,7 +403,7 @@ PG_FUNCTION_INFO_V1(taskmill_trigger_schedule);
  * fresh idempotency key.
  */
 Datum
-taskmill_trigger_schedule(PG_FUNCTION_ARGS)
+tm_body_trigger_schedule(PG_FUNCTION_ARGS)
 {
 	text	   *operation = tm_arg_name(fcinfo, 0, "operation id");
 	Jsonb	   *overrides = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);

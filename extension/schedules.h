@@ -12,14 +12,6 @@
 #include "utils/jsonb.h"
 
 /*
- * The lock that serialises registrations of one queue's schedules: an advisory-type
- * lock tag (database, 64-bit hash of the queue name, TM_SCHEDULE_LOCK_KIND). User advisory
- * locks use field4 1 and 2, so no user lock can take or block it; notify.c's wait
- * lock uses 0x544D. (This replaces the user-space key 1953330019 of 0.1.)
- */
-#define TM_SCHEDULE_LOCK_KIND 0x5453	/* "TS" */
-
-/*
  * Enqueue a schedule's task: its payload and options (overrides read over them, may
  * be NULL), with key as idempotency key (NULL: generated). Returns the task's id.
  */

@@ -24,7 +24,7 @@ AS 'MODULE_PATHNAME', 'taskmill_enqueue';
 
 COMMENT ON FUNCTION taskmill.enqueue(text, text, jsonb, integer, integer, timestamptz,
 	timestamptz, text, text, boolean, jsonb, boolean) IS
-	'Add a task to a queue; returns its id. NULL options take the column defaults of taskmill.tasks (scheduled_at: now()). notify: NULL = NOTIFY taskmill at commit only if a worker waits (wait_begin), true = always, false = never.';
+	'Add a task to a queue; returns its id. NULL options take the column defaults of taskmill.tasks (scheduled_at: now()). notify: NULL = NOTIFY the queue''s channel at commit only if a worker waits (wait_begin), true = always, false = never.';
 
 CREATE FUNCTION taskmill.enqueue_batch(queue_name text, tasks jsonb, notify boolean DEFAULT NULL)
 RETURNS bigint[]
@@ -59,16 +59,16 @@ COMMENT ON FUNCTION taskmill.enqueue_arrays(text, text[], jsonb[], integer[], in
 	'enqueue_batch with one array per field (each NULL or as long as operation_ids; a NULL array or element = the default), all or nothing; returns the ids in input order. notify as for enqueue.';
 
 -- Idle-waiter declaration (notify.c): a session-level SHARE lock on the queue's wait lock
--- (lock manager, advisory tag with objsubid 21581 = 0x544D, outside the user advisory
--- key spaces 1 and 2). Enqueues with notify => NULL send NOTIFY taskmill only while some
--- session holds it.
+-- (lock manager, a key space of taskmill's own: lock_keys.h). Enqueues with notify => NULL
+-- NOTIFY the queue's channel only while some session holds it. wait_begin and listen need
+-- the consume right on the queue, and LISTEN on its channel (a keyed hash of its name).
 CREATE FUNCTION taskmill.wait_begin(queue_name text)
 RETURNS boolean
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'taskmill_wait_begin';
 
 COMMENT ON FUNCTION taskmill.wait_begin(text) IS
-	'Declare this session an idle waiter of the queue (until wait_end or disconnect): enqueues with notify => NULL then NOTIFY taskmill. False if already waiting.';
+	'Declare this session an idle waiter of the queue (until wait_end or disconnect) and LISTEN on its channel: enqueues with notify => NULL then NOTIFY it. False if already waiting.';
 
 CREATE FUNCTION taskmill.wait_end(queue_name text)
 RETURNS boolean
@@ -77,6 +77,14 @@ AS 'MODULE_PATHNAME', 'taskmill_wait_end';
 
 COMMENT ON FUNCTION taskmill.wait_end(text) IS
 	'This session no longer waits on the queue (see wait_begin). False if it was not waiting.';
+
+CREATE FUNCTION taskmill.listen(queue_name text)
+RETURNS text
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_listen';
+
+COMMENT ON FUNCTION taskmill.listen(text) IS
+	'LISTEN on the queue''s NOTIFY channel (needs the consume right); returns the channel''s name.';
 
 CREATE FUNCTION taskmill.dequeue(
 	queue_name text,

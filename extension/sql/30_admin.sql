@@ -1,46 +1,15 @@
--- 30_admin.sql: console functions (one statement each, LANGUAGE sql) and the views an
+-- 30_admin.sql: console functions (one statement each, in extension/admin.c: each checks
+-- the caller's right on the queue and runs as the extension owner) and the views an
 -- operator watches to see trouble coming (bloat, a held-back xmin horizon, NOTIFY queue).
---
--- Parameters are referenced as $n: in a SQL function a column of the same name would
--- win over a parameter name.
+-- The views are granted to no one: GRANT SELECT on them to a monitoring role.
 
--- A loose index scan (one index probe per distinct queue) over the three indexes that
--- lead with queue_name and together cover every row: queued tasks, the DLQ, results.
 CREATE FUNCTION taskmill.list_queues()
 RETURNS TABLE (queue_name text)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-	WITH RECURSIVE
-	queued(q) AS (
-		(SELECT t.queue_name FROM taskmill.tasks t WHERE t.dlq_at IS NULL
-		 ORDER BY t.queue_name LIMIT 1)
-		UNION ALL
-		SELECT (SELECT t.queue_name FROM taskmill.tasks t
-				WHERE t.dlq_at IS NULL AND t.queue_name > queued.q
-				ORDER BY t.queue_name LIMIT 1)
-		FROM queued WHERE queued.q IS NOT NULL),
-	dead(q) AS (
-		(SELECT t.queue_name FROM taskmill.tasks t WHERE t.dlq_at IS NOT NULL
-		 ORDER BY t.queue_name LIMIT 1)
-		UNION ALL
-		SELECT (SELECT t.queue_name FROM taskmill.tasks t
-				WHERE t.dlq_at IS NOT NULL AND t.queue_name > dead.q
-				ORDER BY t.queue_name LIMIT 1)
-		FROM dead WHERE dead.q IS NOT NULL),
-	done(q) AS (
-		(SELECT r.queue_name FROM taskmill.task_results r ORDER BY r.queue_name LIMIT 1)
-		UNION ALL
-		SELECT (SELECT r.queue_name FROM taskmill.task_results r
-				WHERE r.queue_name > done.q
-				ORDER BY r.queue_name LIMIT 1)
-		FROM done WHERE done.q IS NOT NULL)
-	SELECT u.q FROM (SELECT q FROM queued UNION SELECT q FROM dead UNION SELECT q FROM done) u
-	WHERE u.q IS NOT NULL
-	ORDER BY 1
-$$;
+LANGUAGE C STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_list_queues';
 
 COMMENT ON FUNCTION taskmill.list_queues() IS
-	'Names of the queues that have tasks or results, sorted.';
+	'Names of the queues that have tasks or results and on which the caller holds a right, sorted.';
 
 -- States as docs/sql-api.md derives them. retrying is the part of scheduled that waits for a
 -- retry after a nack (attempts > 0); available + in_flight + scheduled + in_dlq = total.
@@ -52,69 +21,38 @@ RETURNS TABLE (
 	retrying bigint,
 	in_dlq bigint,
 	total bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-	SELECT s.available, s.in_flight, s.scheduled, s.retrying, d.in_dlq,
-		   s.available + s.in_flight + s.scheduled + d.in_dlq
-	FROM (SELECT pg_catalog.count(*) FILTER (WHERE t.visible_at <= pg_catalog.now()) AS available,
-				 pg_catalog.count(*) FILTER (WHERE t.lease IS NOT NULL
-											  AND t.visible_at > pg_catalog.now()) AS in_flight,
-				 pg_catalog.count(*) FILTER (WHERE t.lease IS NULL
-											  AND t.visible_at > pg_catalog.now()) AS scheduled,
-				 pg_catalog.count(*) FILTER (WHERE t.lease IS NULL AND t.attempts > 0
-											  AND t.visible_at > pg_catalog.now()) AS retrying
-		  FROM taskmill.tasks t
-		  WHERE t.queue_name = $1 AND t.dlq_at IS NULL) s,
-		 (SELECT pg_catalog.count(*) AS in_dlq
-		  FROM taskmill.tasks t
-		  WHERE t.queue_name = $1 AND t.dlq_at IS NOT NULL) d
-$$;
+LANGUAGE C STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_queue_stats';
 
 COMMENT ON FUNCTION taskmill.queue_stats(text) IS
-	'Task counts of a queue by state (one row; zeros for an unknown queue).';
+	'Task counts of a queue by state (one row; zeros for an unknown queue). Needs a right on the queue.';
 
 CREATE FUNCTION taskmill.purge(queue_name text)
 RETURNS bigint
-LANGUAGE sql VOLATILE PARALLEL UNSAFE
-AS $$
-	WITH d AS (DELETE FROM taskmill.tasks t
-			   WHERE t.queue_name = $1 AND t.dlq_at IS NULL
-			   RETURNING 1)
-	SELECT pg_catalog.count(*) FROM d
-$$;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_purge';
 
 COMMENT ON FUNCTION taskmill.purge(text) IS
-	'Delete a queue''s tasks outside the DLQ (in flight included); returns how many.';
+	'Delete a queue''s tasks outside the DLQ (in flight included); returns how many. Needs the manage right.';
 
 CREATE FUNCTION taskmill.purge_dlq(queue_name text)
 RETURNS bigint
-LANGUAGE sql VOLATILE PARALLEL UNSAFE
-AS $$
-	WITH d AS (DELETE FROM taskmill.tasks t
-			   WHERE t.queue_name = $1 AND t.dlq_at IS NOT NULL
-			   RETURNING 1)
-	SELECT pg_catalog.count(*) FROM d
-$$;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_purge_dlq';
 
 COMMENT ON FUNCTION taskmill.purge_dlq(text) IS
-	'Delete a queue''s dead-letter queue; returns how many tasks.';
+	'Delete a queue''s dead-letter queue; returns how many tasks. Needs the manage right.';
 
 CREATE FUNCTION taskmill.list_dlq(
 	queue_name text DEFAULT NULL,
 	"limit" integer DEFAULT 100,
 	"offset" integer DEFAULT 0)
 RETURNS SETOF taskmill.tasks
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-	SELECT t.*
-	FROM taskmill.tasks t
-	WHERE t.dlq_at IS NOT NULL AND ($1 IS NULL OR t.queue_name = $1)
-	ORDER BY t.dlq_at DESC, t.id DESC
-	LIMIT $2 OFFSET $3
-$$;
+LANGUAGE C STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_list_dlq';
 
 COMMENT ON FUNCTION taskmill.list_dlq(text, integer, integer) IS
-	'Dead-lettered tasks, newest first (all queues when queue_name is NULL).';
+	'Dead-lettered tasks, newest first (all queues the caller manages when queue_name is NULL).';
 
 CREATE FUNCTION taskmill.list_results(
 	queue_name text DEFAULT NULL,
@@ -123,35 +61,21 @@ CREATE FUNCTION taskmill.list_results(
 	"limit" integer DEFAULT 100,
 	"offset" integer DEFAULT 0)
 RETURNS SETOF taskmill.task_results
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-	SELECT r.*
-	FROM taskmill.task_results r
-	WHERE ($1 IS NULL OR r.queue_name = $1)
-	  AND ($2 IS NULL OR r.completed_at > $2)
-	  AND ($3 IS NULL OR r.completed_at < $3)
-	ORDER BY r.completed_at DESC, r.id DESC
-	LIMIT $4 OFFSET $5
-$$;
+LANGUAGE C STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_list_results';
 
 COMMENT ON FUNCTION taskmill.list_results(text, timestamptz, timestamptz, integer, integer) IS
-	'Completed tasks, newest first; NULL filters match everything.';
+	'Completed tasks, newest first; NULL filters match everything (of the queues the caller manages).';
 
 CREATE FUNCTION taskmill.cleanup_results(
 	queue_name text DEFAULT NULL,
 	completed_before timestamptz DEFAULT NULL)
 RETURNS bigint
-LANGUAGE sql VOLATILE PARALLEL UNSAFE
-AS $$
-	WITH d AS (DELETE FROM taskmill.task_results r
-			   WHERE ($1 IS NULL OR r.queue_name = $1)
-				 AND ($2 IS NULL OR r.completed_at < $2)
-			   RETURNING 1)
-	SELECT pg_catalog.count(*) FROM d
-$$;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_cleanup_results';
 
 COMMENT ON FUNCTION taskmill.cleanup_results(text, timestamptz) IS
-	'Delete results (of one queue, completed before a time; NULL matches all); returns how many.';
+	'Delete results (of one queue, completed before a time; NULL matches all the caller manages); returns how many.';
 
 -- ---- Operator views ----
 

@@ -68,15 +68,11 @@ COMMENT ON FUNCTION taskmill.register_schedules(text, jsonb) IS
 
 CREATE FUNCTION taskmill.list_schedules(queue_name text DEFAULT NULL)
 	RETURNS SETOF taskmill.task_schedules
-	LANGUAGE sql STABLE PARALLEL SAFE
-	AS $$
-		SELECT s.* FROM taskmill.task_schedules AS s
-		WHERE $1 IS NULL OR s.queue_name = $1
-		ORDER BY s.queue_name, s.operation_id
-	$$;
+	LANGUAGE C STABLE PARALLEL UNSAFE
+	AS 'MODULE_PATHNAME', 'taskmill_list_schedules';
 
 COMMENT ON FUNCTION taskmill.list_schedules(text) IS
-	'Schedules of one queue, or of all queues when queue_name is NULL.';
+	'Schedules of one queue (manage right), or of all queues the caller manages when queue_name is NULL.';
 
 CREATE FUNCTION taskmill.trigger_schedule(operation_id text, options jsonb DEFAULT NULL,
 										  queue_name text DEFAULT NULL)

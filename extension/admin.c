@@ -1,0 +1,304 @@
+/*
+ * admin.c
+ *		The console functions (list_queues, queue_stats, purge, purge_dlq, list_dlq,
+ *		list_results, cleanup_results, list_schedules): one statement each, run as the
+ *		extension owner for a caller with the right on the queue.
+ *
+ * Each is a row of the table below: its statement, the right it needs on the queue
+ * its first argument names, and whether it returns a count or rows. A NULL queue
+ * (functions that take one mean "every queue") is allowed to everyone: the statement
+ * then keeps only the rows of queues the caller holds the right on. For that each
+ * statement gets two parameters after the function's own: $n+1 the calling role
+ * (regrole) and $n+2 true when no row needs that filter (a named queue whose right was
+ * checked, or a superuser / extension owner).
+ *
+ * Parameters are referenced as $n, operators and functions schema-qualified where a
+ * caller's search_path could matter; the statement runs with search_path pinned to
+ * pg_catalog, pg_temp anyway (definer.c).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "privileges.h"
+#include "taskmill.h"
+
+#define ADMIN_MAX_ARGS 7
+
+typedef struct AdminStatement
+{
+	const char *name;
+	bool		returns_rows;	/* else one bigint */
+	bool		read_only;
+	int			right;			/* on the queue of argument 0; TM_RIGHT_ANY = any */
+	int			nargs;			/* the function's own arguments */
+	Oid			argtypes[ADMIN_MAX_ARGS];
+	const char *sql;
+	SPIPlanPtr	plan;
+} AdminStatement;
+
+/* Keeps only rows of queues the caller may see: the filter on column "col". */
+#define VISIBLE(col, caller, all, right) \
+	" (" all " OR taskmill.has_queue_right(" caller ", " col ", '" right "'))"
+
+enum
+{
+	LIST_QUEUES, QUEUE_STATS, PURGE, PURGE_DLQ, LIST_DLQ, LIST_RESULTS, CLEANUP_RESULTS,
+	LIST_SCHEDULES
+};
+
+static AdminStatement statements[] = {
+	[LIST_QUEUES] = {
+		"list_queues", true, true, TM_RIGHT_ANY, 0, {InvalidOid},
+		/*
+		 * A loose index scan (one index probe per distinct queue) over the three
+		 * indexes that lead with queue_name and together cover every row: queued
+		 * tasks, the DLQ, results.
+		 */
+		"WITH RECURSIVE"
+		" queued(q) AS ("
+		"  (SELECT t.queue_name FROM taskmill.tasks t WHERE t.dlq_at IS NULL"
+		"   ORDER BY t.queue_name LIMIT 1)"
+		"  UNION ALL"
+		"  SELECT (SELECT t.queue_name FROM taskmill.tasks t"
+		"          WHERE t.dlq_at IS NULL AND t.queue_name > queued.q"
+		"          ORDER BY t.queue_name LIMIT 1)"
+		"  FROM queued WHERE queued.q IS NOT NULL),"
+		" dead(q) AS ("
+		"  (SELECT t.queue_name FROM taskmill.tasks t WHERE t.dlq_at IS NOT NULL"
+		"   ORDER BY t.queue_name LIMIT 1)"
+		"  UNION ALL"
+		"  SELECT (SELECT t.queue_name FROM taskmill.tasks t"
+		"          WHERE t.dlq_at IS NOT NULL AND t.queue_name > dead.q"
+		"          ORDER BY t.queue_name LIMIT 1)"
+		"  FROM dead WHERE dead.q IS NOT NULL),"
+		" done(q) AS ("
+		"  (SELECT r.queue_name FROM taskmill.task_results r ORDER BY r.queue_name LIMIT 1)"
+		"  UNION ALL"
+		"  SELECT (SELECT r.queue_name FROM taskmill.task_results r"
+		"          WHERE r.queue_name > done.q"
+		"          ORDER BY r.queue_name LIMIT 1)"
+		"  FROM done WHERE done.q IS NOT NULL)"
+		" SELECT u.q FROM (SELECT q FROM queued UNION SELECT q FROM dead UNION SELECT q FROM done) u"
+		" WHERE u.q IS NOT NULL AND" VISIBLE("u.q", "$1", "$2", "produce,consume,manage")
+		" ORDER BY 1"
+	},
+	[QUEUE_STATS] = {
+		/* retrying is the part of scheduled that waits for a retry after a nack */
+		"queue_stats", true, true, TM_RIGHT_ANY, 1, {TEXTOID},
+		"SELECT s.available, s.in_flight, s.scheduled, s.retrying, d.in_dlq,"
+		"       s.available + s.in_flight + s.scheduled + d.in_dlq"
+		" FROM (SELECT pg_catalog.count(*) FILTER (WHERE t.visible_at <= pg_catalog.now()) AS available,"
+		"              pg_catalog.count(*) FILTER (WHERE t.lease IS NOT NULL"
+		"                                          AND t.visible_at > pg_catalog.now()) AS in_flight,"
+		"              pg_catalog.count(*) FILTER (WHERE t.lease IS NULL"
+		"                                          AND t.visible_at > pg_catalog.now()) AS scheduled,"
+		"              pg_catalog.count(*) FILTER (WHERE t.lease IS NULL AND t.attempts > 0"
+		"                                          AND t.visible_at > pg_catalog.now()) AS retrying"
+		"       FROM taskmill.tasks t"
+		"       WHERE t.queue_name = $1 AND t.dlq_at IS NULL) s,"
+		"      (SELECT pg_catalog.count(*) AS in_dlq"
+		"       FROM taskmill.tasks t"
+		"       WHERE t.queue_name = $1 AND t.dlq_at IS NOT NULL) d"
+	},
+	[PURGE] = {
+		"purge", false, false, TM_RIGHT_MANAGE, 1, {TEXTOID},
+		"WITH d AS (DELETE FROM taskmill.tasks t"
+		"           WHERE t.queue_name = $1 AND t.dlq_at IS NULL"
+		"           RETURNING 1)"
+		" SELECT pg_catalog.count(*) FROM d"
+	},
+	[PURGE_DLQ] = {
+		"purge_dlq", false, false, TM_RIGHT_MANAGE, 1, {TEXTOID},
+		"WITH d AS (DELETE FROM taskmill.tasks t"
+		"           WHERE t.queue_name = $1 AND t.dlq_at IS NOT NULL"
+		"           RETURNING 1)"
+		" SELECT pg_catalog.count(*) FROM d"
+	},
+	[LIST_DLQ] = {
+		"list_dlq", true, true, TM_RIGHT_MANAGE, 3, {TEXTOID, INT4OID, INT4OID},
+		"SELECT t.*"
+		" FROM taskmill.tasks t"
+		" WHERE t.dlq_at IS NOT NULL AND ($1 IS NULL OR t.queue_name = $1)"
+		"   AND" VISIBLE("t.queue_name", "$4", "$5", "manage")
+		" ORDER BY t.dlq_at DESC, t.id DESC"
+		" LIMIT $2 OFFSET $3"
+	},
+	[LIST_RESULTS] = {
+		"list_results", true, true, TM_RIGHT_MANAGE, 5,
+		{TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID},
+		"SELECT r.*"
+		" FROM taskmill.task_results r"
+		" WHERE ($1 IS NULL OR r.queue_name = $1)"
+		"   AND ($2 IS NULL OR r.completed_at > $2)"
+		"   AND ($3 IS NULL OR r.completed_at < $3)"
+		"   AND" VISIBLE("r.queue_name", "$6", "$7", "manage")
+		" ORDER BY r.completed_at DESC, r.id DESC"
+		" LIMIT $4 OFFSET $5"
+	},
+	[CLEANUP_RESULTS] = {
+		"cleanup_results", false, false, TM_RIGHT_MANAGE, 2, {TEXTOID, TIMESTAMPTZOID},
+		"WITH d AS (DELETE FROM taskmill.task_results r"
+		"           WHERE ($1 IS NULL OR r.queue_name = $1)"
+		"             AND ($2 IS NULL OR r.completed_at < $2)"
+		"             AND" VISIBLE("r.queue_name", "$3", "$4", "manage")
+		"           RETURNING 1)"
+		" SELECT pg_catalog.count(*) FROM d"
+	},
+	[LIST_SCHEDULES] = {
+		"list_schedules", true, true, TM_RIGHT_MANAGE, 1, {TEXTOID},
+		"SELECT s.* FROM taskmill.task_schedules AS s"
+		" WHERE ($1 IS NULL OR s.queue_name = $1)"
+		"   AND" VISIBLE("s.queue_name", "$2", "$3", "manage")
+		" ORDER BY s.queue_name, s.operation_id"
+	},
+};
+
+/*
+ * Copy the SPI result into the function's tuplestore, column by column: the
+ * function's row type may have dropped columns that "t.*" leaves out.
+ */
+static void
+store_rows(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	out = rsinfo->setDesc;
+	TupleDesc	in = SPI_tuptable->tupdesc;
+	Datum	   *values = palloc(sizeof(Datum) * out->natts);
+	bool	   *nulls = palloc(sizeof(bool) * out->natts);
+	Datum	   *src = palloc(sizeof(Datum) * in->natts);
+	bool	   *srcnull = palloc(sizeof(bool) * in->natts);
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		int			k = 0;
+
+		heap_deform_tuple(SPI_tuptable->vals[i], in, src, srcnull);
+		for (int j = 0; j < out->natts; j++)
+		{
+			if (TupleDescAttr(out, j)->attisdropped || k >= in->natts)
+			{
+				values[j] = (Datum) 0;
+				nulls[j] = true;
+				continue;
+			}
+			values[j] = src[k];
+			nulls[j] = srcnull[k];
+			k++;
+		}
+		tuplestore_putvalues(rsinfo->setResult, out, values, nulls);
+	}
+}
+
+/*
+ * The function's tuplestore (materialize mode), in the query's memory. Unlike
+ * InitMaterializedSRF this takes a scalar result type too (list_queues returns TABLE
+ * with one column, which is SETOF text).
+ */
+static void
+init_rows(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	TupleDesc	desc;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+	{
+		desc = CreateTemplateTupleDesc(1);
+		TupleDescInitEntry(desc, 1, "value", get_fn_expr_rettype(fcinfo->flinfo), -1, 0);
+	}
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setDesc = CreateTupleDescCopy(desc);
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(old);
+}
+
+static Datum
+run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
+{
+	Datum		values[ADMIN_MAX_ARGS + 2];
+	char		nulls[ADMIN_MAX_ARGS + 2];
+	Oid			argtypes[ADMIN_MAX_ARGS + 2];
+	Oid			caller = GetUserId();
+	bool		all = tm_is_queue_admin(caller);
+	TmOwnerScope scope;
+	int64		count = 0;
+	int			rc;
+
+	/* a named queue: the caller's right on it, and then every row of it is visible */
+	if (st->nargs > 0 && !PG_ARGISNULL(0) && !all)
+	{
+		text	   *q = PG_GETARG_TEXT_PP(0);
+
+		tm_require_queue_right(caller, VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q), st->right);
+		all = true;
+	}
+	for (int i = 0; i < st->nargs; i++)
+	{
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		argtypes[i] = st->argtypes[i];
+	}
+	values[st->nargs] = ObjectIdGetDatum(caller);
+	nulls[st->nargs] = ' ';
+	argtypes[st->nargs] = REGROLEOID;
+	values[st->nargs + 1] = BoolGetDatum(all);
+	nulls[st->nargs + 1] = ' ';
+	argtypes[st->nargs + 1] = BOOLOID;
+
+	if (st->returns_rows)
+		init_rows(fcinfo);
+
+	tm_owner_begin(&scope);
+	tm_spi_connect();
+	rc = tm_execute_nojit(tm_plan(&st->plan, st->sql, st->nargs + 2, argtypes),
+						  values, nulls, st->read_only, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "taskmill: %s failed: %s", st->name, SPI_result_code_string(rc));
+	if (st->returns_rows)
+		store_rows(fcinfo);
+	else
+	{
+		bool		isnull;
+
+		if (SPI_processed != 1)
+			elog(ERROR, "taskmill: %s returned %llu rows", st->name,
+				 (unsigned long long) SPI_processed);
+		count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											&isnull));
+	}
+	SPI_finish();
+	tm_owner_end(&scope);
+
+	if (st->returns_rows)
+		return (Datum) 0;
+	PG_RETURN_INT64(count);
+}
+
+#define ADMIN_ENTRY(name, index) \
+PG_FUNCTION_INFO_V1(taskmill_##name); \
+Datum \
+taskmill_##name(PG_FUNCTION_ARGS) \
+{ \
+	return run_admin(fcinfo, &statements[index]); \
+}
+
+ADMIN_ENTRY(list_queues, LIST_QUEUES)
+ADMIN_ENTRY(queue_stats, QUEUE_STATS)
+ADMIN_ENTRY(purge, PURGE)
+ADMIN_ENTRY(purge_dlq, PURGE_DLQ)
+ADMIN_ENTRY(list_dlq, LIST_DLQ)
+ADMIN_ENTRY(list_results, LIST_RESULTS)
+ADMIN_ENTRY(cleanup_results, CLEANUP_RESULTS)
+ADMIN_ENTRY(list_schedules, LIST_SCHEDULES)

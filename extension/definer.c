@@ -1,0 +1,204 @@
+/*
+ * definer.c
+ *		The SQL entry points of the queue functions that reach the tables: check the
+ *		caller's right on the queue, then run the body as the extension owner.
+ *
+ * The tables are granted to no one (docs/security.md), so a caller reaches rows only
+ * through these functions, and only the rows of queues it holds a right on. A
+ * SECURITY DEFINER function cannot do that check: inside it, current_user is already
+ * the owner and the caller is gone. So each function is declared SECURITY INVOKER,
+ * checks the right of current_user here, and then does what SECURITY DEFINER ... SET
+ * search_path = pg_catalog, pg_temp does for the body: the extension owner's user id
+ * (SECURITY_LOCAL_USERID_CHANGE, as fmgr_security_definer sets it) and a search_path
+ * that no caller's schema is on, so that no operator or function of the caller's can
+ * be resolved into the owner's statements. Both are undone on return, and by the
+ * (sub)transaction abort on error.
+ *
+ * Superusers and the owner run the body as themselves, as before (nothing to switch).
+ *
+ * Rights per function (the table of docs/security.md):
+ *	produce	enqueue, enqueue_batch, enqueue_arrays
+ *	consume	dequeue, wait_begin, listen (notify.c)
+ *	manage	register_schedules, trigger_schedule, requeue_from_dlq (dlq.c) and the console
+ *			functions (admin.c)
+ *	the lease	ack, ack_many, nack, extend_visibility, release: the lease (a random
+ *			UUID) is handed out by dequeue only, so holding it is the right
+ *	owner	run_due_schedules
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "privileges.h"
+#include "taskmill.h"
+
+/* The caller of the innermost switched function (tm_calling_user). */
+static Oid	current_caller = InvalidOid;
+
+void
+tm_owner_begin(TmOwnerScope *scope)
+{
+	Oid			user = GetUserId();
+
+	scope->switched = !tm_is_queue_admin(user);
+	if (!scope->switched)
+		return;
+	GetUserIdAndSecContext(&scope->save_user, &scope->save_sec_context);
+	scope->save_caller = current_caller;
+	scope->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	current_caller = user;
+	SetUserIdAndSecContext(tm_extension_owner(),
+						   scope->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+tm_owner_end(TmOwnerScope *scope)
+{
+	if (!scope->switched)
+		return;
+	SetUserIdAndSecContext(scope->save_user, scope->save_sec_context);
+	AtEOXact_GUC(true, scope->nestlevel);
+	current_caller = scope->save_caller;
+}
+
+/*
+ * The role that called the innermost switched function, or current_user outside of
+ * one. (After an error inside a switched function, the abort restores the caller's
+ * user id; current_caller may then be stale, and is ignored: it counts only while
+ * the user id is the owner's under a local user id change.)
+ */
+Oid
+tm_calling_user(void)
+{
+	if (OidIsValid(current_caller) && InLocalUserIdChange() &&
+		GetUserId() == tm_extension_owner())
+		return current_caller;
+	return GetUserId();
+}
+
+static Datum
+run_as_owner(PGFunction body, FunctionCallInfo fcinfo)
+{
+	TmOwnerScope scope;
+	Datum		result;
+
+	tm_owner_begin(&scope);
+	result = body(fcinfo);
+	tm_owner_end(&scope);
+	return result;
+}
+
+/*
+ * The right on the queue named by argument argno. A NULL or invalid name is left to
+ * the body, which rejects it before it touches a table.
+ */
+static void
+require_queue_arg(FunctionCallInfo fcinfo, int argno, int right)
+{
+	text	   *q;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	q = PG_GETARG_TEXT_PP(argno);
+	tm_check_name(VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q), "queue name");
+	tm_require_queue_right(GetUserId(), VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q), right);
+}
+
+#define QUEUE_ENTRY(name, argno, right) \
+PG_FUNCTION_INFO_V1(taskmill_##name); \
+Datum \
+taskmill_##name(PG_FUNCTION_ARGS) \
+{ \
+	require_queue_arg(fcinfo, argno, right); \
+	return run_as_owner(tm_body_##name, fcinfo); \
+}
+
+#define LEASE_ENTRY(name) \
+PG_FUNCTION_INFO_V1(taskmill_##name); \
+Datum \
+taskmill_##name(PG_FUNCTION_ARGS) \
+{ \
+	return run_as_owner(tm_body_##name, fcinfo); \
+}
+
+QUEUE_ENTRY(enqueue, 0, TM_RIGHT_PRODUCE)
+QUEUE_ENTRY(enqueue_batch, 0, TM_RIGHT_PRODUCE)
+QUEUE_ENTRY(enqueue_arrays, 0, TM_RIGHT_PRODUCE)
+QUEUE_ENTRY(dequeue, 0, TM_RIGHT_CONSUME)
+QUEUE_ENTRY(register_schedules, 0, TM_RIGHT_MANAGE)
+
+LEASE_ENTRY(ack)
+LEASE_ENTRY(ack_many)
+LEASE_ENTRY(nack)
+LEASE_ENTRY(extend_visibility)
+LEASE_ENTRY(release)
+
+PG_FUNCTION_INFO_V1(taskmill_run_due_schedules);
+
+/* Runs every schedule of every queue: the owner's (and its scheduler's) business. */
+Datum
+taskmill_run_due_schedules(PG_FUNCTION_ARGS)
+{
+	tm_require_queue_admin(GetUserId(), "function run_due_schedules");
+	return tm_body_run_due_schedules(fcinfo);
+}
+
+/*
+ * Without queue_name, the schedule is found by operation id: the caller needs the
+ * manage right on the queue of every schedule of that name. The queue is not named in
+ * the denial, since the caller may hold no right on it.
+ */
+static void
+require_schedule_queues(const char *operation_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(operation_id)};
+	Oid			caller = tm_calling_user();
+	int			rc;
+
+	tm_spi_connect();
+	rc = SPI_execute_plan(tm_plan(&plan,
+								  "SELECT s.queue_name FROM taskmill.task_schedules s"
+								  " WHERE s.operation_id OPERATOR(pg_catalog.=) $1",
+								  1, argtypes),
+						  values, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "taskmill: schedule lookup failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *q = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (!tm_has_queue_right(caller, q, strlen(q), TM_RIGHT_MANAGE))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for schedule \"%s\": manage right on its queue required",
+							pnstrdup(operation_id, Min(strlen(operation_id), 64))),
+					 errhint("Name the queue (queue_name) of a schedule you manage.")));
+	}
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(taskmill_trigger_schedule);
+
+Datum
+taskmill_trigger_schedule(PG_FUNCTION_ARGS)
+{
+	TmOwnerScope scope;
+	Datum		result;
+
+	if (!PG_ARGISNULL(2))
+		require_queue_arg(fcinfo, 2, TM_RIGHT_MANAGE);
+	tm_owner_begin(&scope);
+	if (PG_ARGISNULL(2) && !PG_ARGISNULL(0) && scope.switched)
+		require_schedule_queues(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	result = tm_body_trigger_schedule(fcinfo);
+	tm_owner_end(&scope);
+	return result;
+}
