@@ -95,19 +95,25 @@ run_as_owner(PGFunction body, FunctionCallInfo fcinfo)
 }
 
 /*
- * The right on the queue named by argument argno. A NULL or invalid name is left to
- * the body, which rejects it before it touches a table.
+ * The right on the queue named by argument argno; false when the name is NULL or not a
+ * valid queue name (empty, too long). The body then runs as the caller, so it rejects
+ * the name itself (with its own message) or fails on the tables' privileges: it never
+ * reaches them without a check.
  */
-static void
-require_queue_arg(FunctionCallInfo fcinfo, int argno, int right)
+static bool
+check_queue_arg(FunctionCallInfo fcinfo, int argno, int right)
 {
 	text	   *q;
+	int			len;
 
 	if (PG_ARGISNULL(argno))
-		return;
+		return false;
 	q = PG_GETARG_TEXT_PP(argno);
-	tm_check_name(VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q), "queue name");
-	tm_require_queue_right(GetUserId(), VARDATA_ANY(q), VARSIZE_ANY_EXHDR(q), right);
+	len = VARSIZE_ANY_EXHDR(q);
+	if (len == 0 || len > TM_NAME_MAX_BYTES)
+		return false;
+	tm_require_queue_right(GetUserId(), VARDATA_ANY(q), len, right);
+	return true;
 }
 
 #define QUEUE_ENTRY(name, argno, right) \
@@ -115,7 +121,8 @@ PG_FUNCTION_INFO_V1(taskmill_##name); \
 Datum \
 taskmill_##name(PG_FUNCTION_ARGS) \
 { \
-	require_queue_arg(fcinfo, argno, right); \
+	if (!check_queue_arg(fcinfo, argno, right)) \
+		return tm_body_##name(fcinfo); \
 	return run_as_owner(tm_body_##name, fcinfo); \
 }
 
@@ -193,8 +200,8 @@ taskmill_trigger_schedule(PG_FUNCTION_ARGS)
 	TmOwnerScope scope;
 	Datum		result;
 
-	if (!PG_ARGISNULL(2))
-		require_queue_arg(fcinfo, 2, TM_RIGHT_MANAGE);
+	if (!PG_ARGISNULL(2) && !check_queue_arg(fcinfo, 2, TM_RIGHT_MANAGE))
+		return tm_body_trigger_schedule(fcinfo);
 	tm_owner_begin(&scope);
 	if (PG_ARGISNULL(2) && !PG_ARGISNULL(0) && scope.switched)
 		require_schedule_queues(text_to_cstring(PG_GETARG_TEXT_PP(0)));

@@ -143,8 +143,9 @@ SELECT idempotency_key = 'taskmill:' || :gen_id AS key_from_id FROM taskmill.tas
 SELECT taskmill.enqueue('gen', 'op', idempotency_key => :'gen_id') > :gen_id AS plain_key_ok;
 
 -- A one-task enqueue without a key inserts without SPI; with a row trigger on the table
--- (or RLS, or no INSERT privilege) it takes the SQL statement, so the INSERT behaves as
--- any INSERT would.
+-- (or RLS) it takes the SQL statement, so the INSERT behaves as any INSERT would. A role
+-- without the produce right on the queue is refused before anything is inserted, whatever
+-- its privileges on the table (docs/security.md).
 CREATE TRIGGER mark BEFORE INSERT ON taskmill.tasks FOR EACH ROW EXECUTE FUNCTION pg_temp.mark();
 SELECT taskmill.enqueue('trig', 'op', '{"by": "caller"}') AS tid \gset
 SELECT payload, meta FROM taskmill.tasks WHERE id = :tid;

@@ -1,10 +1,13 @@
 -- NOTIFY only when someone waits (issue 5): enqueue's notify => NULL (the default) sends
--- NOTIFY taskmill at commit only if a session holds the queue's idle-waiter lock
--- (taskmill.wait_begin); notify => true always notifies, false never.
+-- a NOTIFY on the queue's channel at commit only if a session holds the queue's idle-waiter
+-- lock (taskmill.wait_begin); notify => true always notifies, false never. The channel is
+-- "taskmill_" and a keyed hash of the queue name, with no payload (docs/security.md);
+-- wait_begin and taskmill.listen LISTEN on it.
 -- Producer and waiter are real sessions (dblink): w1 LISTENs (and waits), w2 enqueues and
 -- commits. Notifications reach w1 in commit order, so after each step w2 sends a marker
--- NOTIFY and the test collects w1's notifications up to that marker: deterministic, no
--- sleeps. Runs outside a transaction (the producer must commit); removes what it made.
+-- NOTIFY (channel taskmill) and the test collects w1's notifications up to that marker,
+-- naming each by the queue whose channel it came on: deterministic, no sleeps. Runs
+-- outside a transaction (the producer must commit); removes what it made.
 \ir helpers.psql
 SELECT plan(18);
 
@@ -13,9 +16,13 @@ SELECT dblink_connect('w1', format('host=127.0.0.1 port=%s user=postgres dbname=
 SELECT dblink_connect('w2', format('host=127.0.0.1 port=%s user=postgres dbname=%s options=''-c statement_timeout=60s''',
 	current_setting('port'), current_database()));
 SELECT dblink_exec('w1', 'LISTEN taskmill');
+-- the queues' channels, to name the notifications by (listen also LISTENs here: harmless)
+CREATE TABLE tm_test.channels AS
+	SELECT q AS queue, taskmill.listen(q) AS channel FROM unnest(ARRAY['ntf-a', 'ntf-b']) q;
+SELECT * FROM dblink('w1', $$SELECT taskmill.listen('ntf-a'), taskmill.listen('ntf-b')$$) AS t(a text, b text);
 
--- Run $1 on w2, then NOTIFY a marker from w2; return the payloads w1 received before the
--- marker, in order (taskmill channel only), as text[].
+-- Run $1 on w2, then NOTIFY a marker from w2; return what w1 received before the marker,
+-- in order, as text[]: the queue of a queue's channel, else channel:payload.
 CREATE FUNCTION tm_test.notes_after(sql text) RETURNS text[] LANGUAGE plpgsql AS $$
 DECLARE
 	marker text := 'marker-' || pg_catalog.gen_random_uuid();
@@ -31,7 +38,8 @@ BEGIN
 			IF n.extra = marker THEN
 				RETURN got;
 			END IF;
-			got := got || n.extra;
+			got := got || coalesce((SELECT c.queue FROM tm_test.channels c WHERE c.channel = n.notify_name),
+								   n.notify_name || ':' || n.extra);
 		END LOOP;
 		IF clock_timestamp() > deadline THEN
 			RAISE EXCEPTION 'marker notification not received within 60 s';
