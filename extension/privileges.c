@@ -210,7 +210,8 @@ load_grants(void)
 	rights_cache = hash_create("taskmill queue rights", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	loading = false;
-	loaded = true;
+	/* 0.1's schema, until ALTER EXTENSION UPDATE: no grants; read again next call */
+	loaded = OidIsValid(grants_relid);
 }
 
 /*
@@ -222,6 +223,7 @@ ensure_loaded(void)
 {
 	if (loaded && !inval_while_loading)
 		return;
+	/* (the grants of a 0.1 schema are read anew at every call: !loaded) */
 	if (loaded && inval_while_loading)
 		reset_cache();
 	load_grants();

@@ -67,5 +67,6 @@ extern void tm_wait_lock_tag(LOCKTAG *tag, const char *queue_name, int len);
 extern void tm_queue_lock_tag(LOCKTAG *tag, const char *purpose, const char *queue_name,
 							  int len, uint16 kind);
 extern char *tm_queue_channel(const char *queue_name, int len);
+extern bool tm_have_group_lock_function(void);
 
 #endif							/* TASKMILL_PRIVILEGES_H */

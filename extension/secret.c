@@ -21,6 +21,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
@@ -32,6 +33,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "lock_keys.h"
 #include "privileges.h"
@@ -74,10 +76,14 @@ load_secret(void)
 	}
 	secret_relid = OidIsValid(nsp) ? get_relname_relid("install_secret", nsp) : InvalidOid;
 	if (!OidIsValid(secret_relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("taskmill.install_secret is missing"),
-				 errhint("Run ALTER EXTENSION taskmill UPDATE.")));
+	{
+		/*
+		 * taskmill 0.1's schema, until ALTER EXTENSION UPDATE: no secret yet, so the
+		 * names are keyed with zeros, and looked up again at the next call.
+		 */
+		memset(secret, 0, sizeof(secret));
+		return;
+	}
 
 	rel = table_open(secret_relid, AccessShareLock);
 	snap = RegisterSnapshot(GetLatestSnapshot());
@@ -210,6 +216,19 @@ tm_queue_channel(const char *queue_name, int len)
 		}
 	}
 	return pstrdup(last_channel);
+}
+
+/* Is there a taskmill.try_group_lock(text, text)? (Not in 0.1's schema.) */
+bool
+tm_have_group_lock_function(void)
+{
+	Oid			nsp = get_namespace_oid("taskmill", true);
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+
+	return OidIsValid(nsp) &&
+		SearchSysCacheExists3(PROCNAMEARGSNSP, CStringGetDatum("try_group_lock"),
+							  PointerGetDatum(buildoidvector(argtypes, 2)),
+							  ObjectIdGetDatum(nsp));
 }
 
 /*
