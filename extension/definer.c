@@ -14,7 +14,10 @@
  * be resolved into the owner's statements. Both are undone on return, and by the
  * (sub)transaction abort on error.
  *
- * Superusers and the owner run the body as themselves, as before (nothing to switch).
+ * Superusers and the owner run the body as themselves (nothing to switch), but with the
+ * pinned search_path too: a database owner may have set the database's search_path
+ * (ALTER DATABASE ... SET search_path = evil, pg_catalog), and a superuser's call must
+ * not run an operator planted there.
  *
  * Rights per function (the table of docs/security.md):
  *	produce	enqueue, enqueue_batch, enqueue_arrays
@@ -44,14 +47,14 @@ tm_owner_begin(TmOwnerScope *scope)
 {
 	Oid			user = GetUserId();
 
+	scope->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	scope->switched = !tm_is_queue_admin(user);
 	if (!scope->switched)
 		return;
 	GetUserIdAndSecContext(&scope->save_user, &scope->save_sec_context);
 	scope->save_caller = current_caller;
-	scope->nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
 	current_caller = user;
 	SetUserIdAndSecContext(tm_extension_owner(),
 						   scope->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -60,11 +63,12 @@ tm_owner_begin(TmOwnerScope *scope)
 void
 tm_owner_end(TmOwnerScope *scope)
 {
-	if (!scope->switched)
-		return;
-	SetUserIdAndSecContext(scope->save_user, scope->save_sec_context);
+	if (scope->switched)
+	{
+		SetUserIdAndSecContext(scope->save_user, scope->save_sec_context);
+		current_caller = scope->save_caller;
+	}
 	AtEOXact_GUC(true, scope->nestlevel);
-	current_caller = scope->save_caller;
 }
 
 /*
@@ -153,7 +157,7 @@ Datum
 taskmill_run_due_schedules(PG_FUNCTION_ARGS)
 {
 	tm_require_queue_admin(GetUserId(), "function run_due_schedules");
-	return tm_body_run_due_schedules(fcinfo);
+	return run_as_owner(tm_body_run_due_schedules, fcinfo);
 }
 
 /*

@@ -27,10 +27,10 @@ extern void tm_require_queue_admin(Oid role, const char *what);
 extern const char *tm_right_name(int right);
 
 /*
- * definer.c: run a function's body as the extension owner with search_path pinned to
- * pg_catalog, pg_temp (what SECURITY DEFINER ... SET search_path does), for a caller
- * that is neither a superuser nor the owner. tm_calling_user() is the role that
- * called the innermost such function (GetUserId() outside of one).
+ * definer.c: run a function's body with search_path pinned to pg_catalog, pg_temp and,
+ * for a caller that is neither a superuser nor the owner, as the extension owner (what
+ * SECURITY DEFINER ... SET search_path does). tm_calling_user() is the role that called
+ * the innermost such function (GetUserId() outside of one).
  */
 typedef struct TmOwnerScope
 {

@@ -5,7 +5,7 @@
 -- directly. Each attack of the issue is tried by a role that holds rights on queue A only.
 BEGIN;
 \ir helpers.psql
-SELECT plan(35);
+SELECT plan(36);
 
 CREATE ROLE tm_sec_priv_a LOGIN;		-- every right on queue sec-a
 CREATE ROLE tm_sec_priv_p LOGIN;		-- produce on sec-a only
@@ -136,6 +136,16 @@ RESET search_path;
 RESET ROLE;
 SELECT is((SELECT count(*) FROM tm_sec_evil.calls), 0::bigint,
 	'Security.SearchPath: operators on the caller''s search_path are never run as the owner');
+-- The same search_path in a superuser's session (a database owner can set it for the whole
+-- database: ALTER DATABASE ... SET search_path) must not run them as the superuser either.
+SET search_path = tm_sec_evil, pg_catalog;
+SELECT taskmill.enqueue('sec-a', 'op', idempotency_key => 'k-3') AS a_task \gset
+SELECT id, lease FROM taskmill.dequeue('sec-a', 1) \gset
+SELECT taskmill.ack(:id, :'lease');
+SELECT taskmill.purge('sec-a');
+RESET search_path;
+SELECT is((SELECT count(*) FROM tm_sec_evil.calls), 0::bigint,
+	'Security.SearchPath_Superuser: nor in a superuser''s call');
 
 SELECT * FROM finish();
 ROLLBACK;
