@@ -38,6 +38,7 @@
 
 #include "bgworker.h"
 #include "cron.h"
+#include "privileges.h"
 #include "schedules.h"
 #include "taskmill.h"
 
@@ -360,11 +361,10 @@ taskmill_run_due(void)
 	return enqueued;
 }
 
-PG_FUNCTION_INFO_V1(taskmill_run_due_schedules);
 
 /* taskmill.run_due_schedules() RETURNS integer: how many tasks it enqueued. */
 Datum
-taskmill_run_due_schedules(PG_FUNCTION_ARGS)
+tm_body_run_due_schedules(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32(taskmill_run_due());
 }

@@ -57,7 +57,6 @@ SELECT is(current_setting('search_path'), '"$user", public',
 -- 2. A lock held on the next tick's key ------------------------------------------------
 -- Another session inserts the tick's task (same key) and does not commit: the scheduler
 -- waits at most taskmill.scheduler_lock_timeout for it, and the other schedule still runs.
--- (First: the ALTER TABLEs below lock taskmill.tasks until this file's transaction ends.)
 SELECT taskmill.register_schedules('safety-lock', $$[
 	{"operation_id": "held", "cron": "@daily"}, {"operation_id": "free", "cron": "@daily"}]$$);
 SELECT tm_test.make_due('safety-lock', 'held') AS held_tick \gset
@@ -78,16 +77,12 @@ SELECT is((SELECT count(*)::int FROM taskmill.tasks WHERE queue_name = 'safety-l
 	'RunDue_TickKeyLocked: the free schedule''s task is there');
 
 -- 3. The owner's rights ----------------------------------------------------------------
--- Role tm_sched_a may write tasks of queue safety-a only (row-level security); it registers
--- one schedule there and one in safety-b. The superuser runs them: only the first goes in.
+-- Role tm_sched_a manages queues safety-a and safety-b but may produce to safety-a only
+-- (queue rights, docs/security.md); it registers one schedule in each. The superuser runs
+-- them: only the first goes in.
 CREATE ROLE tm_sched_a;
-GRANT USAGE ON SCHEMA taskmill TO tm_sched_a;
-GRANT SELECT, INSERT, UPDATE, DELETE ON taskmill.task_schedules TO tm_sched_a;
-GRANT USAGE ON SEQUENCE taskmill.task_schedules_id_seq TO tm_sched_a;
-GRANT SELECT, INSERT ON taskmill.tasks TO tm_sched_a;
-ALTER TABLE taskmill.tasks ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tm_sched_a_queue ON taskmill.tasks TO tm_sched_a
-	USING (queue_name = 'safety-a') WITH CHECK (queue_name = 'safety-a');
+SELECT taskmill.grant('tm_sched_a', 'safety-a', ARRAY['manage', 'produce']);
+SELECT taskmill.grant('tm_sched_a', 'safety-b', ARRAY['manage']);
 SET LOCAL ROLE tm_sched_a;
 SELECT taskmill.register_schedules('safety-a', '[{"operation_id": "mine", "cron": "@daily"}]');
 SELECT taskmill.register_schedules('safety-b', '[{"operation_id": "theirs", "cron": "@daily"}]');
@@ -100,9 +95,8 @@ SELECT is((SELECT count(*)::int FROM taskmill.tasks WHERE queue_name = 'safety-a
 	'RunDue_OwnerRights: the schedule in the owner''s own queue is enqueued');
 SELECT is((SELECT count(*)::int FROM taskmill.tasks WHERE queue_name = 'safety-b'), 0,
 	'RunDue_OwnerRights: nothing goes into a queue the owner may not write');
-SELECT matches((tm_test.schedule('safety-b', 'theirs')).last_error, 'row-level security',
+SELECT matches((tm_test.schedule('safety-b', 'theirs')).last_error, 'permission denied for queue "safety-b": produce right required',
 	'RunDue_OwnerRights: the schedule failed with the owner''s permission error');
-ALTER TABLE taskmill.tasks DISABLE ROW LEVEL SECURITY;
 
 -- A schedule whose owner role is gone fails alone.
 UPDATE taskmill.task_schedules SET owner = 'tm_no_such_role' WHERE queue_name = 'safety-a';
