@@ -375,15 +375,18 @@ BEGIN
 	DELETE FROM taskmill.tasks WHERE queue_name <> 'fuzz';
 	DELETE FROM taskmill.task_results WHERE queue_name <> 'fuzz';
 	DELETE FROM taskmill.task_schedules WHERE queue_name <> 'fuzz';
-	IF (SELECT pg_catalog.count(*) FROM taskmill.tasks WHERE queue_name = 'fuzz') > 6000 THEN
+	IF (SELECT pg_catalog.count(*) FROM taskmill.tasks WHERE queue_name = 'fuzz') > 2500 THEN
 		PERFORM taskmill.purge('fuzz');
 		PERFORM taskmill.purge_dlq('fuzz');
 	END IF;
-	IF (SELECT pg_catalog.count(*) FROM taskmill.tasks WHERE queue_name = 'fuzz' AND lease IS NOT NULL) < 300 THEN
+	IF (SELECT pg_catalog.count(*) FROM taskmill.tasks WHERE queue_name = 'fuzz' AND lease IS NOT NULL) < 200 THEN
 		PERFORM taskmill.enqueue('fuzz', 'op', pg_catalog.jsonb_build_object('n', g), priority => g % 5,
 			task_group_id => CASE WHEN g % 7 = 0 THEN 'g' || g % 3 END)
-		FROM pg_catalog.generate_series(1, 1000) g;
-		PERFORM pg_catalog.count(*) FROM taskmill.dequeue('fuzz', 500, '1 day');
+		FROM pg_catalog.generate_series(1, 600) g;
+		PERFORM pg_catalog.count(*) FROM taskmill.dequeue('fuzz', 400, '1 day');
+	END IF;
+	IF (SELECT pg_catalog.count(*) FROM taskmill.task_results WHERE queue_name = 'fuzz') > 2000 THEN
+		PERFORM taskmill.cleanup_results('fuzz');
 	END IF;
 	PERFORM pg_catalog.set_config('lock_timeout', '0', true);
 EXCEPTION WHEN OTHERS THEN
@@ -523,3 +526,36 @@ BEGIN
 			|| ' ' || a.attnotnull || ' ' || COALESCE(a.attacl::text, '')
 		FROM pg_catalog.pg_attribute a WHERE a.attnum > 0 AND NOT a.attisdropped;
 END $$;
+
+-- The functions still to fuzz; each session of the suite takes the next one until none is
+-- left, so that the sessions finish together however the functions' costs differ.
+CREATE TABLE fuzz.todo (
+	fn		regprocedure PRIMARY KEY,
+	taken	boolean NOT NULL DEFAULT false
+);
+
+CREATE PROCEDURE fuzz.work(cases integer, seed integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+	next regprocedure;
+	t0 timestamptz;
+BEGIN
+	LOOP
+		SELECT t.fn INTO next FROM fuzz.todo t WHERE NOT t.taken ORDER BY t.fn LIMIT 1 FOR UPDATE SKIP LOCKED;
+		EXIT WHEN next IS NULL;
+		UPDATE fuzz.todo SET taken = true WHERE fn = next;
+		COMMIT;
+		t0 := pg_catalog.clock_timestamp();
+		CALL fuzz.run(next, cases, seed);
+		RAISE NOTICE '% cases of % in % s', cases, next,
+			pg_catalog.round(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - t0)::numeric, 1);
+		next := NULL;
+	END LOOP;
+END $$;
+
+-- The size of the server log that scripts/pg-cluster.sh starts the server with (pg_ctl -l
+-- DIR/server.log, next to the data directory DIR/data).
+CREATE FUNCTION fuzz.log_size() RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+	SELECT (pg_catalog.pg_stat_file(pg_catalog.current_setting('data_directory') || '/../server.log')).size
+$$;

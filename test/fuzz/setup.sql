@@ -8,7 +8,7 @@ SELECT pg_catalog.count(*) FROM (
 	SELECT taskmill.enqueue('fuzz', 'op', pg_catalog.jsonb_build_object('n', g), priority => g % 5,
 		task_group_id => CASE WHEN g % 7 = 0 THEN 'g' || g % 3 END,
 		scheduled_at => CASE WHEN g % 11 = 0 THEN pg_catalog.now() + interval '1 day' END)
-	FROM pg_catalog.generate_series(1, 3000) g) e;
-SELECT pg_catalog.count(*) FROM taskmill.dequeue('fuzz', 1000, '1 day');
+	FROM pg_catalog.generate_series(1, 1200) g) e;
+SELECT pg_catalog.count(*) FROM taskmill.dequeue('fuzz', 500, '1 day');
 SELECT taskmill.register_schedules('fuzz', '[{"operation_id": "nightly", "cron": "0 3 * * *"},
 	{"operation_id": "hourly", "cron": "@hourly", "options": {"priority": 5}}]');

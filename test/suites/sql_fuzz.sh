@@ -58,14 +58,12 @@ backend_cpu() {
 }
 cpu0=$(backend_cpu)
 
-# Main pass: the functions dealt round-robin to $jobs sessions.
+# Main pass: $jobs sessions, each taking the next function not yet fuzzed (fuzz.work).
 t0=$SECONDS
+val -c "INSERT INTO fuzz.todo (fn) SELECT pg_catalog.unnest(ARRAY[$(sed "s/.*/'&'/" "$work/functions" | paste -sd, -)]::regprocedure[])" >/dev/null
 pids=()
 for j in $(seq 0 $((jobs - 1))); do
-	awk -v j="$j" -v n="$jobs" -v c="$cases" -v s="$seed" 'NR % n == j {
-		gsub(/\x27/, "\x27\x27")
-		printf "\\echo %s\nCALL fuzz.run(\x27%s\x27, %d, %d);\n", $0, $0, c, s }' "$work/functions" >"$work/run$j.sql"
-	psql -X -q -v ON_ERROR_STOP=1 -f "$work/run$j.sql" >"$work/run$j.log" 2>&1 &
+	psql -X -q -v ON_ERROR_STOP=1 -c "CALL fuzz.work($cases, $seed)" >"$work/run$j.log" 2>&1 &
 	pids+=($!)
 done
 failed=0
@@ -77,27 +75,28 @@ for j in "${!pids[@]}"; do
 	fi
 done
 main_s=$((SECONDS - t0))
+sed -n 's/^NOTICE:  //p' "$work"/run*.log | awk '{ print $(NF - 1) "\t" $0 }' | sort -rn | head -n 5 |
+	cut -f2- | sed 's/^/slowest: /'
 log1=$(stat -c %s "$log")
 sleep 0.2 # the sessions' backends have exited; let the postmaster reap them
 echo "main pass: $((nfn * cases)) calls in ${main_s}s ($(awk -v a="$cpu0" -v b="$(backend_cpu)" 'BEGIN { printf "%.1f", b - a }') CPU seconds in the server); server log grew $((log1 - log0)) bytes"
 
-# Probes: each oversized value alone, at top level, with the log's size before and after.
-val -c "SELECT fuzz.probe_sql(f.fn, a.argno, v.variant, 131072), f.fn::text, a.argno, v.variant
-	FROM (SELECT oid::regprocedure AS fn, pronargs FROM pg_catalog.pg_proc
-		  WHERE oid = ANY (ARRAY[$(sed "s/.*/'&'::regprocedure/" "$work/functions" | sed "s/'\([^']*\)'::/'\1'::/" | paste -sd, -)])) f,
-		 LATERAL pg_catalog.generate_series(0, f.pronargs - 1) a(argno),
-		 LATERAL pg_catalog.generate_series(1, 3) v(variant)" -F $'\t' >"$work/probes.tsv" 2>"$work/probes.err" || {
-	cat "$work/probes.err"; exit 1; }
-: >"$work/probe_growth"
-nprobe=0
-while IFS=$'\t' read -r sql fn argno variant; do
-	[ -n "$sql" ] || continue
-	nprobe=$((nprobe + 1))
-	before=$(stat -c %s "$log")
-	psql -X -q -o /dev/null -c "$sql" >/dev/null 2>&1 || true
-	after=$(stat -c %s "$log")
-	echo "$fn	$argno	$variant	$((after - before))" >>"$work/probe_growth"
-done <"$work/probes.tsv"
+# Probes: each oversized value alone, at top level, in one session that reads the server
+# log's size after each (nothing else writes to the log meanwhile). The script is written by
+# SQL: a probe's other arguments may hold any character.
+size_sql="SELECT fuzz.log_size();"
+val -o "$work/probes.sql" -c "SELECT '$size_sql' || pg_catalog.string_agg(pg_catalog.format(
+		E'\\n\\\\o /dev/null\\n%s;\\n\\\\o\\n\\\\echo ''%s\\t%s\\t%s''\\n%s', q.sql, q.fn, q.argno, q.variant, '$size_sql'), '')
+	FROM (SELECT fuzz.probe_sql(f.fn, a.argno, v.variant, 131072) AS sql, f.fn::text AS fn, a.argno, v.variant
+		  FROM (SELECT t.fn, p.pronargs FROM fuzz.todo t JOIN pg_catalog.pg_proc p ON p.oid = t.fn) f,
+			   LATERAL pg_catalog.generate_series(0, f.pronargs - 1) a(argno),
+			   LATERAL pg_catalog.generate_series(1, 3) v(variant)) q
+	WHERE q.sql IS NOT NULL"
+psql -X -A -t -f "$work/probes.sql" >"$work/probes.out" 2>/dev/null || true
+# probes.out: the log's size at the start, then for each probe "fn<TAB>arg<TAB>variant" and the size after it
+awk -F'\t' 'NR == 1 { prev = $1; next } NF == 3 { key = $0; next } { print key "\t" ($1 - prev); prev = $1 }' \
+	"$work/probes.out" >"$work/probe_growth"
+nprobe=$(wc -l <"$work/probe_growth")
 log2=$(stat -c %s "$log")
 echo "probes: $nprobe oversized inputs at top level; server log grew $((log2 - log1)) bytes"
 
