@@ -90,6 +90,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user AND r.rolsuper)
+	   AND NOT pg_catalog.pg_has_role(current_user,
+			(SELECT c.relowner FROM pg_catalog.pg_class c
+			 WHERE c.oid = 'taskmill.queue_grants'::pg_catalog.regclass), 'USAGE') THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = 'permission denied for function grant',
+			DETAIL = 'Only superusers and the owner of the taskmill extension may grant queue rights.';
+	END IF;
 	IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
 			MESSAGE = 'role_name, queue_pattern and rights must not be null';
@@ -125,6 +133,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user AND r.rolsuper)
+	   AND NOT pg_catalog.pg_has_role(current_user,
+			(SELECT c.relowner FROM pg_catalog.pg_class c
+			 WHERE c.oid = 'taskmill.queue_grants'::pg_catalog.regclass), 'USAGE') THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = 'permission denied for function revoke',
+			DETAIL = 'Only superusers and the owner of the taskmill extension may revoke queue rights.';
+	END IF;
 	IF $1 IS NULL OR $2 IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
 			MESSAGE = 'role_name and queue_pattern must not be null';
