@@ -58,7 +58,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user AND r.rolsuper)
+	IF NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
 	   AND NOT pg_catalog.pg_has_role(current_user,
 			(SELECT c.relowner FROM pg_catalog.pg_class c
 			 WHERE c.oid = 'taskmill.queue_grants'::pg_catalog.regclass), 'USAGE') THEN
@@ -101,7 +101,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user AND r.rolsuper)
+	IF NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
 	   AND NOT pg_catalog.pg_has_role(current_user,
 			(SELECT c.relowner FROM pg_catalog.pg_class c
 			 WHERE c.oid = 'taskmill.queue_grants'::pg_catalog.regclass), 'USAGE') THEN
