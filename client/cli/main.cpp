@@ -1,595 +1,227 @@
 // `taskmill`: the console from a terminal. Tables for people, --json for scripts.
-// Exit codes: 0 ok, 1 error (the server's or the connection's), 2 usage.
-#include <signal.h>
+// The command line is parsed by CLI11; the commands live in commands.cpp, worker.cpp and
+// dashboard.cpp. Exit status: 0 ok, 1 error (the server's or the connection's), 2 usage.
+#include <unistd.h>
 
-#include <cstdio>
+#include <functional>
 #include <iostream>
-#include <map>
-#include <mutex>
-#include <set>
-#include <sstream>
-#include <string>
-#include <vector>
+#include <limits>
+
+#include <CLI/CLI.hpp>
 
 #include <taskmill/taskmill.hpp>
 
-#include "handlers.hpp"
+#include "commands.hpp"
+#include "conninfo.hpp"
 
 namespace {
 
-using taskmill::Clock;
-using taskmill::Json;
+using namespace taskmill::cli;
 
-constexpr const char* kUsage = R"(usage: taskmill [--dsn CONNINFO] [--json] COMMAND [ARGS]
+constexpr int kMaxInt = std::numeric_limits<int>::max();
 
-Commands:
-  queues                                 list queue names
-  stats QUEUE                            task counts by state
-  enqueue QUEUE OPERATION [JSON]         add a task; prints its id
-      [--priority N] [--max-attempts N] [--delay SECONDS] [--expires-in SECONDS]
-      [--group GROUP] [--key IDEMPOTENCY_KEY] [--ephemeral] [--meta JSON]
-  dlq list QUEUE [--limit N]             dead-lettered tasks
-  dlq requeue TASK_ID...                 move tasks back to their queue (attempts reset)
-  dlq purge QUEUE                        delete a queue's dead-lettered tasks
-  purge QUEUE                            delete a queue's pending tasks (the DLQ is kept)
-  schedules list [QUEUE]                 cron schedules
-  schedules trigger OPERATION [--options JSON]
-                                         enqueue a schedule's task now
-  results list [QUEUE] [--limit N] [--offset N] [--after TIME] [--before TIME]
-  results cleanup [QUEUE] [--before TIME | --older-than DURATION]
-  worker QUEUE [--concurrency N] [--batch-size N] [--poll-interval MS]
-      [--visibility-timeout MS] [--process-timeout MS] [--group GROUP] [--until-empty]
-                                         run the example handlers (echo, sleep, fail,
-                                         flaky, panic) until SIGINT/SIGTERM
-  migrate                                CREATE / ALTER EXTENSION taskmill
-
-Connection: --dsn (a libpq conninfo string or URI), else the libpq environment variables
-(PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD ...).
+constexpr const char* kFooter = R"(
+Connection: --dsn takes a libpq conninfo string or URI; without it the libpq environment
+variables apply (PGHOST, PGPORT, PGUSER, PGDATABASE). Passwords come from ~/.pgpass (or the
+file PGPASSFILE names) or from a prompt (-W): a password inside --dsn is visible to every
+local user in the process list, so taskmill warns about it.
 TIME is ISO 8601 (2026-01-02T03:04:05Z); DURATION is a number with s, m, h or d (90m).
-Exit status: 0 ok, 1 error, 2 usage.
-)";
+Exit status: 0 ok, 1 error, 2 usage.)";
 
-struct Usage : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct Cli {
+  CLI::App app{"taskmill: the console of a taskmill task queue", "taskmill"};
+  std::string dsn;
+  bool json = false, prompt = false;
+  std::function<int(Ctx&)> run;  // the chosen command
+
+  EnqueueArgs enq;
+  ResultsArgs res;
+  WorkerArgs wrk;
+  DashboardArgs dash;
+  std::string queue;
+  std::optional<std::string> opt_queue, operation, options_json;
+  std::vector<std::int64_t> ids;
+  int limit = 100, offset = 0;
+
+  Cli() {
+    app.footer(kFooter);
+    app.require_subcommand(1);
+    app.fallthrough();  // global options may follow the command's own
+    app.add_option("--dsn", dsn, "libpq conninfo string or URI");
+    app.add_flag("--json", json, "JSON on stdout (errors as JSON on stderr)");
+    app.add_flag("-W,--password", prompt, "ask for the password before connecting");
+
+    auto* q = app.add_subcommand("queues", "list queue names");
+    q->callback([this] { run = [](Ctx& c) { return cmd_queues(c); }; });
+
+    auto* st = app.add_subcommand("stats", "task counts by state");
+    st->add_option("QUEUE", queue, "queue name")->required();
+    st->callback([this] { run = [this](Ctx& c) { return cmd_stats(c, queue); }; });
+
+    enqueue_command();
+    dlq_command();
+
+    auto* pu = app.add_subcommand("purge", "delete a queue's pending tasks (the DLQ is kept)");
+    pu->add_option("QUEUE", queue, "queue name")->required();
+    pu->callback([this] { run = [this](Ctx& c) { return cmd_purge(c, queue); }; });
+
+    schedules_command();
+    results_command();
+    worker_command();
+    dashboard_command();
+
+    auto* mi = app.add_subcommand("migrate", "CREATE / ALTER EXTENSION taskmill");
+    mi->callback([this] { run = [](Ctx& c) { return cmd_migrate(c); }; });
+  }
+
+  void enqueue_command() {
+    auto* e = app.add_subcommand("enqueue", "add a task (prints its id), or a batch of JSON lines");
+    e->add_option("QUEUE", enq.queue, "queue name")->required();
+    e->add_option("OPERATION", enq.operation, "operation id (optional with --file)");
+    e->add_option("JSON", enq.payload, "payload (JSON)");
+    e->add_option("--priority", enq.priority, "-100 .. 100, higher first")->capture_default_str();
+    e->add_option("--max-attempts", enq.max_attempts, "attempts before the DLQ")
+        ->capture_default_str();
+    e->add_option("--delay", enq.delay, "DURATION before it is visible");
+    e->add_option("--expires-in", enq.expires_in, "DURATION until it expires (to the DLQ)");
+    e->add_option("--group", enq.group, "FIFO group");
+    e->add_option("--key", enq.key, "idempotency key");
+    e->add_flag("--ephemeral", enq.ephemeral, "keep no result row when done");
+    e->add_option("--meta", enq.meta, "extra headers (a JSON object)");
+    e->add_option("--file", enq.file,
+                  "enqueue a batch: one JSON object per line (\"-\" = stdin); the options "
+                  "above are every line's defaults");
+    e->callback([this] { run = [this](Ctx& c) { return cmd_enqueue(c, enq); }; });
+  }
+
+  void dlq_command() {
+    auto* d = app.add_subcommand("dlq", "the dead-letter queue");
+    d->require_subcommand(1);
+    auto* l = d->add_subcommand("list", "dead-lettered tasks, newest first");
+    l->add_option("QUEUE", queue, "queue name")->required();
+    l->add_option("--limit", limit, "rows")->capture_default_str()->check(CLI::Range(1, 100000));
+    l->add_option("--offset", offset, "rows to skip")->check(CLI::Range(0, kMaxInt));
+    l->callback([this] { run = [this](Ctx& c) { return cmd_dlq_list(c, queue, limit, offset); }; });
+    auto* r = d->add_subcommand("requeue", "move tasks back to their queue (attempts reset)");
+    r->add_option("TASK_ID", ids, "task ids")->required();
+    r->callback([this] { run = [this](Ctx& c) { return cmd_dlq_requeue(c, ids); }; });
+    auto* p = d->add_subcommand("purge", "delete a queue's dead-lettered tasks");
+    p->add_option("QUEUE", queue, "queue name")->required();
+    p->callback([this] { run = [this](Ctx& c) { return cmd_dlq_purge(c, queue); }; });
+  }
+
+  void schedules_command() {
+    auto* s = app.add_subcommand("schedules", "cron schedules");
+    s->require_subcommand(1);
+    auto* l = s->add_subcommand("list", "schedules with next / last run and last error");
+    l->add_option("QUEUE", opt_queue, "only this queue");
+    l->callback([this] { run = [this](Ctx& c) { return cmd_schedules_list(c, opt_queue); }; });
+    auto* t = s->add_subcommand("trigger", "enqueue a schedule's task now (prints its id)");
+    t->add_option("OPERATION", queue, "the schedule's operation id")->required();
+    t->add_option("--options", options_json, "enqueue option overrides (a JSON object)");
+    t->add_option("--queue", opt_queue, "the schedule's queue, when several have OPERATION");
+    t->callback([this] {
+      run = [this](Ctx& c) { return cmd_schedules_trigger(c, queue, options_json, opt_queue); };
+    });
+  }
+
+  void results_command() {
+    auto* r = app.add_subcommand("results", "completed tasks' results");
+    r->require_subcommand(1);
+    auto* l = r->add_subcommand("list", "completed tasks, newest first");
+    l->add_option("QUEUE", res.queue, "only this queue");
+    l->add_option("--limit", res.limit, "rows")->capture_default_str()->check(CLI::Range(1, 100000));
+    l->add_option("--offset", res.offset, "rows to skip")->check(CLI::Range(0, kMaxInt));
+    l->add_option("--after", res.after, "completed after TIME");
+    l->add_option("--before", res.before, "completed before TIME");
+    l->callback([this] { run = [this](Ctx& c) { return cmd_results_list(c, res); }; });
+    auto* c = r->add_subcommand("cleanup", "delete results");
+    c->add_option("QUEUE", res.queue, "only this queue");
+    auto* before = c->add_option("--before", res.before, "completed before TIME");
+    c->add_option("--older-than", res.older_than, "completed more than DURATION ago")
+        ->excludes(before);
+    c->callback([this] { run = [this](Ctx& c) { return cmd_results_cleanup(c, res); }; });
+  }
+
+  void worker_command() {
+    auto* w = app.add_subcommand(
+        "worker", "run the example handlers (echo, sleep, fail, flaky, panic) until SIGINT/SIGTERM");
+    w->add_option("QUEUE", wrk.queue, "queue name")->required();
+    w->add_option("--concurrency", wrk.concurrency, "handler threads")
+        ->capture_default_str()->check(CLI::Range(1, 1024));
+    w->add_option("--batch-size", wrk.batch_size, "tasks per dequeue")
+        ->capture_default_str()->check(CLI::Range(1, 10000));
+    w->add_option("--poll-interval", wrk.poll_interval, "MS between polls when idle")
+        ->capture_default_str()->check(CLI::Range(1, kMaxInt));
+    w->add_option("--visibility-timeout", wrk.visibility_timeout, "MS")
+        ->capture_default_str()->check(CLI::Range(1, kMaxInt));
+    w->add_option("--process-timeout", wrk.process_timeout, "MS a handler may run")
+        ->capture_default_str()->check(CLI::Range(1, kMaxInt));
+    w->add_option("--group", wrk.group, "only tasks of this FIFO group");
+    w->add_flag("--until-empty", wrk.until_empty,
+                "stop when nothing is available, in flight or waiting for a retry");
+    w->add_option("--metrics-listen", wrk.metrics_listen,
+                  "serve Prometheus metrics on HOST:PORT/metrics");
+    w->callback([this] { run = [this](Ctx& c) { return cmd_worker(c, wrk); }; });
+  }
+
+  void dashboard_command() {
+    auto* d = app.add_subcommand("dashboard", "serve the web dashboard and /metrics");
+    d->add_option("--listen", dash.listen, "HOST:PORT (loopback unless told otherwise)")
+        ->capture_default_str();
+    d->add_option("--token-file", dash.token_file,
+                  "file holding the access token that unlocks actions (or set "
+                  "TASKMILL_DASHBOARD_TOKEN); without one the dashboard is read-only");
+    d->add_option("--interval", dash.interval, "seconds between samples")->capture_default_str();
+    d->add_option("--allow-host", dash.allow_hosts,
+                  "another HOST:PORT the browser may use to reach it (e.g. behind a proxy)");
+    d->callback([this] { run = [this](Ctx& c) { return cmd_dashboard(c, dash); }; });
+  }
 };
 
-// ---- arguments -------------------------------------------------------------------------
-
-const std::set<std::string> kBoolFlags = {"json", "ephemeral", "until-empty", "help"};
-
-struct Args {
-  std::vector<std::string> pos;
-  std::map<std::string, std::string> flags;
-
-  bool has(const std::string& k) const { return flags.contains(k); }
-  std::optional<std::string> get(const std::string& k) const {
-    auto it = flags.find(k);
-    if (it == flags.end()) return std::nullopt;
-    return it->second;
+void print_error(bool json, const std::string& message, const std::string& code,
+                 const std::string& sqlstate = "") {
+  if (json) {
+    taskmill::Json j{{"error", message}, {"code", code}};
+    if (!sqlstate.empty()) j["sqlstate"] = sqlstate;
+    std::cerr << j.dump() << "\n";
+  } else {
+    std::cerr << "taskmill: " << message << "\n";
   }
-  int get_int(const std::string& k, int def) const {
-    auto v = get(k);
-    if (!v) return def;
-    try {
-      std::size_t used = 0;
-      int n = std::stoi(*v, &used);
-      if (used != v->size()) throw std::invalid_argument("");
-      return n;
-    } catch (const std::exception&) {
-      throw Usage("--" + k + " needs an integer, not \"" + *v + "\"");
-    }
-  }
-};
-
-Args parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s == "--") {
-      for (++i; i < argc; ++i) a.pos.emplace_back(argv[i]);
-      break;
-    }
-    if (s.rfind("--", 0) == 0 && s.size() > 2) {
-      std::string name = s.substr(2), value;
-      auto eq = name.find('=');
-      if (eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      } else if (kBoolFlags.contains(name)) {
-        value = "true";
-      } else {
-        if (i + 1 >= argc) throw Usage("--" + name + " needs a value");
-        value = argv[++i];
-      }
-      a.flags[name] = value;
-    } else if (s == "-h") {
-      a.flags["help"] = "true";
-    } else {
-      a.pos.push_back(s);
-    }
-  }
-  return a;
-}
-
-void check_flags(const Args& a, std::set<std::string> allowed) {
-  allowed.insert({"dsn", "json", "help"});
-  for (auto& [k, v] : a.flags)
-    if (!allowed.contains(k)) throw Usage("unknown option --" + k);
-}
-
-void need_pos(const Args& a, std::size_t min, std::size_t max, const char* what) {
-  if (a.pos.size() < min || a.pos.size() > max) throw Usage(std::string("usage: taskmill ") + what);
-}
-
-Json parse_json_arg(const std::string& text, const char* what) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error&) {
-    throw Usage(std::string(what) + " is not valid JSON: " + text);
-  }
-}
-
-std::chrono::seconds parse_duration(const std::string& s) {
-  if (s.empty()) throw Usage("empty duration");
-  char unit = s.back();
-  std::string num = std::isdigit(static_cast<unsigned char>(unit)) ? s : s.substr(0, s.size() - 1);
-  long n;
-  try {
-    std::size_t used = 0;
-    n = std::stol(num, &used);
-    if (used != num.size()) throw std::invalid_argument("");
-  } catch (const std::exception&) {
-    throw Usage("bad duration \"" + s + "\" (use e.g. 30s, 90m, 12h, 7d)");
-  }
-  switch (std::isdigit(static_cast<unsigned char>(unit)) ? 's' : unit) {
-    case 's': return std::chrono::seconds(n);
-    case 'm': return std::chrono::seconds(n * 60);
-    case 'h': return std::chrono::seconds(n * 3600);
-    case 'd': return std::chrono::seconds(n * 86400);
-  }
-  throw Usage("bad duration unit in \"" + s + "\" (s, m, h or d)");
-}
-
-Clock::time_point parse_time(const std::string& s) {
-  try {
-    return taskmill::parse_timestamp(s);
-  } catch (const taskmill::Error&) {
-    throw Usage("bad time \"" + s + "\" (use ISO 8601, e.g. 2026-01-02T03:04:05Z)");
-  }
-}
-
-// ---- output ----------------------------------------------------------------------------
-
-std::string fmt_time(std::optional<Clock::time_point> t) {
-  if (!t) return "";
-  auto s = taskmill::format_timestamp(*t);  // 2026-01-02T03:04:05.123456Z
-  return s.substr(0, 10) + " " + s.substr(11, 8);
-}
-Json json_time(std::optional<Clock::time_point> t) {
-  return t ? Json(taskmill::format_timestamp(*t)) : Json(nullptr);
-}
-std::string short_json(const Json& j, std::size_t max = 48) {
-  if (j.is_null()) return "";
-  auto s = j.dump();
-  if (s.size() > max) s = s.substr(0, max - 3) + "...";
-  return s;
-}
-
-void print_table(const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> w(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) w[c] = header[c].size();
-  for (auto& r : rows)
-    for (std::size_t c = 0; c < r.size() && c < w.size(); ++c) w[c] = std::max(w[c], r[c].size());
-  auto line = [&](const std::vector<std::string>& r) {
-    std::string out;
-    for (std::size_t c = 0; c < header.size(); ++c) {
-      std::string cell = c < r.size() ? r[c] : "";
-      out += cell;
-      if (c + 1 < header.size()) out += std::string(w[c] - cell.size() + 2, ' ');
-    }
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    std::cout << out << "\n";
-  };
-  line(header);
-  std::vector<std::string> dashes;
-  for (auto n : w) dashes.emplace_back(n, '-');
-  line(dashes);
-  for (auto& r : rows) line(r);
-  std::cout << "(" << rows.size() << (rows.size() == 1 ? " row)\n" : " rows)\n");
-}
-
-Json task_json(const taskmill::Task& t) {
-  return {{"id", t.id},
-          {"queue_name", t.queue_name},
-          {"operation_id", t.operation_id},
-          {"payload", t.payload},
-          {"meta", t.meta},
-          {"priority", t.priority},
-          {"attempts", t.attempts},
-          {"max_attempts", t.max_attempts},
-          {"task_group_id", t.task_group_id ? Json(*t.task_group_id) : Json(nullptr)},
-          {"idempotency_key", t.idempotency_key},
-          {"created_at", json_time(t.created_at)},
-          {"expires_at", json_time(t.expires_at)},
-          {"last_error", t.last_error ? Json(*t.last_error) : Json(nullptr)},
-          {"dlq_at", json_time(t.dlq_at)},
-          {"dlq_reason", t.dlq_reason ? Json(*t.dlq_reason) : Json(nullptr)}};
-}
-
-// ---- commands --------------------------------------------------------------------------
-
-struct Ctx {
-  Args& args;
-  taskmill::Client& client;
-  bool json;
-};
-
-int cmd_queues(Ctx& c) {
-  check_flags(c.args, {});
-  need_pos(c.args, 1, 1, "queues");
-  auto queues = taskmill::Console(c.client).list_queues();
-  if (c.json) {
-    std::cout << Json(queues).dump() << "\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (auto& q : queues) rows.push_back({q});
-  print_table({"queue"}, rows);
-  return 0;
-}
-
-int cmd_stats(Ctx& c) {
-  check_flags(c.args, {});
-  need_pos(c.args, 2, 2, "stats QUEUE");
-  auto s = taskmill::Console(c.client).stats(c.args.pos[1]);
-  if (c.json) {
-    Json j = Json::object();
-    for (auto& [k, v] : s.columns) {
-      try {
-        std::size_t used = 0;
-        long long n = std::stoll(v, &used);
-        if (used == v.size()) {
-          j[k] = n;
-          continue;
-        }
-      } catch (const std::exception&) {
-      }
-      j[k] = v;
-    }
-    j["queue_name"] = c.args.pos[1];
-    std::cout << j.dump() << "\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const char* k : {"available", "in_flight", "scheduled", "in_dlq"})
-    rows.push_back({k, s.columns.contains(k) ? s.columns[k] : "0"});
-  for (auto& [k, v] : s.columns)
-    if (k != "available" && k != "in_flight" && k != "scheduled" && k != "in_dlq" &&
-        k != "queue_name")
-      rows.push_back({k, v});
-  print_table({"state", "count"}, rows);
-  return 0;
-}
-
-int cmd_enqueue(Ctx& c) {
-  check_flags(c.args, {"priority", "max-attempts", "delay", "expires-in", "group", "key",
-                       "ephemeral", "meta"});
-  need_pos(c.args, 3, 4, "enqueue QUEUE OPERATION [JSON]");
-  Json payload = c.args.pos.size() > 3 ? parse_json_arg(c.args.pos[3], "the payload") : Json(nullptr);
-  taskmill::EnqueueOptions o;
-  o.priority = c.args.get_int("priority", 0);
-  o.max_attempts = c.args.get_int("max-attempts", 3);
-  if (auto d = c.args.get("delay")) o.scheduled_at = Clock::now() + parse_duration(*d);
-  if (auto d = c.args.get("expires-in")) o.expires_at = Clock::now() + parse_duration(*d);
-  o.task_group_id = c.args.get("group");
-  o.idempotency_key = c.args.get("key");
-  o.ephemeral = c.args.has("ephemeral");
-  if (auto m = c.args.get("meta")) o.meta = parse_json_arg(*m, "--meta");
-  taskmill::Enqueuer enq(c.client, c.args.pos[1]);
-  int64_t id = enq.enqueue(c.args.pos[2], payload, o);
-  if (c.json)
-    std::cout << Json{{"id", id}, {"queue_name", c.args.pos[1]}}.dump() << "\n";
-  else
-    std::cout << id << "\n";
-  return 0;
-}
-
-int cmd_dlq(Ctx& c) {
-  auto& a = c.args;
-  if (a.pos.size() < 2) throw Usage("usage: taskmill dlq list|requeue|purge ...");
-  taskmill::Console con(c.client);
-  const auto& sub = a.pos[1];
-  if (sub == "list") {
-    check_flags(a, {"limit"});
-    need_pos(a, 3, 3, "dlq list QUEUE [--limit N]");
-    auto tasks = con.list_dlq(a.pos[2], a.get_int("limit", 100));
-    if (c.json) {
-      Json arr = Json::array();
-      for (auto& t : tasks) arr.push_back(task_json(t));
-      std::cout << arr.dump() << "\n";
-      return 0;
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (auto& t : tasks)
-      rows.push_back({std::to_string(t.id), t.operation_id,
-                      std::to_string(t.attempts) + "/" + std::to_string(t.max_attempts),
-                      fmt_time(t.dlq_at), t.dlq_reason.value_or(""), short_json(t.payload)});
-    print_table({"id", "operation", "attempts", "dlq_at", "reason", "payload"}, rows);
-    return 0;
-  }
-  if (sub == "requeue") {
-    check_flags(a, {});
-    if (a.pos.size() < 3) throw Usage("usage: taskmill dlq requeue TASK_ID...");
-    std::vector<int64_t> ids;
-    for (std::size_t i = 2; i < a.pos.size(); ++i) {
-      try {
-        std::size_t used = 0;
-        ids.push_back(std::stoll(a.pos[i], &used));
-        if (used != a.pos[i].size()) throw std::invalid_argument("");
-      } catch (const std::exception&) {
-        throw Usage("not a task id: \"" + a.pos[i] + "\"");
-      }
-    }
-    for (auto id : ids) con.requeue_from_dlq(id);
-    if (c.json)
-      std::cout << Json{{"requeued", ids}}.dump() << "\n";
-    else
-      std::cout << "requeued " << ids.size() << (ids.size() == 1 ? " task\n" : " tasks\n");
-    return 0;
-  }
-  if (sub == "purge") {
-    check_flags(a, {});
-    need_pos(a, 3, 3, "dlq purge QUEUE");
-    auto n = con.purge_dlq(a.pos[2]);
-    if (c.json)
-      std::cout << Json{{"deleted", n}}.dump() << "\n";
-    else
-      std::cout << "deleted " << n << " dead-lettered task" << (n == 1 ? "\n" : "s\n");
-    return 0;
-  }
-  throw Usage("unknown dlq command \"" + sub + "\" (list, requeue, purge)");
-}
-
-int cmd_purge(Ctx& c) {
-  check_flags(c.args, {});
-  need_pos(c.args, 2, 2, "purge QUEUE");
-  auto n = taskmill::Console(c.client).purge(c.args.pos[1]);
-  if (c.json)
-    std::cout << Json{{"deleted", n}}.dump() << "\n";
-  else
-    std::cout << "deleted " << n << " pending task" << (n == 1 ? "\n" : "s\n");
-  return 0;
-}
-
-int cmd_schedules(Ctx& c) {
-  auto& a = c.args;
-  if (a.pos.size() < 2) throw Usage("usage: taskmill schedules list|trigger ...");
-  taskmill::Console con(c.client);
-  if (a.pos[1] == "list") {
-    check_flags(a, {});
-    need_pos(a, 2, 3, "schedules list [QUEUE]");
-    std::optional<std::string> q;
-    if (a.pos.size() > 2) q = a.pos[2];
-    auto list = con.list_schedules(q);
-    if (c.json) {
-      Json arr = Json::array();
-      for (auto& s : list)
-        arr.push_back({{"queue_name", s.queue_name},
-                       {"operation_id", s.operation_id},
-                       {"cron", s.cron},
-                       {"timezone", s.timezone},
-                       {"payload", s.payload},
-                       {"options", s.options},
-                       {"next_run_at", json_time(s.next_run_at)},
-                       {"last_run_at", json_time(s.last_run_at)},
-                       {"last_status", s.last_status ? Json(*s.last_status) : Json(nullptr)},
-                       {"last_error", s.last_error ? Json(*s.last_error) : Json(nullptr)}});
-      std::cout << arr.dump() << "\n";
-      return 0;
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (auto& s : list)
-      rows.push_back({s.queue_name, s.operation_id, s.cron, s.timezone, fmt_time(s.next_run_at),
-                      fmt_time(s.last_run_at), s.last_status.value_or(""),
-                      s.last_error.value_or("")});
-    print_table({"queue", "operation", "cron", "timezone", "next_run_at", "last_run_at",
-                 "last_status", "last_error"},
-                rows);
-    return 0;
-  }
-  if (a.pos[1] == "trigger") {
-    check_flags(a, {"options"});
-    need_pos(a, 3, 3, "schedules trigger OPERATION [--options JSON]");
-    Json opts = a.get("options") ? parse_json_arg(*a.get("options"), "--options") : Json(nullptr);
-    auto id = con.trigger_schedule(a.pos[2], opts);
-    if (c.json)
-      std::cout << Json{{"id", id}}.dump() << "\n";
-    else
-      std::cout << id << "\n";
-    return 0;
-  }
-  throw Usage("unknown schedules command \"" + a.pos[1] + "\" (list, trigger)");
-}
-
-int cmd_results(Ctx& c) {
-  auto& a = c.args;
-  if (a.pos.size() < 2) throw Usage("usage: taskmill results list|cleanup ...");
-  taskmill::Console con(c.client);
-  if (a.pos[1] == "list") {
-    check_flags(a, {"limit", "offset", "after", "before"});
-    need_pos(a, 2, 3, "results list [QUEUE] [--limit N] [--offset N] [--after TIME] [--before TIME]");
-    taskmill::ListResultsOptions o;
-    if (a.pos.size() > 2) o.queue_name = a.pos[2];
-    o.limit = a.get_int("limit", 100);
-    o.offset = a.get_int("offset", 0);
-    if (auto t = a.get("after")) o.completed_after = parse_time(*t);
-    if (auto t = a.get("before")) o.completed_before = parse_time(*t);
-    auto rows_in = con.list_results(o);
-    if (c.json) {
-      Json arr = Json::array();
-      for (auto& r : rows_in)
-        arr.push_back({{"id", r.id},
-                       {"queue_name", r.queue_name},
-                       {"operation_id", r.operation_id},
-                       {"payload", r.payload},
-                       {"result", r.result},
-                       {"attempts", r.attempts},
-                       {"created_at", json_time(r.created_at)},
-                       {"completed_at", json_time(r.completed_at)}});
-      std::cout << arr.dump() << "\n";
-      return 0;
-    }
-    std::vector<std::vector<std::string>> rows;
-    for (auto& r : rows_in)
-      rows.push_back({std::to_string(r.id), r.queue_name, r.operation_id,
-                      std::to_string(r.attempts), fmt_time(r.completed_at), short_json(r.result)});
-    print_table({"id", "queue", "operation", "attempts", "completed_at", "result"}, rows);
-    return 0;
-  }
-  if (a.pos[1] == "cleanup") {
-    check_flags(a, {"before", "older-than"});
-    need_pos(a, 2, 3, "results cleanup [QUEUE] [--before TIME | --older-than DURATION]");
-    taskmill::CleanupResultsOptions o;
-    if (a.pos.size() > 2) o.queue_name = a.pos[2];
-    if (a.has("before") && a.has("older-than"))
-      throw Usage("give --before or --older-than, not both");
-    if (auto t = a.get("before")) o.completed_before = parse_time(*t);
-    if (auto d = a.get("older-than")) o.completed_before = Clock::now() - parse_duration(*d);
-    auto n = con.cleanup_results(o);
-    if (c.json)
-      std::cout << Json{{"deleted", n}}.dump() << "\n";
-    else
-      std::cout << "deleted " << n << " result" << (n == 1 ? "\n" : "s\n");
-    return 0;
-  }
-  throw Usage("unknown results command \"" + a.pos[1] + "\" (list, cleanup)");
-}
-
-int cmd_worker(Ctx& c) {
-  auto& a = c.args;
-  check_flags(a, {"concurrency", "batch-size", "poll-interval", "visibility-timeout",
-                  "process-timeout", "group", "until-empty"});
-  need_pos(a, 2, 2, "worker QUEUE [options]");
-  const std::string queue = a.pos[1];
-  std::mutex out_mu;
-  auto log = [&out_mu, json = c.json](const std::string& line) {
-    std::lock_guard lk(out_mu);
-    if (json)
-      std::cout << Json{{"event", "done"}, {"message", line}}.dump() << std::endl;
-    else
-      std::cout << line << std::endl;
-  };
-  taskmill::WorkerOptions o;
-  o.concurrency = a.get_int("concurrency", 4);
-  o.batch_size = a.get_int("batch-size", 10);
-  o.poll_interval = std::chrono::milliseconds(a.get_int("poll-interval", 1000));
-  o.visibility_timeout = std::chrono::milliseconds(a.get_int("visibility-timeout", 30000));
-  o.process_timeout = std::chrono::milliseconds(a.get_int("process-timeout", 60000));
-  o.task_group_id = a.get("group");
-  o.on_alert = [&out_mu, json = c.json](const taskmill::Alert& al) {
-    std::lock_guard lk(out_mu);
-    if (json) {
-      std::cout << Json{{"event", al.panic ? "panic" : "error"},
-                        {"task_id", al.task->id},
-                        {"operation_id", al.task->operation_id},
-                        {"attempts", al.task->attempts},
-                        {"code", std::string(taskmill::to_string(al.code))},
-                        {"message", al.message}}
-                       .dump()
-                << std::endl;
-    } else {
-      std::cout << "fail  #" << al.task->id << " " << al.task->operation_id << " (attempt "
-                << al.task->attempts << "/" << al.task->max_attempts << "): " << al.message
-                << (al.panic ? " [panic]" : "") << std::endl;
-    }
-  };
-  o.on_error = [&out_mu](const std::string& message) {
-    std::lock_guard lk(out_mu);
-    std::cerr << "worker: " << message << " (retrying)" << std::endl;
-  };
-
-  // Signals are taken synchronously by this thread only (blocked before any thread starts).
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  taskmill::Worker worker(c.client, queue, o);
-  taskmill::cli::register_example_handlers(worker, log);
-  worker.start();
-  if (!c.json) std::cerr << "worker: processing queue \"" << queue << "\" (Ctrl-C stops)\n";
-  taskmill::Console con(c.client);
-  const bool until_empty = a.has("until-empty");
-  for (;;) {
-    timespec ts{0, 200 * 1000 * 1000};
-    int sig = sigtimedwait(&set, nullptr, &ts);
-    if (sig == SIGINT || sig == SIGTERM) break;
-    if (until_empty) {
-      auto s = con.stats(queue);
-      if (s.available + s.in_flight + s.scheduled == 0) break;
-    }
-  }
-  worker.stop();
-  if (!c.json) std::cerr << "worker: stopped\n";
-  return 0;
-}
-
-int cmd_migrate(Ctx& c) {
-  check_flags(c.args, {});
-  need_pos(c.args, 1, 1, "migrate");
-  c.client.migrate();
-  if (c.json)
-    std::cout << Json{{"migrated", true}}.dump() << "\n";
-  else
-    std::cout << "taskmill extension is installed and up to date\n";
-  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Args args;
+  Cli cli;
   try {
-    args = parse_args(argc, argv);
-  } catch (const Usage& e) {
-    std::cerr << "taskmill: " << e.what() << "\n" << kUsage;
-    return 2;
-  }
-  if (args.has("help") || args.pos.empty() || args.pos[0] == "help") {
-    (args.pos.empty() && !args.has("help") ? std::cerr : std::cout) << kUsage;
-    return args.pos.empty() && !args.has("help") ? 2 : 0;
-  }
-  const bool json = args.has("json");
-  static const std::map<std::string, int (*)(Ctx&)> commands = {
-      {"queues", cmd_queues}, {"stats", cmd_stats},   {"enqueue", cmd_enqueue},
-      {"dlq", cmd_dlq},       {"purge", cmd_purge},   {"schedules", cmd_schedules},
-      {"results", cmd_results}, {"worker", cmd_worker}, {"migrate", cmd_migrate}};
-  auto it = commands.find(args.pos[0]);
-  if (it == commands.end()) {
-    std::cerr << "taskmill: unknown command \"" << args.pos[0] << "\"\n" << kUsage;
+    cli.app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return cli.app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return cli.app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    print_error(cli.json, e.what(), "Usage");
+    if (!cli.json) std::cerr << "Run with --help for more information.\n";
     return 2;
   }
   try {
-    taskmill::Client client(args.get("dsn").value_or(""), {.pool_size = 4});
-    Ctx ctx{args, client, json};
-    return it->second(ctx);
+    const std::string conninfo = resolve_conninfo(
+        {.dsn = cli.dsn, .prompt = cli.prompt, .interactive = isatty(STDIN_FILENO) == 1});
+    taskmill::Client client(conninfo, {.pool_size = 6});
+    Ctx ctx{client, cli.json};
+    return cli.run(ctx);
+  } catch (const std::invalid_argument& e) {  // a malformed --dsn
+    print_error(cli.json, e.what(), "Usage");
+    return 2;
   } catch (const Usage& e) {
-    std::cerr << "taskmill: " << e.what() << "\n";
+    print_error(cli.json, e.what(), "Usage");
     return 2;
   } catch (const taskmill::Error& e) {
-    if (json)
-      std::cerr << Json{{"error", e.what()},
-                        {"code", std::string(taskmill::to_string(e.code()))},
-                        {"sqlstate", e.sqlstate()}}
-                       .dump()
-                << "\n";
-    else
-      std::cerr << "taskmill: " << e.what() << "\n";
+    print_error(cli.json, e.what(), std::string(taskmill::to_string(e.code())), e.sqlstate());
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "taskmill: " << e.what() << "\n";
+    print_error(cli.json, e.what(), "Internal");
     return 1;
   }
 }
