@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""End-to-end test of `taskmill dashboard` in a real headless Chromium (Debian's chromium +
+chromium-driver, driven by python3-selenium).
+
+  e2e.py URL TOKEN_FILE SHOT_DIR
+
+The caller (test/suites/dashboard.sh) started the dashboard with an access token, put tasks
+on a few queues and one known task in the dead-letter queue (its id in $E2E_DLQ_ID, its
+queue in $E2E_DLQ_QUEUE), and exports the PG* variables and $TASKMILL (the CLI binary) so this
+script can enqueue. Checks, each printed as "ok - ..." (TAP-like):
+  the page loads with live data; a task enqueued now appears in the queues table;
+  actions are locked until the token is given; a DLQ task is requeued through the
+  confirmation dialog and leaves the list; a purge needs the queue's name typed;
+  each page is captured to SHOT_DIR/dashboard-PAGE.png.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL, TOKEN_FILE, SHOT_DIR = sys.argv[1], sys.argv[2], sys.argv[3]
+TASKMILL = os.environ["TASKMILL"]
+DLQ_ID = os.environ["E2E_DLQ_ID"]
+DLQ_QUEUE = os.environ["E2E_DLQ_QUEUE"]
+PURGE_QUEUE = os.environ["E2E_PURGE_QUEUE"]
+passed = 0
+
+
+def ok(what):
+    global passed
+    passed += 1
+    print(f"ok {passed} - {what}", flush=True)
+
+
+def wait(driver, cond, what, timeout=20):
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(cond)
+    except Exception:
+        print(f"not ok - {what}", flush=True)
+        print("# page text:\n" + driver.find_element(By.TAG_NAME, "body").text[:3000], flush=True)
+        for entry in driver.get_log("browser"):
+            print("# console:", entry, flush=True)
+        raise
+
+
+def taskmill(*args):
+    return subprocess.run([TASKMILL, *args], check=True, capture_output=True, text=True).stdout
+
+
+def page(driver, name):
+    driver.get(URL + "#/" + name)
+    wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == name,
+         f"page {name} loads")
+
+
+def shot(driver, name):
+    # A stable frame: wait for the next poll to have rendered, then capture.
+    time.sleep(0.3)
+    path = os.path.join(SHOT_DIR, f"dashboard-{name}.png")
+    driver.save_screenshot(path)
+    ok(f"screenshot {path}")
+
+
+def row(driver, table_id, data_id):
+    return driver.find_elements(By.CSS_SELECTOR, f'#{table_id} tr[data-id="{data_id}"]')
+
+
+def main():
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    profile = tempfile.mkdtemp(prefix="taskmill-chromium-")
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1440,960",
+              "--force-device-scale-factor=1", "--lang=en-US", "--force-prefers-reduced-motion"]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        # 1. The page loads and shows the sampled queues.
+        page(driver, "queues")
+        wait(driver, lambda d: "Live" in d.find_element(By.ID, "live").text, "live indicator")
+        ok("queues page loads with live data")
+        assert not row(driver, "queues-table", "e2e_fresh"), "e2e_fresh exists before it was enqueued"
+
+        # 2. A task enqueued now appears (the sampler runs every interval, the page polls).
+        taskmill("enqueue", "e2e_fresh", "echo", '{"hello": "dashboard"}')
+        wait(driver, lambda d: row(d, "queues-table", "e2e_fresh"), "enqueued task's queue appears")
+        cells = row(driver, "queues-table", "e2e_fresh")[0].find_elements(By.TAG_NAME, "td")
+        assert cells[1].text == "1", f"available of e2e_fresh is {cells[1].text!r}, not 1"
+        ok("a task enqueued from the CLI appears in the queues table with available = 1")
+        shot(driver, "queues")
+
+        # 3. The DLQ lists the dead-lettered task; actions are locked before the token.
+        page(driver, "dlq")
+        wait(driver, lambda d: row(d, "dlq-table", DLQ_ID), "dead-lettered task listed")
+        btn = row(driver, "dlq-table", DLQ_ID)[0].find_element(By.CSS_SELECTOR, "button[data-requeue]")
+        assert not btn.is_enabled(), "requeue is enabled before unlocking"
+        ok("the DLQ lists the dead-lettered task, requeue locked without the token")
+
+        # 4. Unlock with the access token (session cookie + CSRF token).
+        token = open(TOKEN_FILE).read().strip()
+        driver.find_element(By.ID, "unlock").click()
+        wait(driver, EC.visibility_of_element_located((By.ID, "token-input")), "token dialog")
+        driver.find_element(By.ID, "token-input").send_keys("wrong-token-wrong-token")
+        driver.find_element(By.ID, "dialog-ok").click()
+        wait(driver, lambda d: "wrong access token" in d.find_element(By.ID, "toasts").text,
+             "a wrong token is refused")
+        ok("a wrong token is refused")
+        driver.find_element(By.ID, "unlock").click()
+        wait(driver, EC.visibility_of_element_located((By.ID, "token-input")), "token dialog")
+        driver.find_element(By.ID, "token-input").send_keys(token)
+        driver.find_element(By.ID, "dialog-ok").click()
+        wait(driver, lambda d: d.find_element(By.ID, "mode").text == "Actions unlocked", "unlocked")
+        ok("the token unlocks actions")
+
+        # Select the task for the screenshot, then requeue it through its row's button.
+        wait(driver, lambda d: row(d, "dlq-table", DLQ_ID)[0].find_element(
+            By.CSS_SELECTOR, "button[data-requeue]").is_enabled(), "requeue enabled")
+        row(driver, "dlq-table", DLQ_ID)[0].find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+        shot(driver, "dlq")
+        row(driver, "dlq-table", DLQ_ID)[0].find_element(By.CSS_SELECTOR, "button[data-requeue]").click()
+        wait(driver, EC.visibility_of_element_located((By.ID, "dialog-ok")), "confirmation dialog")
+        assert "Requeue task #" + DLQ_ID in driver.find_element(By.ID, "dialog-title").text
+        shot(driver, "dlq-confirm")
+        driver.find_element(By.ID, "dialog-ok").click()
+        wait(driver, lambda d: not row(d, "dlq-table", DLQ_ID), "requeued task leaves the DLQ list")
+        ok(f"task {DLQ_ID} requeued through the confirmation dialog and left the DLQ list")
+        stats = taskmill("--json", "dlq", "list", DLQ_QUEUE)
+        assert f'"id":{DLQ_ID},' not in stats, "the task is still in the DLQ in the database"
+        ok("the database agrees: the task is out of the DLQ")
+
+        # 5. Purge: the queue must be chosen, and its name typed to confirm.
+        sel = driver.find_element(By.ID, "dlq-queue")
+        wait(driver, lambda d: PURGE_QUEUE in sel.text, "purge queue in the filter")
+        for o in sel.find_elements(By.TAG_NAME, "option"):
+            if o.get_attribute("value") == PURGE_QUEUE:
+                o.click()
+        wait(driver, lambda d: d.find_element(By.ID, "dlq-purge").is_enabled(), "purge enabled")
+        driver.find_element(By.ID, "dlq-purge").click()
+        wait(driver, EC.visibility_of_element_located((By.ID, "purge-confirm")), "purge dialog")
+        assert not driver.find_element(By.ID, "dialog-ok").is_enabled(), "purge allowed untyped"
+        driver.find_element(By.ID, "purge-confirm").send_keys(PURGE_QUEUE)
+        wait(driver, lambda d: d.find_element(By.ID, "dialog-ok").is_enabled(), "typed name enables")
+        driver.find_element(By.ID, "dialog-ok").click()
+        wait(driver, lambda d: "The dead-letter queue is empty" in d.find_element(By.ID, "dlq-table").text,
+             "purged queue's DLQ is empty")
+        ok("purge needs the queue's name typed, then empties its DLQ")
+
+        # 6. The other pages render their data.
+        page(driver, "schedules")
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#schedules-table tbody tr"), "schedules")
+        ok("schedules page lists schedules")
+        shot(driver, "schedules")
+        page(driver, "results")
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#results-table tbody tr"), "results")
+        ok("results page lists results")
+        shot(driver, "results")
+        page(driver, "health")
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#health-tables tbody tr"), "health")
+        ok("health page shows table health")
+        shot(driver, "health")
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, f"browser console errors: {errors}"
+        ok("no errors in the browser console")
+    finally:
+        driver.quit()
+    print(f"1..{passed}")
+
+
+if __name__ == "__main__":
+    main()
