@@ -74,7 +74,11 @@ SELECT (SELECT pg_catalog.to_jsonb(h) FROM taskmill.health h) AS health,
        (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(t) ORDER BY t.table_name), '[]')
         FROM taskmill.table_health t) AS tables,
        (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x)), '[]')
-        FROM (SELECT * FROM taskmill.xmin_holders LIMIT 20) x) AS xmin_holders
+        FROM (SELECT * FROM taskmill.xmin_holders h
+              -- not this sampling statement's own snapshot
+              WHERE NOT (h.kind = 'backend'
+                         AND pg_catalog.split_part(h.holder, ' ', 1) = pg_catalog.pg_backend_pid()::text)
+              LIMIT 20) x) AS xmin_holders
 )SQL";
 
 }  // namespace

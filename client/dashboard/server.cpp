@@ -297,7 +297,7 @@ void Dashboard::Impl::routes() {
 }
 
 Dashboard::Dashboard(Client& client, DashboardOptions options) {
-  const auto& l = options.listen;
+  const ListenAddress l = options.listen;  // a copy: options is moved below
   std::set<std::string> hosts;
   auto add_port = [&](const std::string& h) { hosts.insert(h + ":" + std::to_string(l.port)); };
   hosts.insert(l.text());

@@ -81,7 +81,8 @@ python3 test/dashboard/security.py "http://127.0.0.1:$port/" "$work/token" "http
 
 # Let the sparklines gather ~20 s of samples before the screenshots.
 sleep 20
+# Debian's python3, where python3-selenium is installed (not a python3 earlier in PATH).
 TASKMILL="$TASKMILL" E2E_DLQ_ID=$dlq_id E2E_DLQ_QUEUE=emails E2E_PURGE_QUEUE=webhooks \
-	python3 test/dashboard/e2e.py "http://127.0.0.1:$port/" "$work/token" "$shots"
+	/usr/bin/python3 test/dashboard/e2e.py "http://127.0.0.1:$port/" "$work/token" "$shots"
 echo "screenshots in $shots"
 echo "# All dashboard tests passed"

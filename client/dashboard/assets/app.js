@@ -186,7 +186,8 @@ function renderQueues() {
   ];
   $('queues-table').replaceChildren(table(cols, qs.map((q) => ({ ...q, id: q.queue })),
     emptyState('No queues yet', h('p', {}, 'Enqueue a task and it shows up here within a few seconds: ', h('code', { text: "taskmill enqueue emails send '{\"to\":\"a@example.com\"}'" })))));
-  $('queues-sub').textContent = `Live counts by state; throughput and p95 latency (due → done) over the last ${Math.round((ov.interval_ms / 1000) * 90 / 60)} minutes.`;
+  const span = (ov.interval_ms / 1000) * 90;
+  $('queues-sub').textContent = `Live counts by state; throughput and p95 latency (due → done) over the last ${span < 120 ? Math.round(span) + ' seconds' : Math.round(span / 60) + ' minutes'}.`;
 }
 
 function queueOptions(select, current) {
@@ -315,19 +316,20 @@ async function loadHealth() {
   const hl = d.health || {};
   const usage = hl.notify_queue_usage || 0, tasks = (d.tables || []).find((t) => t.table_name === 'tasks') || {};
   const holder = (d.xmin_holders || [])[0];
-  const bar = (frac, warn) => h('div', { class: 'bar' + (frac > 0.8 ? ' bad' : frac > warn ? ' warn' : '') }, h('span', { style: { width: Math.min(100, Math.max(frac * 100, frac > 0 ? 2 : 0)) + '%' } }));
+  const bar = (frac, warn, bad = 0.8) => h('div', { class: 'bar' + (frac > bad ? ' bad' : frac > warn ? ' warn' : '') }, h('span', { style: { width: Math.min(100, Math.max(frac * 100, frac > 0 ? 2 : 0)) + '%' } }));
+  const since = (d.xmin_holders || []).map((x) => x.since).filter(Boolean).sort()[0];
   $('health-tiles').replaceChildren(
     tile('NOTIFY queue', usage > 0.5 ? 'in_dlq' : 'throughput', (usage * 100).toFixed(usage < 0.01 ? 2 : 1) + '%', bar(usage, 0.3)),
-    tile('Oldest xmin', hl.oldest_xmin_age > 1e6 ? 'in_dlq' : 'available', hl.oldest_xmin_age === null || hl.oldest_xmin_age === undefined ? '–' : h('span', {}, fmtNum(hl.oldest_xmin_age), h('small', { text: 'xacts' })), holder ? h('span', { class: 'clip', title: holder.holder, text: holder.kind + ' ' + holder.holder }) : 'nothing holds the horizon back'),
+    tile('Oldest xmin', hl.oldest_xmin_age > 1e6 ? 'in_dlq' : 'available', hl.oldest_xmin_age === null || hl.oldest_xmin_age === undefined ? '–' : h('span', {}, fmtNum(hl.oldest_xmin_age), h('small', { text: 'xacts' })), holder ? h('div', { class: 'clip', title: holder.holder, text: holder.kind + ' ' + holder.holder }) : 'nothing holds the horizon back'),
     tile('Dead tuples (tasks)', (tasks.dead_ratio || 0) > 0.2 ? 'in_dlq' : 'scheduled', fmtNum(hl.tasks_dead_tuples), fmtNum(hl.tasks_live_tuples) + ' live'),
     tile('Tasks table', 'available', fmtBytes(tasks.total_bytes), tasks.last_autovacuum ? h('span', {}, 'autovacuum ', ago(tasks.last_autovacuum)) : 'not autovacuumed yet'),
-    tile('Oldest transaction', 'in_flight', hl.oldest_xact_start ? fmtDur((Date.now() - new Date(hl.oldest_xact_start)) / 1000) : '–', 'open the longest'));
+    tile('Oldest transaction', 'in_flight', since ? fmtDur((Date.now() - new Date(since)) / 1000) : '–', since ? 'holding the xmin horizon' : 'none holds the horizon'));
   const oldest = d.oldest || [], maxAge = Math.max(1, ...oldest.map((o) => o.age_s || 0));
   $('health-oldest').replaceChildren(table([
     { title: 'Queue', cell: (o) => h('span', { class: 'q-name', text: o.queue }) },
     { title: 'Available', num: true, cell: (o) => fmtNum(o.available) },
     { title: 'Waiting', num: true, cell: (o) => (o.age_s === null ? dash() : fmtDur(o.age_s)) },
-    { title: '', cell: (o) => bar((o.age_s || 0) / maxAge, 2) },
+    { title: '', cell: (o) => bar((o.age_s || 0) / maxAge, 2, 2) },
   ], oldest.map((o) => ({ ...o, id: o.queue })), emptyState('No queues', null)));
   $('health-xmin').replaceChildren(table([
     { title: 'Kind', cell: (x) => x.kind },
