@@ -56,10 +56,11 @@ PY
 		sleep 0.4
 	done
 }
+# (Not on emails or webhooks: a requeued task there must stay put for the test to see it.)
 producer thumbnails 60 12 & pids+=($!)
 producer billing 25 6 & pids+=($!)
-producer emails 40 8 & pids+=($!)
-for q in thumbnails billing emails; do
+producer notifications 40 8 & pids+=($!)
+for q in thumbnails billing notifications; do
 	tm worker "$q" --concurrency 4 --poll-interval 200 >/dev/null 2>&1 &
 	pids+=($!)
 done

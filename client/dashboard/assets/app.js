@@ -227,11 +227,11 @@ async function loadDlq() {
     { title: 'Queue', cell: (t) => h('span', { class: 'q-name', text: t.queue }) },
     { title: 'Operation', cell: (t) => h('span', { class: 'mono', text: t.operation }) },
     { title: 'Attempts', num: true, cell: (t) => `${t.attempts}/${t.max_attempts}` },
-    { title: 'Dead-lettered', cell: (t) => ago(t.dlq_at) },
+    { title: 'Dead-lettered', cell: (t) => h('span', { class: 'nowrap' }, ago(t.dlq_at)) },
     { title: 'Reason', cell: (t) => h('div', { class: 'reason clip', title: t.reason || '', text: t.reason || '–' }) },
     { title: 'Key', cell: (t) => (t.key ? code(t.key, 24) : dash()) },
     { title: 'Group', cell: (t) => (t.group ? code(t.group, 18) : dash()) },
-    { title: 'Payload', cell: (t) => code(t.payload, 36) },
+    { title: 'Payload', cell: (t) => code(t.payload, 26) },
     { title: '', cell: (t) => h('button', { class: 'btn btn-ghost btn-sm', disabled: !canAct(), title: canAct() ? null : 'Unlock actions first', 'data-requeue': t.id, onclick: () => requeue([t.id]), text: 'Requeue' }) },
   ];
   $('dlq-table').replaceChildren(table(cols, r.rows, emptyState('The dead-letter queue is empty', h('p', { text: 'Tasks land here when they run out of attempts or expire.' }))));
