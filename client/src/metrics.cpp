@@ -2,8 +2,8 @@
 #include "taskmill/metrics.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <stdexcept>
 
 namespace taskmill::metrics {
@@ -36,17 +36,13 @@ std::string escape(const std::string& s, bool quote) {
   return out;
 }
 
+// The shortest text that reads back as the same double ("0.1", not "0.10000000000000001").
 std::string number(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (v == std::floor(v) && std::fabs(v) < 1e15) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
 std::string label_text(const Labels& labels, const std::string& extra_name = "",
