@@ -24,7 +24,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 URL, TOKEN_FILE, SHOT_DIR = sys.argv[1], sys.argv[2], sys.argv[3]
 TASKMILL = os.environ["TASKMILL"]
@@ -142,9 +142,7 @@ def main():
         # 5. Purge: the queue must be chosen, and its name typed to confirm.
         sel = driver.find_element(By.ID, "dlq-queue")
         wait(driver, lambda d: PURGE_QUEUE in sel.text, "purge queue in the filter")
-        for o in sel.find_elements(By.TAG_NAME, "option"):
-            if o.get_attribute("value") == PURGE_QUEUE:
-                o.click()
+        Select(sel).select_by_value(PURGE_QUEUE)
         wait(driver, lambda d: d.find_element(By.ID, "dlq-purge").is_enabled(), "purge enabled")
         driver.find_element(By.ID, "dlq-purge").click()
         wait(driver, EC.visibility_of_element_located((By.ID, "purge-confirm")), "purge dialog")
