@@ -22,6 +22,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -31,6 +32,7 @@ TASKMILL = os.environ["TASKMILL"]
 DLQ_ID = os.environ["E2E_DLQ_ID"]
 DLQ_QUEUE = os.environ["E2E_DLQ_QUEUE"]
 PURGE_QUEUE = os.environ["E2E_PURGE_QUEUE"]
+FRESH = "signups"  # a queue that has no task before the test enqueues one
 passed = 0
 
 
@@ -40,15 +42,32 @@ def ok(what):
     print(f"ok {passed} - {what}", flush=True)
 
 
+# The page re-renders its tables at every poll: an element found a moment ago may be gone.
+TRANSIENT = (StaleElementReferenceException, NoSuchElementException, IndexError)
+
+
 def wait(driver, cond, what, timeout=20):
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(cond)
+        return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                             ignored_exceptions=TRANSIENT).until(cond)
     except Exception:
         print(f"not ok - {what}", flush=True)
         print("# page text:\n" + driver.find_element(By.TAG_NAME, "body").text[:3000], flush=True)
         for entry in driver.get_log("browser"):
             print("# console:", entry, flush=True)
         raise
+
+
+def retry(fn, what, tries=25):
+    """Runs fn (find an element and act on it) again when a re-render replaced the element."""
+    for i in range(tries):
+        try:
+            return fn()
+        except TRANSIENT:
+            if i == tries - 1:
+                print(f"not ok - {what}", flush=True)
+                raise
+            time.sleep(0.2)
 
 
 def taskmill(*args):
@@ -90,21 +109,22 @@ def main():
         page(driver, "queues")
         wait(driver, lambda d: "Live" in d.find_element(By.ID, "live").text, "live indicator")
         ok("queues page loads with live data")
-        assert not row(driver, "queues-table", "e2e_fresh"), "e2e_fresh exists before it was enqueued"
+        assert not row(driver, "queues-table", FRESH), "the fresh queue exists before it was enqueued"
 
         # 2. A task enqueued now appears (the sampler runs every interval, the page polls).
-        taskmill("enqueue", "e2e_fresh", "echo", '{"hello": "dashboard"}')
-        wait(driver, lambda d: row(d, "queues-table", "e2e_fresh"), "enqueued task's queue appears")
-        cells = row(driver, "queues-table", "e2e_fresh")[0].find_elements(By.TAG_NAME, "td")
-        assert cells[1].text == "1", f"available of e2e_fresh is {cells[1].text!r}, not 1"
+        taskmill("enqueue", FRESH, "echo", '{"hello": "dashboard"}')
+        wait(driver, lambda d: row(d, "queues-table", FRESH), "enqueued task's queue appears")
+        wait(driver, lambda d: row(d, "queues-table", FRESH)[0].find_elements(By.TAG_NAME, "td")[1].text == "1",
+             f"available of {FRESH} is 1")
         ok("a task enqueued from the CLI appears in the queues table with available = 1")
         shot(driver, "queues")
 
         # 3. The DLQ lists the dead-lettered task; actions are locked before the token.
         page(driver, "dlq")
         wait(driver, lambda d: row(d, "dlq-table", DLQ_ID), "dead-lettered task listed")
-        btn = row(driver, "dlq-table", DLQ_ID)[0].find_element(By.CSS_SELECTOR, "button[data-requeue]")
-        assert not btn.is_enabled(), "requeue is enabled before unlocking"
+        assert not retry(lambda: row(driver, "dlq-table", DLQ_ID)[0].find_element(
+            By.CSS_SELECTOR, "button[data-requeue]").is_enabled(), "requeue button"), \
+            "requeue is enabled before unlocking"
         ok("the DLQ lists the dead-lettered task, requeue locked without the token")
 
         # 4. Unlock with the access token (session cookie + CSRF token).
@@ -126,9 +146,13 @@ def main():
         # Select the task for the screenshot, then requeue it through its row's button.
         wait(driver, lambda d: row(d, "dlq-table", DLQ_ID)[0].find_element(
             By.CSS_SELECTOR, "button[data-requeue]").is_enabled(), "requeue enabled")
-        row(driver, "dlq-table", DLQ_ID)[0].find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+        retry(lambda: row(driver, "dlq-table", DLQ_ID)[0].find_element(
+            By.CSS_SELECTOR, "input[type=checkbox]").click(), "select the task")
+        wait(driver, lambda d: "Requeue 1 selected" in d.find_element(By.ID, "dlq-requeue").text,
+             "selection kept across re-renders")
         shot(driver, "dlq")
-        row(driver, "dlq-table", DLQ_ID)[0].find_element(By.CSS_SELECTOR, "button[data-requeue]").click()
+        retry(lambda: row(driver, "dlq-table", DLQ_ID)[0].find_element(
+            By.CSS_SELECTOR, "button[data-requeue]").click(), "click requeue")
         wait(driver, EC.visibility_of_element_located((By.ID, "dialog-ok")), "confirmation dialog")
         assert "Requeue task #" + DLQ_ID in driver.find_element(By.ID, "dialog-title").text
         shot(driver, "dlq-confirm")

@@ -161,11 +161,20 @@ function sumSeries(queues, key) {
   for (const q of queues) q.history.forEach((p, i) => { out[i + len - q.history.length] += p[key] || 0; });
   return out;
 }
+// Rates per sample are spiky at short intervals (a batch lands in one sample, none in the
+// next): sparklines and figures show a moving average over about five seconds.
+function smooth(values, k) {
+  return values.map((_, i) => {
+    const w = values.slice(Math.max(0, i - k + 1), i + 1).filter((v) => v !== null && v !== undefined);
+    return w.length ? w.reduce((a, b) => a + b, 0) / w.length : null;
+  });
+}
 function renderQueues() {
   const ov = state.overview; if (!ov) return;
   const qs = ov.queues, tot = { available: 0, in_flight: 0, scheduled: 0, retrying: 0, in_dlq: 0 };
   for (const q of qs) for (const k in tot) tot[k] += q.counts[k] || 0;
-  const thr = sumSeries(qs, 'throughput'), enq = sumSeries(qs, 'enqueued');
+  const k = Math.max(1, Math.round(5000 / ov.interval_ms));
+  const thr = smooth(sumSeries(qs, 'throughput'), k), enq = smooth(sumSeries(qs, 'enqueued'), k);
   const last = (a) => (a.length ? a[a.length - 1] : 0);
   $('tiles').replaceChildren(
     tile('Available', 'available', fmtNum(tot.available), qs.length + (qs.length === 1 ? ' queue' : ' queues')),
@@ -181,7 +190,7 @@ function renderQueues() {
       title: { available: 'Available', in_flight: 'In flight', scheduled: 'Scheduled', in_dlq: 'Dead letters' }[k], num: true,
       cell: (q) => h('td', { class: 'num' + (q.counts[k] ? '' : ' zero') }, k === 'in_dlq' && q.counts[k] ? h('a', { href: '#/dlq', class: 'c-in_dlq', text: fmtNum(q.counts[k]), 'data-queue': q.queue, onclick: () => { state.dlq.queue = q.queue; } }) : fmtNum(q.counts[k])) })),
     { title: 'Oldest waiting', num: true, cell: (q) => (q.oldest_available_s === null ? dash() : h('span', { class: q.oldest_available_s / maxAge > 0.66 && q.oldest_available_s > 60 ? 'c-in_flight' : '', text: fmtDur(q.oldest_available_s) })) },
-    { title: 'Throughput', num: true, cell: (q) => h('div', { class: 'spark-cell' }, spark(q.history.map((p) => p.throughput), css('--green')), h('b', { text: fmtRate(q.history.length ? q.history[q.history.length - 1].throughput : 0) })) },
+    { title: 'Throughput', num: true, cell: (q) => { const t = smooth(q.history.map((p) => p.throughput), k); return h('div', { class: 'spark-cell' }, spark(t, css('--green')), h('b', { text: fmtRate(last(t)) })); } },
     { title: 'Latency p95', num: true, cell: (q) => { const l = [...q.history].reverse().find((p) => p.latency_p95_ms !== null); return h('div', { class: 'spark-cell' }, spark(q.history.map((p) => p.latency_p95_ms), css('--accent')), h('b', { text: l ? fmtMs(l.latency_p95_ms) : '–' })); } },
   ];
   $('queues-table').replaceChildren(table(cols, qs.map((q) => ({ ...q, id: q.queue })),
