@@ -80,8 +80,10 @@ wait_for curl -sf "http://127.0.0.1:$ro_port/api/session"
 echo "# dashboard on port $port (token), $ro_port (read-only)"
 python3 test/dashboard/security.py "http://127.0.0.1:$port/" "$work/token" "http://127.0.0.1:$ro_port/"
 
-# Let the sparklines gather ~20 s of samples before the screenshots.
+# Let the sparklines gather ~20 s of samples before the screenshots; then run the schedules
+# that are due by now (no scheduler worker runs in this cluster), for their last-run column.
 sleep 20
+psql -q -c "SELECT taskmill.run_due_schedules()" >/dev/null
 # Debian's python3, where python3-selenium is installed (not a python3 earlier in PATH).
 TASKMILL="$TASKMILL" E2E_DLQ_ID=$dlq_id E2E_DLQ_QUEUE=emails E2E_PURGE_QUEUE=webhooks \
 	/usr/bin/python3 test/dashboard/e2e.py "http://127.0.0.1:$port/" "$work/token" "$shots"
