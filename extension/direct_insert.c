@@ -50,11 +50,7 @@
 static bool
 insert_permitted(const TmTaskTable *table, RangeTblEntry *rte, List **perminfos)
 {
-	Bitmapset  *cols = NULL;
-
-	for (int i = 0; i < table->natts; i++)
-		if (table->cols[i].source != TCS_DEFAULT && table->cols[i].source != TCS_DROPPED)
-			cols = bms_add_member(cols, i + 1 - FirstLowInvalidHeapAttributeNumber);
+	Bitmapset  *cols = table->inserted_cols;
 
 	rte->rtekind = RTE_RELATION;
 	rte->relid = table->relid;

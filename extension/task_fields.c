@@ -11,6 +11,8 @@
 
 #include <math.h>
 
+#include "access/detoast.h"
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -71,23 +73,18 @@ raise_bad_value(TmField f, const char *expected, const char *given)
 }
 
 static void
-check_jsonb(TmField f, Jsonb *j)
+check_meta(Jsonb *j)
 {
-	if (f == TF_META)
-	{
-		char	   *given;
+	char	   *given;
 
-		tm_check_size("meta", VARSIZE(j), tm_max_meta_bytes, "taskmill.max_meta_bytes");
-		if (JB_ROOT_IS_OBJECT(j))
-			return;
-		given = JsonbToCString(NULL, &j->root, VARSIZE(j));
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("meta must be a JSON object"),
-				 errdetail("The meta given was %s.", tm_quote(given, strlen(given)))));
-	}
-	else
-		tm_check_size("payload", VARSIZE(j), tm_max_payload_bytes, "taskmill.max_payload_bytes");
+	tm_check_size("meta", VARSIZE(j), tm_max_meta_bytes, "taskmill.max_meta_bytes");
+	if (JB_ROOT_IS_OBJECT(j))
+		return;
+	given = JsonbToCString(NULL, &j->root, VARSIZE(j));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("meta must be a JSON object"),
+			 errdetail("The meta given was %s.", tm_quote(given, strlen(given)))));
 }
 
 static void
@@ -127,11 +124,15 @@ check_value(TmField f, Datum value)
 				return PointerGetDatum(t);
 			}
 		case TF_PAYLOAD:
+			/* the size without detoasting (a short payload is not copied) */
+			tm_check_size("payload", toast_raw_datum_size(value), tm_max_payload_bytes,
+						  "taskmill.max_payload_bytes");
+			break;
 		case TF_META:
 			{
 				Jsonb	   *j = DatumGetJsonbP(value);
 
-				check_jsonb(f, j);
+				check_meta(j);
 				return JsonbPGetDatum(j);
 			}
 		case TF_PRIORITY:
@@ -474,15 +475,17 @@ read_column(Relation rel, Form_pg_attribute att, TmColumn *col)
 const TmTaskTable *
 tm_task_table(void)
 {
-	Oid			relid = get_relname_relid("tasks", get_namespace_oid("taskmill", false));
+	Oid			relid;
 	Relation	rel;
 	TupleDesc	desc;
 	MemoryContext old;
 
+	/* valid until an invalidation of the table (its drop included) resets relid */
+	if (OidIsValid(task_table.relid))
+		return &task_table;
+	relid = get_relname_relid("tasks", get_namespace_oid("taskmill", false));
 	if (!OidIsValid(relid))
 		elog(ERROR, "taskmill: table taskmill.tasks is missing");
-	if (relid == task_table.relid)
-		return &task_table;
 	if (!table_callback_registered)
 	{
 		CacheRegisterRelcacheCallback(table_invalidate, (Datum) 0);
@@ -509,6 +512,10 @@ tm_task_table(void)
 		if (col->source == TCS_FIELD && strcmp(NameStr(TupleDescAttr(desc, i)->attname),
 											   "visible_at") != 0)
 			task_table.field_col[col->field] = i;
+		if (col->source != TCS_DEFAULT && col->source != TCS_DROPPED)
+			task_table.inserted_cols =
+				bms_add_member(task_table.inserted_cols,
+							   i + 1 - FirstLowInvalidHeapAttributeNumber);
 	}
 	MemoryContextSwitchTo(old);
 	task_table.has_generated = desc->constr && desc->constr->has_generated_stored;

@@ -10,6 +10,7 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "nodes/bitmapset.h"
 #include "utils/jsonb.h"
 
 /*
@@ -157,6 +158,7 @@ typedef struct TmTaskTable
 	int			natts;
 	TmColumn   *cols;			/* one per attribute */
 	int			field_col[TF_COUNT];	/* attribute index of each field's column */
+	Bitmapset  *inserted_cols;	/* the columns an enqueue names, as an INSERT's */
 	bool		has_generated;
 } TmTaskTable;
 
