@@ -78,6 +78,11 @@ log "driver: client library built in: $("$DRV" has-client)"
 
 # ---------------------------------------------------------------- cluster
 SETTINGS=(-c max_connections=200 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on -c full_page_writes=on)
+# taskmill preloaded, so that the soak's database gets the extension's vacuum worker
+# (extension/vacuum.c; every 2 s past 2,000 dead tuples): the deployment docs/operations.md
+# recommends. The other workloads' databases are not listed and get no worker.
+SETTINGS+=(-c shared_preload_libraries=taskmill -c taskmill.scheduler_databases=tm_soak
+	-c taskmill.vacuum_interval=2 -c taskmill.vacuum_threshold=2000)
 eval "$(scripts/pg-cluster.sh start "${SETTINGS[@]}")"
 trap 'scripts/pg-cluster.sh stop "$TASKMILL_PGDATA"' EXIT
 export PGHOST PGPORT PGUSER
@@ -185,6 +190,9 @@ if want process; then
 	# the same loop on raw libpq (dequeue 100, ack_many 100): what the SQL surface allows
 	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 500 --impl libpq
 	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 500 --impl libpq --ephemeral
+	# ... and with ack_dequeue: each batch's acks and the next claim in one transaction
+	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 500 --impl libpq --combined
+	run_tm tm_proc process --n "$PROCESS_N" --workers 2 --concurrency 1 --batch 500 --impl libpq --combined --ephemeral
 fi
 if want latency; then
 	phase latency
@@ -194,9 +202,11 @@ fi
 if want depth; then
 	phase depth
 	if [ "$SMOKE" = 1 ]; then
-		run_tm tm_depth depth --depths 100,1000 --ops 20 --side 200 --side-depth 1000
+		run_tm tm_depth depth --depths 100,1000 --ops 20 --side 200 --side-depth 1000 --waiting 2000
 	else
-		run_tm tm_depth depth --depths 1000,10000,100000,1000000 --ops 500 --side 10000 --side-depth 100000
+		# --waiting: 100k available beside 1M waiting for a retry, then beside 1M scheduled
+		run_tm tm_depth depth --depths 1000,10000,100000,1000000 --ops 500 --side 10000 --side-depth 100000 \
+			--waiting 1000000
 	fi
 fi
 if want explain; then
@@ -205,12 +215,17 @@ if want explain; then
 fi
 if want fifo; then
 	phase fifo
-	# one hot group: every empty dequeue re-checks the group's waiting tasks (see
-	# docs/benchmarks.md), so keep its N small; 1 worker on it is the no-contention baseline
-	hot=$((N / 20 > 50 ? N / 20 : 50))
-	run_tm tm_fifo fifo --groups 1 --workers 1 --n "$hot"
-	run_tm tm_fifo fifo --groups 1 --workers 4 --n "$hot"
-	run_tm tm_fifo fifo --groups 1000 --workers 4 --n "$N"
+	# one hot group delivers one task per commit (pgbench's claim + delete is its
+	# reference), so its N is small; 1 worker on it is the no-contention baseline. Each
+	# shape with dequeue + ack_many (2 tx per batch) and with ack_dequeue (1 tx per batch);
+	# the ack_dequeue loop without groups is the 1,000-group row's reference.
+	hot=$((N / 10 > 50 ? N / 10 : 50))
+	for c in "" --combined; do
+		run_tm tm_fifo fifo --groups 1 --workers 1 --n "$hot" $c
+		run_tm tm_fifo fifo --groups 1 --workers 4 --n "$hot" $c
+		run_tm tm_fifo fifo --groups 1000 --workers 4 --n "$N" $c
+	done
+	run_tm tm_fifo fifo --groups 0 --workers 4 --n "$N" --combined
 fi
 if want soak; then
 	phase soak

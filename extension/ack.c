@@ -18,7 +18,7 @@
 
 static SPIPlanPtr ack_plan = NULL;
 static SPIPlanPtr ack_many_plan = NULL;
-static SPIPlanPtr nack_plan = NULL;
+static SPIPlanPtr nack_plans[2];	/* [on a 0.1 table] */
 static SPIPlanPtr extend_plan = NULL;
 static SPIPlanPtr known_plan = NULL;
 static SPIPlanPtr release_plan = NULL;
@@ -26,6 +26,16 @@ static SPIPlanPtr release_plan = NULL;
 #define RESULT_COLUMNS \
 	"id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts," \
 	" task_group_id, idempotency_key, created_at, scheduled_at, completed_at, result"
+
+/*
+ * Both return how many deliveries were current, and the (queue, group) of each acked
+ * grouped task, whose group's next head is then woken (fifo.c).
+ */
+#define LEFT_GROUPS \
+"SELECT pg_catalog.count(*)::int4," \
+"       pg_catalog.array_agg(queue_name) FILTER (WHERE task_group_id IS NOT NULL)," \
+"       pg_catalog.array_agg(task_group_id) FILTER (WHERE task_group_id IS NOT NULL)" \
+" FROM d"
 
 const char *const tm_ack_sql =
 "WITH d AS ("
@@ -36,7 +46,7 @@ const char *const tm_ack_sql =
 "         task_group_id, idempotency_key, created_at, scheduled_at, pg_catalog.now(), $3"
 "  FROM d WHERE NOT d.ephemeral"
 ")"
-"SELECT pg_catalog.count(*)::int4 FROM d";
+LEFT_GROUPS;
 
 const char *const tm_ack_many_sql =
 "WITH d AS ("
@@ -50,25 +60,37 @@ const char *const tm_ack_many_sql =
 "         task_group_id, idempotency_key, created_at, scheduled_at, pg_catalog.now(), a_result"
 "  FROM d WHERE NOT d.ephemeral"
 ")"
-"SELECT pg_catalog.count(*)::int4 FROM d";
+LEFT_GROUPS;
 
 /*
  * Backoff 1 s * 2^(attempts-1): 1 s, 2 s, 4 s ... capped at one hour (the exponent is
- * clamped first so a large attempts count cannot overflow the interval).
+ * clamped first so a large attempts count cannot overflow the interval). A retry later
+ * than now waits outside the dequeue index (waiting). Returns whether the task went to
+ * the DLQ, and its queue and group (a dead-lettered head wakes its group's next one).
  */
-const char *const tm_nack_sql =
-"UPDATE taskmill.tasks SET"
-"  lease = NULL,"
-"  last_error = $3,"
-"  dlq_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.now() END,"
-"  dlq_reason = CASE WHEN attempts >= max_attempts"
-"                    THEN COALESCE($3, 'max attempts reached') END,"
-"  visible_at = CASE WHEN attempts >= max_attempts THEN visible_at"
-"    ELSE pg_catalog.now() + COALESCE($4, LEAST("
-"      interval '1 second' * pg_catalog.power(2, LEAST(GREATEST(attempts - 1, 0), 16)),"
-"      interval '1 hour')) END"
-" WHERE id = $1 AND lease = $2 AND dlq_at IS NULL"
-" RETURNING dlq_at IS NOT NULL";
+#define RETRY_AT \
+"(pg_catalog.now() + COALESCE($4, LEAST(" \
+"   interval '1 second' * pg_catalog.power(2, LEAST(GREATEST(attempts - 1, 0), 16))," \
+"   interval '1 hour')))"
+
+#define NACK_WAITING \
+",  waiting = attempts < max_attempts AND " RETRY_AT " > pg_catalog.now()," \
+"   parked_until = NULL"
+#define NACK_SQL(waiting) \
+"UPDATE taskmill.tasks SET" \
+"  lease = NULL," \
+"  last_error = $3," \
+"  dlq_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.now() END," \
+"  dlq_reason = CASE WHEN attempts >= max_attempts" \
+"                    THEN COALESCE($3, 'max attempts reached') END," \
+"  visible_at = CASE WHEN attempts >= max_attempts THEN visible_at ELSE " RETRY_AT " END" \
+waiting \
+" WHERE id = $1 AND lease = $2 AND dlq_at IS NULL" \
+" RETURNING dlq_at IS NOT NULL, queue_name, task_group_id"
+
+const char *const tm_nack_sql = NACK_SQL(NACK_WAITING);
+/* on a 0.1 table */
+static const char *const nack_legacy_sql = NACK_SQL("");
 
 const char *const tm_extend_sql =
 "UPDATE taskmill.tasks SET visible_at = pg_catalog.now() + $3"
@@ -124,6 +146,27 @@ run_count(SPIPlanPtr plan, Datum *values, const char *nulls, const char *what)
 }
 
 /*
+ * Run an ack plan (LEFT_GROUPS row: count, queues, groups), wake the next heads of the
+ * groups it emptied the head of, and return the count.
+ */
+static int32
+run_acks(SPIPlanPtr plan, Datum *values, const char *nulls, const char *what)
+{
+	int32		done = run_count(plan, values, nulls, what);
+	bool		no_groups;
+	Datum		queues = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &no_groups);
+
+	if (!no_groups)
+	{
+		bool		isnull;
+		Datum		groups = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+
+		tm_wake_group_heads(queues, groups);
+	}
+	return done;
+}
+
+/*
  * taskmill.ack(task_id, lease, result jsonb DEFAULT NULL) RETURNS boolean
  */
 Datum
@@ -143,7 +186,7 @@ tm_body_ack(PG_FUNCTION_ARGS)
 	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	done = run_count(tm_plan(&ack_plan, tm_ack_sql, 3, argtypes), values, nulls, "ack");
+	done = run_acks(tm_plan(&ack_plan, tm_ack_sql, 3, argtypes), values, nulls, "ack");
 	if (done == 0)
 		check_task_known(task_id);
 	SPI_finish();
@@ -162,21 +205,25 @@ array_length_checked(ArrayType *a, const char *what)
 }
 
 /*
- * The paired task_ids / leases arguments (0 and 1): both one-dimensional and of one
- * length, which is returned. NULL arrays count as empty (array_agg() over no
- * deliveries gives NULL): 0, and *ids / *leases are NULL.
+ * The paired task_ids / leases arguments (argno, argno + 1) and, when results is not
+ * NULL, the results argument (argno + 2): each one-dimensional and of one length, which
+ * is returned. NULL task_ids or leases count as empty (array_agg() over no deliveries
+ * gives NULL): 0, and the arrays are NULL. *results is NULL when that argument is.
  */
-static int
-deliveries_arg(FunctionCallInfo fcinfo, ArrayType **ids, ArrayType **leases)
+int
+tm_deliveries_arg(FunctionCallInfo fcinfo, int argno, ArrayType **ids, ArrayType **leases,
+				  ArrayType **results)
 {
 	int			n;
 	int			m;
 
 	*ids = *leases = NULL;
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	if (results)
+		*results = NULL;
+	if (PG_ARGISNULL(argno) || PG_ARGISNULL(argno + 1))
 		return 0;
-	*ids = PG_GETARG_ARRAYTYPE_P(0);
-	*leases = PG_GETARG_ARRAYTYPE_P(1);
+	*ids = PG_GETARG_ARRAYTYPE_P(argno);
+	*leases = PG_GETARG_ARRAYTYPE_P(argno + 1);
 	n = array_length_checked(*ids, "task_ids");
 	m = array_length_checked(*leases, "leases");
 
@@ -185,6 +232,17 @@ deliveries_arg(FunctionCallInfo fcinfo, ArrayType **ids, ArrayType **leases)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("task_ids and leases must have the same length"),
 				 errdetail("task_ids has %d elements and leases has %d.", n, m)));
+	if (results && !PG_ARGISNULL(argno + 2))
+	{
+		*results = PG_GETARG_ARRAYTYPE_P(argno + 2);
+		m = array_length_checked(*results, "results");
+		if (m != n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("task_ids and results must have the same length"),
+					 errdetail("task_ids has %d elements and results has %d.", n, m)));
+		tm_check_result_array(*results);
+	}
 	return n;
 }
 
@@ -197,37 +255,82 @@ deliveries_arg(FunctionCallInfo fcinfo, ArrayType **ids, ArrayType **leases)
 Datum
 tm_body_ack_many(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[3] = {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID};
 	ArrayType  *ids;
 	ArrayType  *leases;
-	int			n = deliveries_arg(fcinfo, &ids, &leases);
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	ArrayType  *results;
+	int			n = tm_deliveries_arg(fcinfo, 0, &ids, &leases, &results);
 	int32		done;
 
-	if (ids != NULL && !PG_ARGISNULL(2))
-	{
-		ArrayType  *results = PG_GETARG_ARRAYTYPE_P(2);
-		int			m = array_length_checked(results, "results");
-
-		if (m != n)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("task_ids and results must have the same length"),
-					 errdetail("task_ids has %d elements and results has %d.", n, m)));
-		tm_check_result_array(results);
-	}
 	if (n == 0)
 		PG_RETURN_INT32(0);
 
-	values[0] = PointerGetDatum(ids);
-	values[1] = PointerGetDatum(leases);
-	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
-
 	tm_spi_connect();
-	done = run_count(tm_plan(&ack_many_plan, tm_ack_many_sql, 3, argtypes), values, nulls, "ack_many");
+	done = tm_ack_deliveries(PointerGetDatum(ids), PointerGetDatum(leases),
+							 PointerGetDatum(results), results == NULL);
 	SPI_finish();
 	PG_RETURN_INT32(done);
+}
+
+/*
+ * ack_many's statement (inside SPI): ids int8[], leases uuid[], results jsonb[] or
+ * NULL, of one length (tm_deliveries_arg). Returns how many leases were current.
+ */
+int32
+tm_ack_deliveries(Datum ids, Datum leases, Datum results, bool results_null)
+{
+	static const Oid argtypes[3] = {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID};
+	Datum		values[3] = {ids, leases, results};
+	char		nulls[3] = {' ', ' ', results_null ? 'n' : ' '};
+
+	return run_acks(tm_plan(&ack_many_plan, tm_ack_many_sql, 3, argtypes), values, nulls, "ack_many");
+}
+
+/*
+ * nack's statement (inside SPI): 'retry', 'dlq' or 'stale' (a lease that is not
+ * current; an unknown task id is an error). error and retry_delay may be NULL.
+ */
+static const char *
+nack_delivery(Datum id, Datum lease, Datum error, bool error_null, Datum delay, bool delay_null)
+{
+	static const Oid argtypes[4] = {INT8OID, UUIDOID, TEXTOID, INTERVALOID};
+	Datum		values[4] = {id, lease, error, delay};
+	char		nulls[4] = {' ', ' ', error_null ? 'n' : ' ', delay_null ? 'n' : ' '};
+	bool		dlq;
+	bool		isnull;
+	bool		no_group;
+	Datum		group;
+	int			rc;
+
+	bool		legacy = !tm_tasks_have_waiting();
+	SPIPlanPtr	plan = tm_plan(&nack_plans[legacy], legacy ? nack_legacy_sql : tm_nack_sql, 4, argtypes);
+
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "taskmill: nack failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		check_task_known(DatumGetInt64(id));
+		return "stale";
+	}
+	dlq = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	group = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &no_group);
+	if (dlq && !no_group)
+	{
+		TmGroups	left;
+
+		tm_groups_init(&left);
+		tm_groups_add(&left, SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull),
+					  group);
+		tm_groups_wake(&left);
+	}
+	return dlq ? "dlq" : "retry";
+}
+
+/* ack_dequeue's nack of one failed delivery (default backoff) */
+void
+tm_nack_delivery(Datum id, Datum lease, Datum error, bool error_null)
+{
+	(void) nack_delivery(id, lease, error, error_null, (Datum) 0, true);
 }
 
 /*
@@ -237,39 +340,19 @@ tm_body_ack_many(PG_FUNCTION_ARGS)
 Datum
 tm_body_nack(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[4] = {INT8OID, UUIDOID, TEXTOID, INTERVALOID};
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
 	const char *outcome;
-	int			rc;
 
 	tm_require_arg(fcinfo, 1, "lease");
 	if (!PG_ARGISNULL(3))
 		tm_check_interval_not_negative(PG_GETARG_DATUM(3), "retry delay");
 	if (!PG_ARGISNULL(2))
 		tm_check_error_size(PG_GETARG_DATUM(2));
-	values[0] = Int64GetDatum(task_id);
-	values[1] = PG_GETARG_DATUM(1);
-	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
-	values[3] = PG_ARGISNULL(3) ? (nulls[3] = 'n', (Datum) 0) : PG_GETARG_DATUM(3);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&nack_plan, tm_nack_sql, 4, argtypes), values, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "taskmill: nack failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-	{
-		check_task_known(task_id);
-		outcome = "stale";
-	}
-	else
-	{
-		bool		isnull;
-
-		outcome = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))
-			? "dlq" : "retry";
-	}
+	outcome = nack_delivery(Int64GetDatum(task_id), PG_GETARG_DATUM(1),
+							PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), PG_ARGISNULL(2),
+							PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(outcome));
 }
@@ -318,7 +401,7 @@ tm_body_release(PG_FUNCTION_ARGS)
 	static const Oid argtypes[2] = {INT8ARRAYOID, UUIDARRAYOID};
 	ArrayType  *ids;
 	ArrayType  *leases;
-	int			n = deliveries_arg(fcinfo, &ids, &leases);
+	int			n = tm_deliveries_arg(fcinfo, 0, &ids, &leases, NULL);
 	Datum		values[2];
 	int32		done;
 

@@ -142,6 +142,7 @@ QUEUE_ENTRY(enqueue, 0, TM_RIGHT_PRODUCE)
 QUEUE_ENTRY(enqueue_batch, 0, TM_RIGHT_PRODUCE)
 QUEUE_ENTRY(enqueue_arrays, 0, TM_RIGHT_PRODUCE)
 QUEUE_ENTRY(dequeue, 0, TM_RIGHT_CONSUME)
+QUEUE_ENTRY(ack_dequeue, 0, TM_RIGHT_CONSUME)	/* its acks' right is their leases */
 QUEUE_ENTRY(register_schedules, 0, TM_RIGHT_MANAGE)
 
 LEASE_ENTRY(ack)

@@ -2,7 +2,8 @@
  * dequeue.c
  *		taskmill.dequeue: claim up to batch_size available tasks in one statement
  *		(FOR UPDATE SKIP LOCKED), dead-lettering expired and exhausted ones met on
- *		the way.
+ *		the way; taskmill.ack_dequeue: the previous batch's acks and nacks and the
+ *		next claim in one call.
  */
 #include "postgres.h"
 
@@ -10,6 +11,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -20,19 +22,25 @@
 
 PG_FUNCTION_INFO_V1(taskmill_dequeue_sql);
 
-static SPIPlanPtr dequeue_plan = NULL;		/* any task of the queue */
-static SPIPlanPtr dequeue_group_plan = NULL;	/* only one task group ($4) */
+/* [by_group: only one task group ($4)][on a 0.1 table, see tm_tasks_have_waiting] */
+static SPIPlanPtr dequeue_plans[2][2];
 
 /*
- * Candidates come from two small index scans, each locking at most batch_size rows:
- *   ready      tasks without a lease whose time has come (tasks_dequeue_idx, in
- *              delivery order; in-flight rows and the DLQ are not in that index);
+ * Candidates come from three small index scans, each locking at most batch_size rows:
+ *   ready      tasks that may be delivered now (tasks_dequeue_idx, in delivery order;
+ *              in-flight rows, the DLQ and waiting tasks are not in that index);
+ *   woken      waiting tasks whose time has come (tasks_waiting_idx: enqueued for
+ *              later, waiting for a retry, or parked behind their FIFO group's head;
+ *              usually an empty range however many wait);
  *   redeliver  deliveries whose visibility timeout passed (tasks_leased_idx, by the
  *              time they became visible: usually an empty range).
- * The best batch_size of both, by (priority DESC, id), are updated: delivered with a
- * fresh lease, or moved to the DLQ when expired, or when a timed-out delivery had
- * already used its last attempt. Rows locked but not picked are released at commit.
- * The update finds its rows by the ctids the locking scans returned, as one array
+ * Each candidate is then judged against its FIFO group (fifo.c). The best batch_size of
+ * those not blocked, by (priority DESC, id), are updated: delivered with a fresh lease,
+ * or moved to the DLQ when expired, or when a timed-out delivery had already used its
+ * last attempt. Blocked candidates without a lease come back too (neither leased nor
+ * dead-lettered), still locked: the caller parks them (fifo.c) and claims again. Rows
+ * locked but not picked are released at commit.
+ * The updates find their rows by the ctids the locking scans returned, as one array
  * (a TID scan, not a primary-key descent per row; as an array rather than a join so
  * that no plan can turn it into a hash join over a sequential scan of the table, which
  * the planner chose for a join at ~10k rows). A row that another transaction updated after this
@@ -48,27 +56,29 @@ static SPIPlanPtr dequeue_group_plan = NULL;	/* only one task group ($4) */
 #define EXPIRED		"COALESCE(t.expires_at <= pg_catalog.now(), false)"
 #define EXHAUSTED	"(t.lease IS NOT NULL AND t.attempts >= t.max_attempts)"
 #define DEAD		"(" EXPIRED " OR " EXHAUSTED ")"
+#define CANDIDATE	"t.ctid AS tid, t.id, t.priority, t.queue_name, t.task_group_id, t.lease IS NOT NULL AS leased"
 
 static const char *dequeue_sql_fmt =
 "WITH ready AS MATERIALIZED ("
-"  SELECT t.ctid AS tid, t.id, t.priority,"
-"         COALESCE(t.expires_at <= pg_catalog.now(), false) AS expired,"
-"         false AS exhausted"
+"  SELECT " CANDIDATE
 "  FROM taskmill.tasks t"
-"  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL"
-"    AND t.visible_at <= pg_catalog.now() %s AND %s"
+"  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL %s"
+"    AND t.visible_at <= pg_catalog.now() %s"
 "  ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE SKIP LOCKED"
+"), woken AS MATERIALIZED ("
+"  %s"
 "), redeliver AS MATERIALIZED ("
-"  SELECT t.ctid AS tid, t.id, t.priority,"
-"         COALESCE(t.expires_at <= pg_catalog.now(), false) AS expired,"
-"         t.attempts >= t.max_attempts AS exhausted"
+"  SELECT " CANDIDATE
 "  FROM taskmill.tasks t"
 "  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NOT NULL"
-"    AND t.visible_at <= pg_catalog.now() %s AND %s"
+"    AND t.visible_at <= pg_catalog.now() %s"
 "  ORDER BY t.visible_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+"), judged AS MATERIALIZED ("
+"  SELECT c.*, %s AS blocked"
+"  FROM (SELECT * FROM ready UNION ALL SELECT * FROM woken UNION ALL SELECT * FROM redeliver) c"
 "), picked AS MATERIALIZED ("
-"  SELECT c.* FROM (SELECT * FROM ready UNION ALL SELECT * FROM redeliver) c"
-"  ORDER BY c.priority DESC, c.id LIMIT $2"
+"  SELECT j.tid FROM judged j WHERE NOT j.blocked AND %s"
+"  ORDER BY j.priority DESC, j.id LIMIT $2"
 "), upd AS ("
 "  UPDATE taskmill.tasks t SET"
 "    attempts = CASE WHEN " DEAD " THEN t.attempts ELSE t.attempts + 1 END,"
@@ -77,32 +87,195 @@ static const char *dequeue_sql_fmt =
 "    dlq_at = CASE WHEN " DEAD " THEN pg_catalog.now() END,"
 "    dlq_reason = CASE WHEN " EXPIRED " THEN 'expired'"
 "                      WHEN " EXHAUSTED " THEN 'visibility timeout expired on the last attempt' END"
+"    %s"
 "  WHERE t.ctid = ANY (ARRAY(SELECT p.tid FROM picked p))"
 "  RETURNING t.*"
+"), blocked AS ("
+"  %s"
 ")"
-"SELECT * FROM upd ORDER BY priority DESC, id";
+"SELECT * FROM upd UNION ALL SELECT * FROM blocked ORDER BY priority DESC, id";
+
+/* the parts of the statement that read or write waiting and parked_until */
+static const char *woken_sql_fmt =
+"SELECT " CANDIDATE
+"  FROM taskmill.tasks t"
+"  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL"
+"    AND (t.waiting OR (t.attempts = 0 AND t.scheduled_at > t.created_at))"
+"    AND GREATEST(t.visible_at, t.parked_until) <= pg_catalog.now() %s"
+"  ORDER BY GREATEST(t.visible_at, t.parked_until) LIMIT $2 FOR UPDATE SKIP LOCKED";
+static const char *blocked_sql =
+"SELECT t.* FROM taskmill.tasks t"
+"  WHERE t.ctid = ANY (ARRAY(SELECT j.tid FROM judged j WHERE j.blocked AND NOT j.leased))";
+
+/*
+ * On a 0.1 table (the library is updated before ALTER EXTENSION UPDATE), nothing waits
+ * outside tasks_dequeue_idx and nothing is parked: blocked candidates are only skipped.
+ */
+static const char *woken_legacy_sql = "SELECT " CANDIDATE " FROM taskmill.tasks t WHERE false";
+static const char *blocked_legacy_sql = "SELECT t.* FROM taskmill.tasks t WHERE false";
 
 static char *
-dequeue_sql(bool by_group)
+dequeue_sql(bool by_group, bool legacy)
 {
 	const char *filter = by_group ? "AND t.task_group_id = $4" : "";
+	char	   *woken = legacy ? pstrdup(woken_legacy_sql) : psprintf(woken_sql_fmt, filter);
 
-	return psprintf(dequeue_sql_fmt, filter, tm_fifo_condition(), filter, tm_fifo_condition());
+	return psprintf(dequeue_sql_fmt,
+					legacy ? "" : "AND NOT t.waiting AND (t.attempts > 0 OR t.scheduled_at <= t.created_at)", filter,
+					woken,
+					filter, tm_fifo_blocked_sql, tm_fifo_lock_sql(),
+					legacy ? "" : ", waiting = false, parked_until = NULL",
+					legacy ? blocked_legacy_sql : blocked_sql);
 }
 
 static SPIPlanPtr
 get_dequeue_plan(bool by_group)
 {
 	static const Oid argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TEXTOID};
+	bool		legacy = !tm_tasks_have_waiting();
+	SPIPlanPtr *slot = &dequeue_plans[by_group][legacy];
 	char	   *sql;
 	SPIPlanPtr	plan;
 
-	if (by_group ? dequeue_group_plan != NULL : dequeue_plan != NULL)
-		return by_group ? dequeue_group_plan : dequeue_plan;
-	sql = dequeue_sql(by_group);
-	plan = tm_plan(by_group ? &dequeue_group_plan : &dequeue_plan, sql, by_group ? 4 : 3, argtypes);
+	if (*slot != NULL)
+		return *slot;
+	sql = dequeue_sql(by_group, legacy);
+	plan = tm_plan(slot, sql, by_group ? 4 : 3, argtypes);
 	pfree(sql);
 	return plan;
+}
+
+/* batch_size, visibility_timeout and task_group_id arguments at argno, +1, +2 */
+static int32
+batch_size_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int32		batch_size = PG_ARGISNULL(argno) ? 1 : PG_GETARG_INT32(argno);
+
+	if (batch_size < 1 || batch_size > TM_BATCH_SIZE_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size %d is out of range", batch_size),
+				 errdetail("batch_size must be between 1 and %d.", TM_BATCH_SIZE_MAX)));
+	return batch_size;
+}
+
+static Datum
+visibility_timeout_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Datum		vt;
+
+	if (PG_ARGISNULL(argno))
+		return DirectFunctionCall3(interval_in, CStringGetDatum("30 seconds"),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	vt = PG_GETARG_DATUM(argno);
+	tm_check_interval_not_negative(vt, "visibility timeout");
+	return vt;
+}
+
+static Datum
+task_group_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *g;
+
+	if (PG_ARGISNULL(argno))
+		return (Datum) 0;
+	g = PG_GETARG_TEXT_PP(argno);
+	tm_check_name(VARDATA_ANY(g), VARSIZE_ANY_EXHDR(g), "task group id");
+	return PointerGetDatum(g);
+}
+
+/*
+ * Claim up to batch_size tasks into rsinfo's tuplestore (inside SPI). Usually one
+ * round. Rows moved to the DLQ or found blocked take places of the batch, so while a
+ * round dead-letters or parks some and the batch is not full, claim again for the rest
+ * (a parked row has left every scan; a blocked row the park found free again is
+ * deliverable in the next round; so this ends). A grouped task dead-lettered here leaves
+ * its group: the next head is woken.
+ */
+void
+tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
+				Datum visibility_timeout, Datum task_group_id, bool by_group)
+{
+	SPIPlanPtr	plan = get_dequeue_plan(by_group);
+	Datum		values[4];
+	int			lease_attno = 0;
+	int			dlq_attno = 0;
+	int			queue_attno = 0;
+	int			group_attno = 0;
+	int			id_attno = 0;
+	int			delivered = 0;
+	TmGroups	left;
+	Datum	   *blocked = palloc(sizeof(Datum) * (3 * batch_size));	/* <= 3 scans' rows */
+
+	tm_groups_init(&left);
+	values[0] = queue;
+	values[2] = visibility_timeout;
+	values[3] = task_group_id;
+	for (;;)
+	{
+		int			rc;
+		int			others = 0;
+		int			nblocked = 0;
+		uint64		i;
+
+		values[1] = Int32GetDatum(batch_size - delivered);
+		rc = tm_execute_nojit(plan, values, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "taskmill: dequeue failed: %s", SPI_result_code_string(rc));
+		if (dlq_attno == 0)
+		{
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+
+			id_attno = SPI_fnumber(desc, "id");
+			lease_attno = SPI_fnumber(desc, "lease");
+			dlq_attno = SPI_fnumber(desc, "dlq_at");
+			queue_attno = SPI_fnumber(desc, "queue_name");
+			group_attno = SPI_fnumber(desc, "task_group_id");
+			if (id_attno <= 0 || lease_attno <= 0 || dlq_attno <= 0 || queue_attno <= 0 || group_attno <= 0 ||
+				desc->natts != rsinfo->setDesc->natts)
+				elog(ERROR, "taskmill: dequeue result does not match taskmill.tasks");
+		}
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		no_lease;
+			bool		not_dlq;
+			bool		no_group;
+			Datum		group;
+
+			(void) SPI_getbinval(tup, desc, lease_attno, &no_lease);
+			(void) SPI_getbinval(tup, desc, dlq_attno, &not_dlq);
+			if (!no_lease)
+			{
+				tuplestore_puttuple(rsinfo->setResult, tup);
+				delivered++;
+				continue;
+			}
+			others++;			/* blocked, or dead-lettered */
+			if (not_dlq)
+			{
+				bool		isnull;
+
+				if (nblocked < 3 * batch_size)
+					blocked[nblocked++] = SPI_getbinval(tup, desc, id_attno, &isnull);
+				continue;
+			}
+			group = SPI_getbinval(tup, desc, group_attno, &no_group);
+			if (!no_group)
+			{
+				bool		isnull;
+
+				tm_groups_add(&left, SPI_getbinval(tup, desc, queue_attno, &isnull), group);
+			}
+		}
+		tm_groups_wake(&left);
+		if (nblocked > 0)
+			tm_park(blocked, nblocked);
+		if (others == 0 || delivered >= batch_size)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /*
@@ -114,81 +287,87 @@ tm_body_dequeue(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
-	int32		batch_size = PG_ARGISNULL(1) ? 1 : PG_GETARG_INT32(1);
-	Datum		vt;
-	bool		by_group = !PG_ARGISNULL(3);
-	Datum		values[4];
-	SPIPlanPtr	plan;
-	int			dlq_attno = 0;
-	int			delivered = 0;
-
-	if (batch_size < 1 || batch_size > TM_BATCH_SIZE_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size %d is out of range", batch_size),
-				 errdetail("batch_size must be between 1 and %d.", TM_BATCH_SIZE_MAX)));
-	if (PG_ARGISNULL(2))
-		vt = DirectFunctionCall3(interval_in, CStringGetDatum("30 seconds"),
-								 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	else
-	{
-		vt = PG_GETARG_DATUM(2);
-		tm_check_interval_not_negative(vt, "visibility timeout");
-	}
-	if (by_group)
-	{
-		text	   *g = PG_GETARG_TEXT_PP(3);
-
-		tm_check_name(VARDATA_ANY(g), VARSIZE_ANY_EXHDR(g), "task group id");
-		values[3] = PointerGetDatum(g);
-	}
-	values[0] = PointerGetDatum(queue);
-	values[2] = vt;
+	int32		batch_size = batch_size_arg(fcinfo, 1);
+	Datum		vt = visibility_timeout_arg(fcinfo, 2);
+	Datum		group = task_group_arg(fcinfo, 3);
 
 	InitMaterializedSRF(fcinfo, 0);
-
 	tm_spi_connect();
-	plan = get_dequeue_plan(by_group);
+	tm_dequeue_into(rsinfo, PointerGetDatum(queue), batch_size, vt, group, !PG_ARGISNULL(3));
+	SPI_finish();
+	return (Datum) 0;
+}
 
-	/*
-	 * Usually one round. Rows moved to the DLQ take places of the batch, so while a
-	 * round dead-letters some and the batch is not full, claim again for the rest.
-	 */
-	for (;;)
+/*
+ * taskmill.ack_dequeue(queue_name, batch_size, visibility_timeout, task_ids, leases,
+ *		results, failed_ids, failed_leases, errors, task_group_id) RETURNS SETOF taskmill.tasks
+ *
+ * A worker's round trip in one transaction: ack (task_ids[i], leases[i]) as ack_many
+ * does, nack (failed_ids[i], failed_leases[i]) with errors[i] as nack does (default
+ * backoff), then claim the next batch as dequeue does. Stale leases are skipped (the
+ * task is someone else's now); the claim still happens. One commit per batch instead of
+ * two.
+ */
+Datum
+tm_body_ack_dequeue(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
+	int32		batch_size = batch_size_arg(fcinfo, 1);
+	Datum		vt = visibility_timeout_arg(fcinfo, 2);
+	Datum		group = task_group_arg(fcinfo, 9);
+	int			nfailed = 0;
+	Datum	   *f_ids = NULL;
+	Datum	   *f_leases = NULL;
+	Datum	   *f_errors = NULL;
+	bool	   *f_errors_null = NULL;
+	ArrayType  *ids;
+	ArrayType  *leases;
+	ArrayType  *results;
+	int			acks = tm_deliveries_arg(fcinfo, 3, &ids, &leases, &results);
+
+	if (!PG_ARGISNULL(6) || !PG_ARGISNULL(7))
 	{
-		int			rc;
-		int			dlqed = 0;
-		uint64		i;
+		int			nl;
+		int			ne;
 
-		values[1] = Int32GetDatum(batch_size - delivered);
-		rc = tm_execute_nojit(plan, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "taskmill: dequeue failed: %s", SPI_result_code_string(rc));
-		if (dlq_attno == 0)
+		if (PG_ARGISNULL(6) || PG_ARGISNULL(7))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("failed_ids and failed_leases must both be given or both be NULL")));
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(6), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &f_ids, NULL, &nfailed);
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(7), UUIDOID, 16, false, TYPALIGN_CHAR,
+						  &f_leases, NULL, &nl);
+		if (nl != nfailed)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("failed_ids and failed_leases must have the same length"),
+					 errdetail("failed_ids has %d elements and failed_leases has %d.", nfailed, nl)));
+		if (!PG_ARGISNULL(8))
 		{
-			dlq_attno = SPI_fnumber(SPI_tuptable->tupdesc, "dlq_at");
-			if (dlq_attno <= 0 || SPI_tuptable->tupdesc->natts != rsinfo->setDesc->natts)
-				elog(ERROR, "taskmill: dequeue result does not match taskmill.tasks");
+			deconstruct_array(PG_GETARG_ARRAYTYPE_P(8), TEXTOID, -1, false, TYPALIGN_INT,
+							  &f_errors, &f_errors_null, &ne);
+			if (ne != nfailed)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("failed_ids and errors must have the same length"),
+						 errdetail("failed_ids has %d elements and errors has %d.", nfailed, ne)));
+			for (int i = 0; i < ne; i++)
+				if (!f_errors_null[i])
+					tm_check_error_size(f_errors[i]);
 		}
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			bool		isnull;
-
-			(void) SPI_getbinval(tup, SPI_tuptable->tupdesc, dlq_attno, &isnull);
-			if (isnull)
-			{
-				tuplestore_puttuple(rsinfo->setResult, tup);
-				delivered++;
-			}
-			else
-				dlqed++;
-		}
-		if (dlqed == 0 || delivered >= batch_size)
-			break;
-		CHECK_FOR_INTERRUPTS();
 	}
 
+	InitMaterializedSRF(fcinfo, 0);
+	tm_spi_connect();
+	if (acks > 0)
+		(void) tm_ack_deliveries(PointerGetDatum(ids), PointerGetDatum(leases),
+								 PointerGetDatum(results), results == NULL);
+	for (int i = 0; i < nfailed; i++)
+		tm_nack_delivery(f_ids[i], f_leases[i],
+						 f_errors ? f_errors[i] : (Datum) 0, f_errors == NULL || f_errors_null[i]);
+	tm_dequeue_into(rsinfo, PointerGetDatum(queue), batch_size, vt, group, !PG_ARGISNULL(9));
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -204,7 +383,7 @@ taskmill_dequeue_sql(PG_FUNCTION_ARGS)
 {
 	bool		by_group = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
 
-	PG_RETURN_TEXT_P(cstring_to_text(dequeue_sql(by_group)));
+	PG_RETURN_TEXT_P(cstring_to_text(dequeue_sql(by_group, false)));
 }
 
 PG_FUNCTION_INFO_V1(taskmill_hot_statements);
@@ -234,14 +413,16 @@ taskmill_hot_statements(PG_FUNCTION_ARGS)
 		{"enqueue_with_key", enqueue_types, tm_enqueue_sql},
 		{"enqueue_batch", batch_types, tm_enqueue_batch_plain_sql},
 		{"enqueue_batch_with_keys", batch_types, tm_enqueue_batch_sql},
-		{"dequeue", "text, int4, interval", dequeue_sql(false)},
-		{"dequeue_group", "text, int4, interval, text", dequeue_sql(true)},
+		{"dequeue", "text, int4, interval", dequeue_sql(false, false)},
+		{"dequeue_group", "text, int4, interval, text", dequeue_sql(true, false)},
 		{"ack", "int8, uuid, jsonb", tm_ack_sql},
 		{"ack_many", "int8[], uuid[], jsonb[]", tm_ack_many_sql},
 		{"nack", "int8, uuid, text, interval", tm_nack_sql},
 		{"extend_visibility", "int8, uuid, interval", tm_extend_sql},
 		{"requeue_from_dlq", "int8", tm_requeue_sql},
 		{"release", "int8[], uuid[]", tm_release_sql},
+		{"wake_group_heads", "text[], text[]", tm_wake_heads_sql},
+		{"park_group_tasks", "int8[]", tm_park_sql()},
 	};
 
 	InitMaterializedSRF(fcinfo, 0);

@@ -1,44 +1,193 @@
 /*
  * fifo.c
- *		The FIFO-group condition shared by every dequeue statement: a grouped task
- *		may be delivered only when it is its group's head, no task of its group is in
- *		flight, and this transaction wins the group's advisory lock.
+ *		FIFO groups: which delivery candidates a group blocks, and waking a group's next
+ *		head when the task that blocked it leaves.
+ *
+ * A grouped task may be delivered only when it is its group's head (first by priority
+ * DESC, id among the group's tasks outside the DLQ), no other task of its group is in
+ * flight, and this transaction wins the group's advisory lock. A candidate that fails
+ * the first two tests is "parked" by dequeue: marked waiting, which takes it out of
+ * tasks_dequeue_idx, so later dequeues do not test it again while its group is blocked
+ * (tm_park: a statement of its own, run only when a dequeue met blocked candidates,
+ * which re-checks the block under a fresh snapshot while the dequeue still holds the
+ * rows' locks).
+ * An empty dequeue of a blocked group then reads no entry of that group at all, however
+ * many of its tasks wait.
+ *
+ * Whatever removes a group's head from the group (ack, ack_many, a nack or a dequeue
+ * that dead-letters it) then wakes the group's next head (tm_wake_group_heads): one
+ * primary-key update, in a statement of its own so that it sees the removal. Park and
+ * wake cannot miss each other: if the remover commits before the park's snapshot, the
+ * park sees the group free and leaves the task; if not, the wake's update of the task
+ * waits for the parking transaction's row lock and then sees the task parked. A
+ * parked task's parked_until is TM_PARK_RECHECK ahead, the time at which dequeue looks at it
+ * again should a wake-up ever be missed (a task deleted by hand, say).
  */
 #include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
 
 #include "privileges.h"
 #include "taskmill.h"
 
 /*
- * SQL text of the condition, for a task aliased "t". The three tests run left to
- * right and stop at the first false one (one boolean expression), so the advisory
- * lock is tried only for a group head that is otherwise free: a dequeuer never holds
- * the lock of a group it does not deliver from. The lock is taskmill.try_group_lock's
- * (lock_keys.h TM_LOCK_KIND_GROUP: keyed, outside the user advisory key spaces, so no
- * other role can take it); it is released at the end of the dequeue's transaction, by
- * when the delivered head is committed as in flight and keeps the group closed by itself.
+ * SQL of "candidate c is blocked by its group": not the head, or another task of the
+ * group in flight. c has columns id, queue_name, task_group_id. Uses tasks_group_idx
+ * and tasks_group_leased_idx; only evaluated for grouped candidates.
  */
-#define FIFO_CONDITION(lock) \
-		"(t.task_group_id IS NULL OR (" \
-		"  t.id = (SELECT h.id FROM taskmill.tasks h" \
-		"          WHERE h.queue_name = t.queue_name AND h.task_group_id = t.task_group_id" \
-		"            AND h.dlq_at IS NULL" \
-		"          ORDER BY h.priority DESC, h.id LIMIT 1)" \
-		"  AND NOT EXISTS (SELECT 1 FROM taskmill.tasks f" \
-		"          WHERE f.queue_name = t.queue_name AND f.task_group_id = t.task_group_id" \
-		"            AND f.dlq_at IS NULL AND f.lease IS NOT NULL" \
-		"            AND f.visible_at > pg_catalog.now() AND f.id <> t.id)" \
-		"  AND " lock "))"
+const char *const tm_fifo_blocked_sql =
+"(c.task_group_id IS NOT NULL AND ("
+"  c.id IS DISTINCT FROM (SELECT h.id FROM taskmill.tasks h"
+"          WHERE h.queue_name = c.queue_name AND h.task_group_id = c.task_group_id"
+"            AND h.dlq_at IS NULL"
+"          ORDER BY h.priority DESC, h.id LIMIT 1)"
+"  OR EXISTS (SELECT 1 FROM taskmill.tasks f"
+"          WHERE f.queue_name = c.queue_name AND f.task_group_id = c.task_group_id"
+"            AND f.dlq_at IS NULL AND f.lease IS NOT NULL"
+"            AND f.visible_at > pg_catalog.now() AND f.id <> c.id)))";
 
 /*
- * The schema of taskmill 0.1 (until ALTER EXTENSION UPDATE) has no try_group_lock: its
- * dequeues take 0.1's user-space advisory key.
+ * SQL of "this transaction holds candidate j's group lock" (true for an ungrouped task).
+ * The lock is taskmill.try_group_lock's (lock_keys.h TM_LOCK_KIND_GROUP: keyed, outside
+ * the user advisory key spaces, so no other role can take it); it is released at the end
+ * of the dequeue's transaction, by when the delivered head is committed as in flight and
+ * keeps the group closed by itself. It serialises two dequeuers whose snapshots disagree
+ * on the group's head. The schema of taskmill 0.1 (until ALTER EXTENSION UPDATE) has no
+ * try_group_lock: its dequeues take 0.1's user-space advisory key.
  */
 const char *
-tm_fifo_condition(void)
+tm_fifo_lock_sql(void)
 {
 	if (!tm_have_group_lock_function())
-		return FIFO_CONDITION("pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext(t.queue_name),"
-							  " pg_catalog.hashtext(t.task_group_id))");
-	return FIFO_CONDITION("taskmill.try_group_lock(t.queue_name, t.task_group_id)");
+		return "(j.task_group_id IS NULL OR"
+			" pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext(j.queue_name),"
+			"                                      pg_catalog.hashtext(j.task_group_id)))";
+	return "(j.task_group_id IS NULL OR taskmill.try_group_lock(j.queue_name, j.task_group_id))";
+}
+
+/*
+ * Wake the current head of each (queue_names[i], task_group_ids[i]): back into
+ * tasks_dequeue_idx, unless it waits for a retry or a scheduled time of its own
+ * (visible_at still ahead: it is woken through tasks_waiting_idx when due).
+ */
+const char *const tm_wake_heads_sql =
+"UPDATE taskmill.tasks t SET waiting = false, parked_until = NULL"
+" WHERE t.id = ANY (ARRAY("
+"   SELECT (SELECT h.id FROM taskmill.tasks h"
+"           WHERE h.queue_name = g.queue_name AND h.task_group_id = g.task_group_id"
+"             AND h.dlq_at IS NULL"
+"           ORDER BY h.priority DESC, h.id LIMIT 1)"
+"   FROM unnest($1::text[], $2::text[]) AS g(queue_name, task_group_id)))"
+"   AND t.lease IS NULL AND t.dlq_at IS NULL"
+"   AND (NOT t.waiting OR t.visible_at <= pg_catalog.now())";
+
+/*
+ * Park candidates a dequeue found blocked ($1 ids, rows this transaction has locked):
+ * those still blocked under this statement's snapshot leave tasks_dequeue_idx.
+ */
+static const char *const park_sql_head =
+"UPDATE taskmill.tasks c SET waiting = true,"
+"    parked_until = pg_catalog.now() + interval '" TM_PARK_RECHECK "'"
+" WHERE c.id = ANY ($1) AND c.lease IS NULL AND c.dlq_at IS NULL AND ";
+
+static SPIPlanPtr wake_plan = NULL;
+static SPIPlanPtr park_plan = NULL;
+
+/* the whole park statement ($1 int8[]), for tm_park and taskmill.hot_statements() */
+char *
+tm_park_sql(void)
+{
+	return psprintf("%s%s", park_sql_head, tm_fifo_blocked_sql);
+}
+
+void
+tm_park(Datum *ids, int n)
+{
+	static const Oid argtypes[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	int			rc;
+
+	if (park_plan == NULL)
+	{
+		char	   *sql = tm_park_sql();
+
+		(void) tm_plan(&park_plan, sql, 1, argtypes);
+		pfree(sql);
+	}
+	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	rc = SPI_execute_plan(park_plan, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "taskmill: parking FIFO group tasks failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Whether taskmill.tasks has the waiting column (0.2). The library is installed before
+ * ALTER EXTENSION UPDATE runs, so it must also work on a 0.1 table: there every task
+ * is in tasks_dequeue_idx and nothing is parked. Three syscache lookups.
+ */
+bool
+tm_tasks_have_waiting(void)
+{
+	Oid			relid = get_relname_relid("tasks", get_namespace_oid("taskmill", true));
+
+	return OidIsValid(relid) && get_attnum(relid, "waiting") != InvalidAttrNumber;
+}
+
+/*
+ * Run tm_wake_heads_sql for two text[] Datums of one length (inside SPI; a new
+ * statement, so it sees what the caller's earlier statements removed).
+ */
+void
+tm_wake_group_heads(Datum queue_names, Datum task_group_ids)
+{
+	static const Oid argtypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[2] = {queue_names, task_group_ids};
+	int			rc;
+
+	if (!tm_tasks_have_waiting())
+		return;					/* a 0.1 table: nothing is parked */
+	rc = SPI_execute_plan(tm_plan(&wake_plan, tm_wake_heads_sql, 2, argtypes), values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "taskmill: waking FIFO group heads failed: %s", SPI_result_code_string(rc));
+}
+
+/* Collects the groups whose head left, to wake their next heads in one statement. */
+void
+tm_groups_init(TmGroups *g)
+{
+	g->n = 0;
+	g->cap = 0;
+	g->queues = NULL;
+	g->groups = NULL;
+}
+
+void
+tm_groups_add(TmGroups *g, Datum queue_name, Datum task_group_id)
+{
+	if (g->n == g->cap)
+	{
+		g->cap = g->cap == 0 ? 8 : g->cap * 2;
+		g->queues = g->queues ? repalloc(g->queues, sizeof(Datum) * g->cap) : palloc(sizeof(Datum) * g->cap);
+		g->groups = g->groups ? repalloc(g->groups, sizeof(Datum) * g->cap) : palloc(sizeof(Datum) * g->cap);
+	}
+	/* copied: the SPI result they come from does not outlive the next statement's */
+	g->queues[g->n] = datumCopy(queue_name, false, -1);
+	g->groups[g->n] = datumCopy(task_group_id, false, -1);
+	g->n++;
+}
+
+/* Wake the next heads of the collected groups (if any) and forget them. */
+void
+tm_groups_wake(TmGroups *g)
+{
+	if (g->n == 0)
+		return;
+	tm_wake_group_heads(PointerGetDatum(construct_array(g->queues, g->n, TEXTOID, -1, false, TYPALIGN_INT)),
+						PointerGetDatum(construct_array(g->groups, g->n, TEXTOID, -1, false, TYPALIGN_INT)));
+	g->n = 0;
 }

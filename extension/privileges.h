@@ -53,6 +53,7 @@ extern Datum tm_body_enqueue(PG_FUNCTION_ARGS);
 extern Datum tm_body_enqueue_batch(PG_FUNCTION_ARGS);
 extern Datum tm_body_enqueue_arrays(PG_FUNCTION_ARGS);
 extern Datum tm_body_dequeue(PG_FUNCTION_ARGS);
+extern Datum tm_body_ack_dequeue(PG_FUNCTION_ARGS);
 extern Datum tm_body_ack(PG_FUNCTION_ARGS);
 extern Datum tm_body_ack_many(PG_FUNCTION_ARGS);
 extern Datum tm_body_nack(PG_FUNCTION_ARGS);

@@ -36,6 +36,41 @@ AS 'MODULE_PATHNAME', 'taskmill_enqueue';
 COMMENT ON FUNCTION taskmill.enqueue(text, text, jsonb, integer, integer, timestamptz,
 	timestamptz, text, text, boolean, jsonb, boolean) IS
 	'Add a task to a queue; returns its id. NULL options take the column defaults of taskmill.tasks (scheduled_at: now()). notify: NULL = NOTIFY taskmill at commit only if a worker waits (wait_begin), true = always, false = never.';
+-- extperf (issue 12): tasks that wait (scheduled for later, waiting for a retry, parked
+-- behind their FIFO group's head) leave tasks_dequeue_idx for tasks_waiting_idx;
+-- ack_dequeue acks/nacks a batch and claims the next in one call.
+ALTER TABLE taskmill.tasks ADD COLUMN waiting boolean NOT NULL DEFAULT false;
+ALTER TABLE taskmill.tasks ADD COLUMN parked_until timestamptz;
+UPDATE taskmill.tasks SET waiting = true
+	WHERE dlq_at IS NULL AND lease IS NULL AND attempts > 0 AND visible_at > pg_catalog.now();
+DROP INDEX taskmill.tasks_dequeue_idx;
+CREATE INDEX tasks_dequeue_idx
+	ON taskmill.tasks (queue_name, priority DESC, id, visible_at)
+	WHERE dlq_at IS NULL AND lease IS NULL AND NOT waiting
+	AND (attempts > 0 OR scheduled_at <= created_at);
+CREATE INDEX tasks_waiting_idx
+	ON taskmill.tasks (queue_name, (GREATEST(visible_at, parked_until)))
+	WHERE dlq_at IS NULL AND lease IS NULL
+	AND (waiting OR (attempts = 0 AND scheduled_at > created_at));
+
+CREATE FUNCTION taskmill.ack_dequeue(
+	queue_name text,
+	batch_size integer DEFAULT 1,
+	visibility_timeout interval DEFAULT '30 seconds',
+	task_ids bigint[] DEFAULT NULL,
+	leases uuid[] DEFAULT NULL,
+	results jsonb[] DEFAULT NULL,
+	failed_ids bigint[] DEFAULT NULL,
+	failed_leases uuid[] DEFAULT NULL,
+	errors text[] DEFAULT NULL,
+	task_group_id text DEFAULT NULL)
+RETURNS SETOF taskmill.tasks
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1
+AS 'MODULE_PATHNAME', 'taskmill_ack_dequeue';
+
+COMMENT ON FUNCTION taskmill.ack_dequeue(text, integer, interval, bigint[], uuid[], jsonb[],
+	bigint[], uuid[], text[], text) IS
+	'ack_many(task_ids, leases, results), nack of each failed delivery (default backoff), then dequeue, in one call and one transaction. Stale leases are skipped.';
 
 -- ---- extsec: queue privileges, SECURITY-owner functions, keyed lock tags and channels ----
 -- (issue 10: extension/sql/15_privileges.sql, 20_queue.sql listen, 30_admin.sql and

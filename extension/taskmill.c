@@ -14,6 +14,7 @@
 
 #include "bgworker.h"
 #include "taskmill.h"
+#include "vacuum.h"
 
 PG_MODULE_MAGIC;
 
@@ -146,9 +147,14 @@ _PG_init(void)
 							   check_scheduler_databases, NULL, NULL);
 
 	define_limits();
+	taskmill_vacuum_define_gucs();
+
 	MarkGUCPrefixReserved("taskmill");
 	tm_build_enqueue_sql();
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		taskmill_register_scheduler_workers();
+		taskmill_register_vacuum_workers();
+	}
 }

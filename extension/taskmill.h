@@ -11,6 +11,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/bitmapset.h"
+#include "nodes/execnodes.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 /*
@@ -191,8 +193,37 @@ extern const char *const tm_extend_sql;
 extern const char *const tm_requeue_sql;
 extern const char *const tm_release_sql;
 
-/* fifo.c */
-extern const char *tm_fifo_condition(void);
+/* fifo.c: FIFO groups (blocked candidates, parking, waking the next head) */
+#define TM_PARK_RECHECK "10 seconds"	/* a parked task's parked_until, from now() */
+extern const char *const tm_fifo_blocked_sql;
+extern const char *tm_fifo_lock_sql(void);
+extern const char *const tm_wake_heads_sql;
+extern bool tm_tasks_have_waiting(void);
+extern void tm_wake_group_heads(Datum queue_names, Datum task_group_ids);
+extern char *tm_park_sql(void);
+extern void tm_park(Datum *ids, int n);
+
+/* groups whose head left a transaction's statements, to wake in one statement */
+typedef struct TmGroups
+{
+	int			n;
+	int			cap;
+	Datum	   *queues;			/* text */
+	Datum	   *groups;			/* text */
+} TmGroups;
+extern void tm_groups_init(TmGroups *g);
+extern void tm_groups_add(TmGroups *g, Datum queue_name, Datum task_group_id);
+extern void tm_groups_wake(TmGroups *g);
+
+/* ack.c: the ack and nack halves of ack_dequeue (inside SPI) */
+extern int	tm_deliveries_arg(FunctionCallInfo fcinfo, int argno, ArrayType **ids,
+							  ArrayType **leases, ArrayType **results);
+extern int32 tm_ack_deliveries(Datum ids, Datum leases, Datum results, bool results_null);
+extern void tm_nack_delivery(Datum id, Datum lease, Datum error, bool error_null);
+
+/* dequeue.c: claim into a materialized SRF result (inside SPI) */
+extern void tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
+							Datum visibility_timeout, Datum task_group_id, bool by_group);
 
 /* enqueue.c */
 extern void tm_notify_queue(const char *queue_name);

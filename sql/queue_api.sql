@@ -35,7 +35,7 @@ ORDER BY c.conname;
 SELECT indexrelid::regclass AS index, pg_catalog.pg_get_indexdef(indexrelid)
 FROM pg_catalog.pg_index
 WHERE indrelid IN ('taskmill.tasks'::regclass, 'taskmill.task_results'::regclass)
-ORDER BY 1::text;
+ORDER BY indexrelid::regclass::text;  -- by name (1::text was a constant: catalog order)
 
 SELECT relname, reloptions FROM pg_catalog.pg_class
 WHERE oid IN ('taskmill.tasks'::regclass, 'taskmill.task_results'::regclass)

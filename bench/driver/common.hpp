@@ -91,36 +91,53 @@ inline std::string batch_json(long from, long n, const Spec& s) {
 inline void prefill(Conn& c, const std::string& queue, long n, const Spec& s = {}, long chunk = 5000) {
   for (long i = 0; i < n; i += chunk) {
     long m = std::min(chunk, n - i);
-    c.q("SELECT count(*) FROM (SELECT taskmill.enqueue_batch($1, $2::jsonb)) s", {queue, batch_json(i, m, s)});
+    c.exec("SELECT count(*) FROM (SELECT taskmill.enqueue_batch($1, $2::jsonb)) s", {queue, batch_json(i, m, s)});
   }
 }
 
 inline long long pending(Conn& c, const std::string& queue) {
-  return std::stoll(c.scalar("SELECT count(*) FROM taskmill.tasks WHERE queue_name = $1 AND dlq_at IS NULL", {queue}));
+  return std::stoll(scalar_text(c, "SELECT count(*) FROM taskmill.tasks WHERE queue_name = $1 AND dlq_at IS NULL", {queue}));
 }
 
 inline void reset_tables(Conn& c) {
-  c.exec("TRUNCATE taskmill.tasks, taskmill.task_results");
-  c.exec("VACUUM ANALYZE taskmill.tasks");
-  c.exec("VACUUM ANALYZE taskmill.task_results");
+  c.script("TRUNCATE taskmill.tasks, taskmill.task_results");
+  c.script("VACUUM ANALYZE taskmill.tasks");
+  c.script("VACUUM ANALYZE taskmill.task_results");
+}
+
+// An array literal of plain elements (ids, uuids: nothing to quote).
+inline std::string array_literal(const std::vector<std::string>& v) {
+  std::string a = "{";
+  for (size_t k = 0; k < v.size(); ++k) {
+    if (k) a += ',';
+    a += v[k];
+  }
+  return a + '}';
 }
 
 // Ack a set of delivered tasks in one round trip and one transaction.
 inline long ack_all(Conn& c, const std::vector<std::string>& ids, const std::vector<std::string>& leases) {
   if (ids.empty()) return 0;
-  std::string a = "{", b = "{";
-  for (size_t k = 0; k < ids.size(); ++k) {
-    if (k) {
-      a += ',';
-      b += ',';
-    }
-    a += ids[k];
-    b += leases[k];
-  }
-  a += '}';
-  b += '}';
-  c.qp("ack_all", {a, b});
+  c.exec_prepared("ack_all", {array_literal(ids), array_literal(leases)});
   return (long)ids.size();
+}
+
+// The combined call: ack the previous batch (none: NULL) and claim the next, one
+// transaction. Prepared as "ack_deq" ($1 queue, $2 batch, $3 ids, $4 leases).
+inline void prepare_ack_dequeue(Conn& c, const std::string& visibility = "60 s") {
+  c.prepare("ack_deq",
+            "SELECT id, lease FROM taskmill.ack_dequeue($1, $2::int, '" + visibility +
+                "'::interval, $3::bigint[], $4::uuid[])",
+            4);
+}
+inline Res ack_dequeue(Conn& c, const std::string& queue, long batch, const std::vector<std::string>& ids,
+                       const std::vector<std::string>& leases) {
+  std::optional<std::string> a, b;
+  if (!ids.empty()) {
+    a = array_literal(ids);
+    b = array_literal(leases);
+  }
+  return c.exec_prepared("ack_deq", {queue, std::to_string(batch), a, b});
 }
 inline void prepare_ack_all(Conn& c, bool ack_many) {
   if (ack_many)
@@ -131,7 +148,7 @@ inline void prepare_ack_all(Conn& c, bool ack_many) {
               2);
 }
 inline bool has_function(Conn& c, const std::string& name) {
-  return c.scalar("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+  return scalar_text(c, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
                   "WHERE n.nspname = 'taskmill' AND p.proname = $1",
                   {name}) != "0";
 }

@@ -27,7 +27,7 @@ void wl_enqueue_single_libpq(const Opts& o) {
       for (;;) {
         long k = next++;
         if (k >= n) return;
-        conns[i]->qp("enq", {queue, std::string("noop"), "{\"i\":" + std::to_string(k) + "}"});
+        conns[i]->exec_prepared("enq", {queue, std::string("noop"), "{\"i\":" + std::to_string(k) + "}"});
       }
     });
   for (auto& t : th) t.join();
@@ -47,7 +47,7 @@ void wl_enqueue_batch_libpq(const Opts& o) {
   auto t0 = SteadyClock::now();
   for (long i = 0; i < n; i += batch) {
     long m = std::min(batch, n - i);
-    c.qp("enqb", {queue, batch_json(i, m, Spec{})});
+    c.exec_prepared("enqb", {queue, batch_json(i, m, Spec{})});
   }
   double s = secs_since(t0);
   emit({{"workload", "enqueue_batch"}, {"impl", "libpq"}, {"clients", 1}, {"n", n}, {"batch", batch}, {"seconds", r3(s)},
@@ -67,8 +67,8 @@ void wl_dequeue(const Opts& o) {
     Conn c(o.conninfo());
     reset_tables(c);
     prefill(c, queue, n);
-    c.exec("VACUUM ANALYZE taskmill.tasks");
-    c.exec("CHECKPOINT");
+    c.script("VACUUM ANALYZE taskmill.tasks");
+    c.script("CHECKPOINT");
   }
   bool ack_many = false;
   {
@@ -90,7 +90,7 @@ void wl_dequeue(const Opts& o) {
       std::vector<std::string> ids, leases;
       for (;;) {
         auto a = SteadyClock::now();
-        Res r = conns[i]->qp("deq", {queue, std::to_string(batch), std::string("1 hour")});
+        Res r = conns[i]->exec_prepared("deq", {queue, std::to_string(batch), std::string("1 hour")});
         lat[i].push_back(ms_between(a, SteadyClock::now()));
         if (r.rows() == 0) return;
         got += r.rows();
@@ -120,18 +120,18 @@ void wl_dequeue(const Opts& o) {
 // ---------------------------------------------------------------- dequeue time by depth
 static void measure_depth(Conn& c, const std::string& queue, long depth, const std::string& variant, long ops,
                           bool ack_many) {
-  c.exec("VACUUM ANALYZE taskmill.tasks");
-  c.exec("CHECKPOINT");
+  c.script("VACUUM ANALYZE taskmill.tasks");
+  c.script("CHECKPOINT");
   std::vector<double> lat;
   lat.reserve(ops);
   // warm-up: a few calls so the saved plans exist
   for (int w = 0; w < 5; ++w) {
-    Res r = c.qp("deq1", {queue});
+    Res r = c.exec_prepared("deq1", {queue});
     if (r.rows()) ack_all(c, {r.str(0, 0)}, {r.str(0, 1)});
   }
   for (long k = 0; k < ops; ++k) {
     auto a = SteadyClock::now();
-    Res r = c.qp("deq1", {queue});
+    Res r = c.exec_prepared("deq1", {queue});
     lat.push_back(ms_between(a, SteadyClock::now()));
     if (r.rows() == 0) break;
     ack_all(c, {r.str(0, 0)}, {r.str(0, 1)});
@@ -169,7 +169,7 @@ void wl_depth(const Opts& o) {
   {
     reset_tables(c);
     prefill(c, queue, side, Spec{}, 10000);
-    for (long k = 0; k < side; k += 1000) c.q("SELECT count(*) FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
+    for (long k = 0; k < side; k += 1000) c.exec("SELECT count(*) FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
     prefill(c, queue, side_depth + ops + 5, Spec{}, 10000);
     measure_depth(c, queue, side_depth, "plus_in_flight_" + std::to_string(side), ops, ack_many);
   }
@@ -180,7 +180,7 @@ void wl_depth(const Opts& o) {
     s.max_attempts = 1;
     prefill(c, queue, side, s, 10000);
     for (long k = 0; k < side; k += 1000) {
-      Res r = c.q("SELECT id, lease FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
+      Res r = c.exec("SELECT id, lease FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
       std::string a = "{", b = "{";
       for (int i = 0; i < r.rows(); ++i) {
         if (i) a += ',', b += ',';
@@ -188,9 +188,9 @@ void wl_depth(const Opts& o) {
         b += r.str(i, 1);
       }
       a += '}', b += '}';
-      c.q("SELECT count(taskmill.nack(x.id, x.lease, 'bench')) FROM unnest($1::bigint[], $2::uuid[]) x(id, lease)", {a, b});
+      c.exec("SELECT count(taskmill.nack(x.id, x.lease, 'bench')) FROM unnest($1::bigint[], $2::uuid[]) x(id, lease)", {a, b});
     }
-    logf("dlq now " + c.scalar("SELECT count(*) FROM taskmill.tasks WHERE dlq_at IS NOT NULL"));
+    logf("dlq now " + scalar_text(c, "SELECT count(*) FROM taskmill.tasks WHERE dlq_at IS NOT NULL"));
     prefill(c, queue, side_depth + ops + 5, Spec{}, 10000);
     measure_depth(c, queue, side_depth, "plus_dlq_" + std::to_string(side), ops, ack_many);
   }
@@ -199,7 +199,7 @@ void wl_depth(const Opts& o) {
     reset_tables(c);
     prefill(c, queue, side, Spec{}, 10000);
     for (long k = 0; k < side; k += 1000) {
-      Res r = c.q("SELECT id, lease FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
+      Res r = c.exec("SELECT id, lease FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
       std::string a = "{", b = "{";
       for (int i = 0; i < r.rows(); ++i) {
         if (i) a += ',', b += ',';
@@ -207,11 +207,33 @@ void wl_depth(const Opts& o) {
         b += r.str(i, 1);
       }
       a += '}', b += '}';
-      c.q("SELECT count(taskmill.nack(x.id, x.lease, 'bench', '1 hour'::interval)) FROM unnest($1::bigint[], $2::uuid[]) x(id, lease)",
+      c.exec("SELECT count(taskmill.nack(x.id, x.lease, 'bench', '1 hour'::interval)) FROM unnest($1::bigint[], $2::uuid[]) x(id, lease)",
           {a, b});
     }
     prefill(c, queue, side_depth + ops + 5, Spec{}, 10000);
     measure_depth(c, queue, side_depth, "plus_retrying_" + std::to_string(side), ops, ack_many);
+  }
+  // side_depth available beside `waiting` waiting for a retry (claimed and nacked with a
+  // 1-hour delay, 10k per statement), then beside `waiting` scheduled for an hour later
+  // (issue 12: dequeue cost independent of how many wait)
+  const long waiting = o.num("waiting", 0);
+  if (waiting > 0) {
+    reset_tables(c);
+    prefill(c, queue, waiting, Spec{}, 10000);
+    for (long k = 0; k < waiting; k += 10000)
+      c.exec("SELECT count(taskmill.nack(d.id, d.lease, 'bench', '1 hour'::interval)) "
+          "FROM taskmill.dequeue($1, 10000, '1 hour'::interval) d",
+          {queue});
+    prefill(c, queue, side_depth + ops + 5, Spec{}, 10000);
+    measure_depth(c, queue, side_depth, "plus_retrying_" + std::to_string(waiting), ops, ack_many);
+
+    reset_tables(c);
+    for (long k = 0; k < waiting; k += 10000)
+      c.exec("SELECT count(*) FROM (SELECT taskmill.enqueue_arrays($1, array_fill('noop'::text, ARRAY[$2::int]), "
+          "scheduled_ats => array_fill(now() + interval '1 hour', ARRAY[$2::int]))) s",
+          {queue, std::to_string(std::min(10000L, waiting - k))});
+    prefill(c, queue, side_depth + ops + 5, Spec{}, 10000);
+    measure_depth(c, queue, side_depth, "plus_scheduled_" + std::to_string(waiting), ops, ack_many);
   }
   reset_tables(c);
 }
@@ -230,12 +252,12 @@ void wl_explain(const Opts& o) {
   Spec g;
   g.groups = 100;
   prefill(c, queue + "_fifo", 10000, g, 10000);
-  c.exec("VACUUM ANALYZE taskmill.tasks");
+  c.script("VACUUM ANALYZE taskmill.tasks");
   bool ack_many = has_function(c, "ack_many");
   std::vector<std::string> notices;
-  c.on_notice = [&](const char* m) { notices.emplace_back(m); };
-  c.exec("LOAD 'auto_explain'");
-  c.exec("SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on; SET auto_explain.log_buffers = on;"
+  c.on_notice([&](const char* m) { notices.emplace_back(m); });
+  c.script("LOAD 'auto_explain'");
+  c.script("SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on; SET auto_explain.log_buffers = on;"
          "SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice;"
          "SET auto_explain.log_timing = on; SET client_min_messages = notice");
   Json out = Json::array();
@@ -246,7 +268,7 @@ void wl_explain(const Opts& o) {
     int reps = (int)o.num("reps", 6);
     for (int i = 0; i < reps; ++i) {
       notices.clear();
-      r = c.q(sql, p);
+      r = c.exec(sql, p);
     }
     std::set<std::string> nodes;
     bool seq = false;
@@ -292,7 +314,7 @@ void wl_explain(const Opts& o) {
         "SELECT taskmill.ack_many(array_agg(d.id), array_agg(d.lease)) FROM taskmill.dequeue($1, 100, '1 hour'::interval) d",
         {queue});
   if (has_function(c, "queue_stats")) run("queue_stats", "SELECT * FROM taskmill.queue_stats($1)", {queue});
-  c.on_notice = nullptr;
+  c.on_notice(nullptr);
   bool any_seq = false;
   for (auto& e : out) any_seq = any_seq || e["seq_scan"].get<bool>();
   emit({{"workload", "explain"}, {"depth", depth}, {"any_seq_scan", any_seq}, {"statements", out}});
@@ -313,15 +335,18 @@ void wl_fifo(const Opts& o) {
   const int workers = (int)o.num("workers", 4);
   const long batch = o.num("batch", 10);
   const long empty_sleep_us = o.num("empty-sleep-us", 1000);
+  // combined: one ack_dequeue call per round (acks the previous batch, claims the next:
+  // one transaction per batch); else dequeue then ack_many (two)
+  const bool combined = o.flag("combined");
   const std::string queue = o.queue();
   {
     Conn c(o.conninfo());
     reset_tables(c);
     Spec s;
-    s.groups = groups;
+    s.groups = groups;  // 0: ungrouped, the same loop's non-FIFO reference
     prefill(c, queue, n, s, 5000);
-    c.exec("VACUUM ANALYZE taskmill.tasks");
-    c.exec("CHECKPOINT");
+    c.script("VACUUM ANALYZE taskmill.tasks");
+    c.script("CHECKPOINT");
   }
   bool ack_many;
   {
@@ -337,6 +362,7 @@ void wl_fifo(const Opts& o) {
     conns.push_back(std::make_unique<Conn>(ci));
     conns.back()->prepare("deq", "SELECT id, lease FROM taskmill.dequeue($1, $2::int, '1 hour'::interval)", 2);
     prepare_ack_all(*conns.back(), ack_many);
+    if (combined) prepare_ack_dequeue(*conns.back(), "1 hour");
   }
   // sampler: how many of the workers' backends wait on a lock, every 5 ms
   long samples = 0, waiting = 0, active = 0;
@@ -348,7 +374,7 @@ void wl_fifo(const Opts& o) {
               "WHERE application_name = 'tm-bench-fifo' AND state = 'active' GROUP BY 1",
               0);
     while (!stop) {
-      Res r = s.qp("w");
+      Res r = s.exec_prepared("w");
       ++samples;
       for (int k = 0; k < r.rows(); ++k) {
         long cnt = r.i64(k, 1);
@@ -366,9 +392,15 @@ void wl_fifo(const Opts& o) {
       std::vector<std::string> ids, leases;
       while (done < n) {
         auto a = SteadyClock::now();
-        Res r = conns[i]->qp("deq", {queue, std::to_string(batch)});
+        Res r = combined ? ack_dequeue(*conns[i], queue, batch, ids, leases)
+                         : conns[i]->exec_prepared("deq", {queue, std::to_string(batch)});
         lat[i].push_back(ms_between(a, SteadyClock::now()));
         ++calls;
+        if (combined) {
+          done += (long)ids.size();  // acked by this call
+          ids.clear();
+          leases.clear();
+        }
         if (r.rows() == 0) {
           ++empty;  // the group's head is in flight elsewhere: poll again after a short pause
           std::this_thread::sleep_for(std::chrono::microseconds(empty_sleep_us));
@@ -380,9 +412,12 @@ void wl_fifo(const Opts& o) {
           ids.push_back(r.str(k, 0));
           leases.push_back(r.str(k, 1));
         }
-        ack_all(*conns[i], ids, leases);
-        done += r.rows();
+        if (!combined) {
+          ack_all(*conns[i], ids, leases);
+          done += r.rows();
+        }
       }
+      if (combined && !ids.empty()) done += (long)ack_all(*conns[i], ids, leases);
     });
   for (auto& t : th) t.join();
   double s = secs_since(t0);
@@ -393,12 +428,16 @@ void wl_fifo(const Opts& o) {
   Json ev = Json::object();
   for (auto& [k, v] : events) ev[k] = v;
   emit({{"workload", "fifo"}, {"impl", "libpq"}, {"groups", groups}, {"workers", workers}, {"batch", batch}, {"n", n},
+        {"combined", combined},
         {"seconds", r3(s)}, {"jobs_per_s", std::lround(n / s)}, {"dequeue_calls", calls.load()},
         {"empty_dequeues", empty.load()}, {"dequeue_p50_ms", r3(pct(all, 50))}, {"dequeue_p99_ms", r3(pct(all, 99))},
         {"lock_wait_fraction", samples ? r3((double)waiting / (double)(samples * workers)) : 0.0},
         {"active_backends_avg", samples ? r3((double)active / (double)samples) : 0.0}, {"wait_events", ev},
-        {"settings", "libpq loops: dequeue(q, batch) then ack in one statement; empty poll retried after "
-                     "empty_sleep_us; pg_stat_activity sampled every 5 ms"}, {"empty_sleep_us", empty_sleep_us}});
+        {"settings", std::string(combined ? "libpq loops: ack_dequeue(q, batch, previous batch's ids and leases), one "
+                                            "transaction per batch"
+                                          : "libpq loops: dequeue(q, batch) then ack in one statement") +
+                         "; empty poll retried after empty_sleep_us; pg_stat_activity sampled every 5 ms"},
+        {"empty_sleep_us", empty_sleep_us}});
 }
 
 }  // namespace bench

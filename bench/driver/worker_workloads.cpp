@@ -59,14 +59,39 @@ class Consumers {
       Conn c(o.conninfo());
       ack_many = has_function(c, "ack_many");
     }
+    const bool combined = o.flag("combined");
     for (int w = 0; w < workers * concurrency; ++w) {
       auto conn = std::make_shared<Conn>(o.conninfo());
       conn->prepare("deq", "SELECT id, lease FROM taskmill.dequeue($1, $2::int, '60 s'::interval)", 2);
       prepare_ack_all(*conn, ack_many);
+      if (combined) {
+        // one call per batch: ack_dequeue acks the previous batch and claims the next
+        prepare_ack_dequeue(*conn);
+        threads_.emplace_back([this, conn, queue, batch, poll, on_task] {
+          std::vector<std::string> ids, leases;
+          while (!stop_) {
+            Res r = ack_dequeue(*conn, queue, batch, ids, leases);
+            ids.clear();
+            leases.clear();
+            if (r.rows() == 0) {
+              std::unique_lock<std::mutex> l(m_);
+              cv_.wait_for(l, poll, [this] { return stop_.load(); });
+              continue;
+            }
+            for (int k = 0; k < r.rows(); ++k) {
+              on_task();
+              ids.push_back(r.str(k, 0));
+              leases.push_back(r.str(k, 1));
+            }
+          }
+          ack_all(*conn, ids, leases);
+        });
+        continue;
+      }
       threads_.emplace_back([this, conn, queue, batch, poll, on_task] {
         std::vector<std::string> ids, leases;
         while (!stop_) {
-          Res r = conn->qp("deq", {queue, std::to_string(batch)});
+          Res r = conn->exec_prepared("deq", {queue, std::to_string(batch)});
           if (r.rows() == 0) {
             std::unique_lock<std::mutex> l(m_);
             cv_.wait_for(l, poll, [this] { return stop_.load(); });
@@ -175,8 +200,8 @@ void wl_process(const Opts& o) {
     Spec s;
     s.ephemeral = eph;
     prefill(c, queue, n, s, 5000);
-    c.exec("VACUUM ANALYZE taskmill.tasks");
-    c.exec("CHECKPOINT");
+    c.script("VACUUM ANALYZE taskmill.tasks");
+    c.script("CHECKPOINT");
   }
   std::atomic<long> count{0};
   std::atomic<bool> started{false};
@@ -201,8 +226,9 @@ void wl_process(const Opts& o) {
   double s = secs_since(t0);
   bool timed_out = SteadyClock::now() >= deadline;
   cons.stop();
-  long results = std::stol(mon.scalar("SELECT count(*) FROM taskmill.task_results"));
+  long results = std::stol(scalar_text(mon, "SELECT count(*) FROM taskmill.task_results"));
   Json j = {{"workload", eph ? "process_ephemeral" : "process"}, {"impl", cons.impl()}, {"n", n}, {"workers", workers},
+            {"combined", o.flag("combined")},
             {"concurrency", conc}, {"batch", batch}, {"ephemeral", eph}, {"handled", count.load()},
             {"result_rows", results}, {"curve", o.get("curve", "no")}, {"seconds", r3(s)}, {"jobs_per_s", std::lround(n / s)},
             {"settings", {{"workers", workers}, {"concurrency", conc}, {"batch_size", batch}}}};
@@ -239,7 +265,7 @@ void wl_latency(const Opts& o) {
     // libpq: LISTEN, wait on the socket, dequeue on a notification or after `poll`
     listener = std::thread([&] {
       Conn c(o.conninfo());
-      c.exec("LISTEN \"" + channel + "\"");
+      c.script("LISTEN \"" + channel + "\"");
       c.prepare("deq", "SELECT id, lease FROM taskmill.dequeue($1, 1, '60 s'::interval)", 1);
       bool ack_many = has_function(c, "ack_many");
       prepare_ack_all(c, ack_many);
@@ -248,17 +274,17 @@ void wl_latency(const Opts& o) {
       int fd = PQsocket(c.native());
       while (!stop) {
         for (;;) {
-          Res r = c.qp("deq", {queue});
+          Res r = c.exec_prepared("deq", {queue});
           if (r.rows() == 0) break;
           on_start();
           ack_all(c, {r.str(0, 0)}, {r.str(0, 1)});
         }
         if (waiter) {
-          c.q("SELECT taskmill.wait_begin($1)", {queue});
+          c.exec("SELECT taskmill.wait_begin($1)", {queue});
           // anything committed before the lock was taken: look once more
-          Res r = c.qp("deq", {queue});
+          Res r = c.exec_prepared("deq", {queue});
           if (r.rows() > 0) {
-            c.q("SELECT taskmill.wait_end($1)", {queue});
+            c.exec("SELECT taskmill.wait_end($1)", {queue});
             on_start();
             ack_all(c, {r.str(0, 0)}, {r.str(0, 1)});
             continue;
@@ -268,7 +294,7 @@ void wl_latency(const Opts& o) {
         ::poll(&p, 1, 100);
         PQconsumeInput(c.native());
         while (PGnotify* nf = PQnotifies(c.native())) PQfreemem(nf);
-        if (waiter) c.q("SELECT taskmill.wait_end($1)", {queue});
+        if (waiter) c.exec("SELECT taskmill.wait_end($1)", {queue});
       }
     });
   }
@@ -284,7 +310,7 @@ void wl_latency(const Opts& o) {
       started.reset();
     }
     auto tcall = SteadyClock::now();
-    prod.qp("enq", {queue, "{\"i\":" + std::to_string(i) + "}"});
+    prod.exec_prepared("enq", {queue, "{\"i\":" + std::to_string(i) + "}"});
     auto tcommit = SteadyClock::now();
     std::unique_lock<std::mutex> l(m);
     if (!cv.wait_for(l, std::chrono::seconds(10), [&] { return started.has_value(); })) {
@@ -335,7 +361,7 @@ void wl_soak(const Opts& o) {
     auto next = SteadyClock::now();
     long i = 0;
     while (!stop) {
-      c.qp("enqb", {queue, batch_json(i, per, Spec{})});
+      c.exec_prepared("enqb", {queue, batch_json(i, per, Spec{})});
       i += per;
       produced += per;
       next += std::chrono::duration_cast<SteadyClock::duration>(period);
@@ -354,11 +380,11 @@ void wl_soak(const Opts& o) {
     long p = processed.load();
     double dt = std::chrono::duration<double>(now - last_t).count();
     // keep 30 s of results: a retention job, as a deployment would run
-    mon.q("DELETE FROM taskmill.task_results WHERE completed_at < now() - interval '30 seconds'");
-    Res r = mon.q(
+    mon.exec("DELETE FROM taskmill.task_results WHERE completed_at < now() - interval '30 seconds'");
+    Res r = mon.exec(
         "SELECT pg_relation_size('taskmill.tasks'), pg_indexes_size('taskmill.tasks'), "
         "pg_total_relation_size('taskmill.task_results'), s.n_live_tup, s.n_dead_tup, s.autovacuum_count, "
-        "(SELECT count(*) FROM taskmill.tasks WHERE queue_name = $1) "
+        "(SELECT count(*) FROM taskmill.tasks WHERE queue_name = $1), s.vacuum_count "
         "FROM pg_stat_user_tables s WHERE s.relid = 'taskmill.tasks'::regclass",
         {queue});
     Json pt = {{"t_s", r3(std::chrono::duration<double>(now - t0).count())},
@@ -369,7 +395,8 @@ void wl_soak(const Opts& o) {
                {"live_tup", r.i64(0, 3)},
                {"dead_tup", r.i64(0, 4)},
                {"autovacuum_count", r.i64(0, 5)},
-               {"backlog", r.i64(0, 6)}};
+               {"backlog", r.i64(0, 6)},
+               {"vacuum_count", r.i64(0, 7)}};
     logf("soak " + pt.dump());
     series.push_back(pt);
     last_processed = p;
@@ -379,7 +406,12 @@ void wl_soak(const Opts& o) {
   producer.join();
   cons.stop();
   double s = secs_since(t0);
-  emit({{"workload", "soak"}, {"impl", cons.impl()}, {"minutes", minutes}, {"target_rate", rate}, {"workers", workers},
+  // the extension's vacuum background worker (preloaded taskmill, this database listed)
+  std::string vacuum_worker = scalar_text(mon, 
+      "SELECT coalesce((SELECT 'interval ' || current_setting('taskmill.vacuum_interval', true) || ', threshold ' || "
+      "current_setting('taskmill.vacuum_threshold', true) FROM pg_stat_activity "
+      "WHERE backend_type = 'taskmill vacuum' AND datname = current_database() LIMIT 1), 'none')");
+  emit({{"workload", "soak"}, {"vacuum_worker", vacuum_worker}, {"impl", cons.impl()}, {"minutes", minutes}, {"target_rate", rate}, {"workers", workers},
         {"concurrency", conc}, {"batch", batch}, {"produced", produced.load()}, {"processed", processed.load()}, {"seconds", r3(s)},
         {"jobs_per_s", std::lround(processed / s)}, {"series", series},
         {"settings", "producer enqueue_batch of 100 at target_rate; consumers drain; results older than 30 s deleted each interval"}});

@@ -98,6 +98,25 @@ AS 'MODULE_PATHNAME', 'taskmill_dequeue';
 COMMENT ON FUNCTION taskmill.dequeue(text, integer, interval, text) IS
 	'Claim up to batch_size available tasks (priority DESC, id), each with a fresh lease.';
 
+CREATE FUNCTION taskmill.ack_dequeue(
+	queue_name text,
+	batch_size integer DEFAULT 1,
+	visibility_timeout interval DEFAULT '30 seconds',
+	task_ids bigint[] DEFAULT NULL,
+	leases uuid[] DEFAULT NULL,
+	results jsonb[] DEFAULT NULL,
+	failed_ids bigint[] DEFAULT NULL,
+	failed_leases uuid[] DEFAULT NULL,
+	errors text[] DEFAULT NULL,
+	task_group_id text DEFAULT NULL)
+RETURNS SETOF taskmill.tasks
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1
+AS 'MODULE_PATHNAME', 'taskmill_ack_dequeue';
+
+COMMENT ON FUNCTION taskmill.ack_dequeue(text, integer, interval, bigint[], uuid[], jsonb[],
+	bigint[], uuid[], text[], text) IS
+	'ack_many(task_ids, leases, results), nack of each failed delivery (default backoff), then dequeue, in one call and one transaction. Stale leases are skipped.';
+
 CREATE FUNCTION taskmill.ack(task_id bigint, lease uuid, result jsonb DEFAULT NULL)
 RETURNS boolean
 LANGUAGE C VOLATILE PARALLEL UNSAFE

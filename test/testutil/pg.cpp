@@ -33,23 +33,54 @@ PgConn::PgConn(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str()
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
     throw std::runtime_error("testutil: cannot connect (" + conninfo +
                              "): " + (conn_ ? PQerrorMessage(conn_.get()) : "out of memory"));
-  // Quiet NOTICEs (e.g. "extension already exists") so test output stays readable.
-  PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
+  // NOTICEs are dropped (e.g. "extension already exists", so test output stays readable)
+  // unless on_notice() names a handler.
+  PQsetNoticeProcessor(
+      conn_.get(),
+      [](void* fn, const char* msg) {
+        auto* f = static_cast<std::function<void(const char*)>*>(fn);
+        if (*f) (*f)(msg);
+      },
+      notice_.get());
 }
 
-PgResult PgConn::exec(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  PGresult* r = PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0);
+PgResult PgConn::checked(PGresult* r, const std::string& what) {
   PgResult res(r);
   auto st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    throw PgError("testutil: " + sql + ": " + PQerrorMessage(conn_.get()), state ? state : "");
+    throw PgError("testutil: " + what + ": " + PQerrorMessage(conn_.get()), state ? state : "");
   }
   return res;
+}
+
+namespace {
+std::vector<const char*> param_values(const std::vector<std::optional<std::string>>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+}  // namespace
+
+PgResult PgConn::exec(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  auto values = param_values(params);
+  return checked(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                              nullptr, nullptr, 0),
+                 sql);
+}
+
+PgResult PgConn::script(const std::string& sql) { return checked(PQexec(conn_.get(), sql.c_str()), sql); }
+
+void PgConn::prepare(const std::string& name, const std::string& sql, int nparams) {
+  checked(PQprepare(conn_.get(), name.c_str(), sql.c_str(), nparams, nullptr), sql);
+}
+
+PgResult PgConn::exec_prepared(const std::string& name, const std::vector<std::optional<std::string>>& params) {
+  auto values = param_values(params);
+  return checked(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                                nullptr, 0),
+                 name);
 }
 
 int64_t PgConn::scalar_i64(const std::string& sql, const std::vector<std::optional<std::string>>& params) {

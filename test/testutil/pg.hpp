@@ -1,12 +1,16 @@
 // Raw libpq access for test assertions and setup, independent of the library under test:
 // a test checks the database with its own connection, never through taskmill's client.
+// The benchmark driver (bench/driver) uses the same wrapper for its SQL-level workloads:
+// one libpq wrapper in the tree.
 #pragma once
 
 #include <libpq-fe.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +26,11 @@ class PgResult {
   int cols() const { return res_ ? PQnfields(res_.get()) : 0; }
   std::optional<std::string> get(int row, int col) const;
   std::optional<std::string> get(int row, const char* col) const;
+  // By column number (the benchmark's hot loops; no name lookup): text, and whether NULL.
+  bool null(int row, int col) const { return PQgetisnull(res_.get(), row, col); }
+  std::string str(int row, int col) const { return PQgetvalue(res_.get(), row, col); }
+  long long i64(int row, int col) const { return std::stoll(PQgetvalue(res_.get(), row, col)); }
+  double f64(int row, int col) const { return std::stod(PQgetvalue(res_.get(), row, col)); }
   bool is_null(int row, const char* col) const { return !get(row, col).has_value(); }
   std::string str(int row, const char* col) const;   // throws if NULL
   int64_t i64(int row, const char* col) const;        // throws if NULL
@@ -46,6 +55,13 @@ class PgConn {
   explicit PgConn(const std::string& conninfo);
   PgConn(PgConn&&) = default;
   PgResult exec(const std::string& sql, const std::vector<std::optional<std::string>>& params = {});
+  // Simple-protocol exec of a script (may hold several statements).
+  PgResult script(const std::string& sql);
+  // A named prepared statement and its execution (text parameters, nullopt = NULL).
+  void prepare(const std::string& name, const std::string& sql, int nparams);
+  PgResult exec_prepared(const std::string& name, const std::vector<std::optional<std::string>>& params = {});
+  // Where NOTICEs go (nullptr: dropped, the default).
+  void on_notice(std::function<void(const char*)> fn) { *notice_ = std::move(fn); }
   // Convenience: first column of first row, as int64 / string / optional string.
   int64_t scalar_i64(const std::string& sql, const std::vector<std::optional<std::string>>& params = {});
   std::optional<std::string> scalar(const std::string& sql,
@@ -53,7 +69,10 @@ class PgConn {
   PGconn* native() const { return conn_.get(); }
 
  private:
+  PgResult checked(PGresult* r, const std::string& what);
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  // on the heap so that its address, given to libpq, survives a move of the PgConn
+  std::unique_ptr<std::function<void(const char*)>> notice_ = std::make_unique<std::function<void(const char*)>>();
 };
 
 // Conversions between the database's timestamps and C++ time points (microseconds, the
