@@ -242,6 +242,11 @@ if [ "$PEERS" = 1 ]; then
 	N=$N PGBENCH_T=$PGBENCH_T PGBENCH_CLIENTS="1 4" PREFILL_SINGLE=${PREFILL_SINGLE:-100000} \
 		PREFILL_BATCH=${PREFILL_BATCH:-700000} RESULTS="$PEER" \
 		"$PEERS_DIR/run.sh" >/dev/null || log "peers run.sh failed (partial results kept)"
+	if want fifo; then
+		log "peers: Graphile Worker named queues (fifo: 1 queue x 1 and 4 workers, 1000 queues x 4)"
+		N=$N FIFO_HOT_N=$((N / 10 > 50 ? N / 10 : 50)) ONLY=gw WORKLOADS=fifo RESULTS="$PEER" \
+			"$PEERS_DIR/run.sh" >/dev/null || log "peers fifo run failed"
+	fi
 	if want process && [ "$PROCESS_N" != "$N" ]; then
 		log "peers: process at N=$PROCESS_N"
 		N=$PROCESS_N ONLY=gw,boss WORKLOADS=process RESULTS="$PEER" \

@@ -152,6 +152,53 @@ async function gw() {
     }
     const best = results.reduce((a, b) => (b.jobs_per_s > a.jobs_per_s ? b : a));
     emit({ ...base, n: N, seconds: best.seconds, jobs_per_s: best.jobs_per_s, settings: best.settings, tried: results });
+  } else if (workload === "fifo") {
+    // Named queues: jobs of one queueName run one at a time, in order (Graphile Worker's
+    // serial queues, the peer of taskmill's FIFO groups). FIFO_GROUPS queue names, jobs
+    // spread round-robin; one runner with concurrency = clients ("workers"). Time from the
+    // first job's start until every job is done, as process measures it.
+    // A worker that finishes a job of a named queue finds the queue still locked until the
+    // completion lands, then waits for its next poll: the poll interval bounds a hot
+    // queue: 10 ms by default (at the usual 2 s, 200 jobs of one queue took 362 s here);
+    // GW_FIFO_SETTINGS tries others, the best is reported.
+    const groups = parseInt(process.env.FIFO_GROUPS || "1", 10);
+    const settingsList = JSON.parse(process.env.GW_FIFO_SETTINGS || JSON.stringify([{ pollInterval: 10 }]));
+    const results = [];
+    for (const st of settingsList) {
+      await pool.query("delete from graphile_worker._private_jobs");
+      for (let i = 0; i < N; i += BATCH) {
+        const n = Math.min(BATCH, N - i);
+        await utils.addJobs(
+          Array.from({ length: n }, (_, k) => ({ identifier: "noop", payload: { i: i + k }, queueName: "g" + ((i + k) % groups) })),
+        );
+      }
+      await pool.query("vacuum analyze graphile_worker._private_jobs");
+      await pool.query("checkpoint");
+      let count = 0;
+      let t0 = null;
+      const runner = await run({
+        connectionString,
+        concurrency: CLIENTS,
+        noHandleSignals: true,
+        pollInterval: st.pollInterval,
+        ...silent,
+        taskList: {
+          noop: async () => {
+            if (t0 === null) t0 = now();
+            count++;
+          },
+        },
+      });
+      await waitFor(() => count >= N, { everyMs: 5 });
+      await waitFor(async () => (await pending()) === 0, { everyMs: 5 });
+      const s = (now() - t0) / 1000;
+      await runner.stop();
+      results.push({ settings: st, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s) });
+      log(JSON.stringify(results.at(-1)));
+    }
+    const best = results.reduce((x, y) => (y.jobs_per_s > x.jobs_per_s ? y : x));
+    emit({ ...base, groups, workers: CLIENTS, n: N, seconds: best.seconds, jobs_per_s: best.jobs_per_s,
+      settings: { concurrency: CLIENTS, named_queues: groups, ...best.settings }, tried: results });
   } else if (workload === "latency") {
     let resolveStart = null;
     const runner = await run({
@@ -429,8 +476,10 @@ async function pgq() {
 }
 
 const impl = { gw, boss, pgq }[peer];
-if (!impl || !["enqueue_single", "enqueue_batch", "process", "latency"].includes(workload) || !dbname) {
+if (!impl || !["enqueue_single", "enqueue_batch", "process", "latency", "fifo"].includes(workload) ||
+    (workload === "fifo" && peer !== "gw") || !dbname) {
   console.error("usage: node peers.mjs gw|boss|pgq enqueue_single|enqueue_batch|process|latency <db> [clients]");
+  console.error("       node peers.mjs gw fifo <db> [workers]   (FIFO_GROUPS named queues)");
   process.exit(2);
 }
 try {

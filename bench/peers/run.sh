@@ -15,7 +15,9 @@
 #
 # Env: N (20000) jobs per workload; REPEAT (1); PGBENCH_T (20) seconds per pgbench run;
 #      PGBENCH_CLIENTS ("1 8"); ONLY (gw,boss,pgq,pgbench) which parts to run;
-#      WORKLOADS (enqueue_single,enqueue_batch,process,latency) peer workloads;
+#      WORKLOADS (enqueue_single,enqueue_batch,process,latency) peer workloads; fifo (not in
+#      the default list): Graphile Worker's named queues, 1 queue with 1 and 4 workers
+#      (FIFO_HOT_N jobs, default N / 10) and 1000 queues with 4 workers (N jobs);
 #      LAT_SAMPLES (200); PREFILL_SINGLE (600000) / PREFILL_BATCH (3000000) ready rows for the
 #      pgbench dequeue scripts; PG_BIN (psql, pgbench, initdb: $PGBIN, else pg_config --bindir);
 #      RESULTS (jsonl output file, default build/peers/results-<time>.jsonl); WORKLOAD_TIMEOUT_S (600);
@@ -195,6 +197,11 @@ for run in $(seq 1 "$REPEAT"); do
     if has "$WORKLOADS" enqueue_batch; then run_peer "$peer" enqueue_batch 1 "$run"; fi
     if has "$WORKLOADS" process; then run_peer "$peer" process 1 "$run"; fi
     if has "$WORKLOADS" latency; then run_peer "$peer" latency 1 "$run"; fi
+    if has "$WORKLOADS" fifo && [[ $peer == gw ]]; then
+      N=${FIFO_HOT_N:-$((N / 10))} FIFO_GROUPS=1 run_peer gw fifo 1 "$run"
+      N=${FIFO_HOT_N:-$((N / 10))} FIFO_GROUPS=1 run_peer gw fifo 4 "$run"
+      FIFO_GROUPS=1000 run_peer gw fifo 4 "$run"
+    fi
   done
   if has "$ONLY" pgbench; then
     for c in $PGBENCH_CLIENTS; do
