@@ -10,7 +10,7 @@
 -- succeed for whoever is given it.
 BEGIN;
 \ir helpers.psql
-SELECT plan(46);
+SELECT plan(47);
 
 CREATE ROLE tm_mx_producer LOGIN;
 CREATE ROLE tm_mx_worker LOGIN;
@@ -54,6 +54,7 @@ INSERT INTO tm_test.matrix VALUES
 	('enqueue_batch', $$SELECT taskmill.enqueue_batch('mx', '[{"operation_id": "op"}]')$$, 'ok 42501 42501 42501 42501'),
 	('enqueue_arrays', $$SELECT taskmill.enqueue_arrays('mx', ARRAY['op'])$$, 'ok 42501 42501 42501 42501'),
 	('dequeue', $$SELECT * FROM taskmill.dequeue('mx')$$, '42501 ok 42501 42501 42501'),
+	('ack_dequeue', $$SELECT * FROM taskmill.ack_dequeue('mx')$$, '42501 ok 42501 42501 42501'),
 	('wait_begin', $$SELECT taskmill.wait_begin('mx')$$, '42501 ok 42501 42501 42501'),
 	('wait_end', $$SELECT taskmill.wait_end('mx')$$, 'ok ok ok ok ok'),
 	('listen', $$SELECT taskmill.listen('mx')$$, '42501 ok 42501 42501 42501'),
