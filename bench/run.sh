@@ -239,8 +239,10 @@ log "taskmill workloads took $(( $(date +%s) - T0 ))s, $FAILED failed"
 if [ "$PEERS" = 1 ]; then
 	T1=$(date +%s)
 	log "peers: $PEERS_DIR/run.sh against $PGHOST:$PGPORT (N=$N, pgbench ${PGBENCH_T}s, clients 1 and 4)"
+	# PEERS_ONLY / PEERS_WORKLOADS narrow the peers' run (their ONLY / WORKLOADS)
 	N=$N PGBENCH_T=$PGBENCH_T PGBENCH_CLIENTS="1 4" PREFILL_SINGLE=${PREFILL_SINGLE:-100000} \
-		PREFILL_BATCH=${PREFILL_BATCH:-700000} RESULTS="$PEER" \
+		PREFILL_BATCH=${PREFILL_BATCH:-700000} RESULTS="$PEER" ONLY=${PEERS_ONLY:-gw,boss,pgq,pgbench} \
+		WORKLOADS=${PEERS_WORKLOADS:-enqueue_single,enqueue_batch,process,latency} \
 		"$PEERS_DIR/run.sh" >/dev/null || log "peers run.sh failed (partial results kept)"
 	if want fifo; then
 		log "peers: Graphile Worker named queues (fifo: 1 queue x 1 and 4 workers, 1000 queues x 4)"
