@@ -157,6 +157,9 @@ class Cluster:
             f.write(out + ("\n" if out else ""))
 
     def stop(self):
+        # immediate: a throwaway cluster; a fast stop can outlast pg_ctl's wait on a loaded
+        # machine, and its directory must not be removed under a running server
+        self.pg_ctl("-m", "immediate", "-w", "-t", "120", "stop", check_rc=False)
         subprocess.run([os.path.join(TOP, "scripts/pg-cluster.sh"), "stop", self.dir],
                        capture_output=True)
 
@@ -439,9 +442,16 @@ def sc_enospc(ctx, sz):
         return res
     finally:
         if cl:
-            cl.pg_ctl("-m", "immediate", "-w", "stop", check_rc=False)
-        subprocess.run(["umount", mnt], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+            cl.pg_ctl("-m", "immediate", "-w", "-t", "120", "stop", check_rc=False)
+        # the server's last children may still hold files for a moment: retry, and never
+        # delete inside a file system that is still mounted
+        for _ in range(60):
+            if subprocess.run(["umount", mnt], capture_output=True).returncode == 0:
+                shutil.rmtree(base, ignore_errors=True)
+                break
+            time.sleep(1)
+        else:
+            log("   could not unmount " + mnt + "; left in place")
 
 
 def sc_cron(ctx, sz):
