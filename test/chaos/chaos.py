@@ -437,7 +437,10 @@ def sc_enospc(ctx, sz):
                       "panics": srv_log.count("PANIC"), "server_restarts": 2},
                      extra={"drained_s": drained, "tmpfs_mb": sz["size_mb"],
                             "disk_full_after_s": [full1 and round(full1, 1), full2 and round(full2, 1)]})
-        if full1 is None or full2 is None:
+        # Round 1 must meet ENOSPC (the file system is small); round 2 may not within its
+        # limit on a slow machine: the rows freed by the drain are reused before the files
+        # grow, and WAL reuses recycled segments. Its figure says whether it did.
+        if full1 is None:
             res["violations"]["disk_never_full"] = 1
         return res
     finally:
