@@ -54,7 +54,9 @@ else
 	(cd "$W/src" && apt_get build-dep ./ >/dev/null)
 
 	step "dpkg-buildpackage -b -us -uc (Release client, tests skipped: nocheck)"
-	(cd "$W/src" && DEB_BUILD_OPTIONS="nocheck noddebs parallel=2" dpkg-buildpackage -b -us -uc >"$W/build.log" 2>&1) \
+	# CPU seconds next to wall seconds: on a shared machine the wall time says little.
+	TIMEFORMAT="dpkg-buildpackage: %0R s wall, %0U s user + %0S s sys CPU"
+	time (cd "$W/src" && DEB_BUILD_OPTIONS="nocheck noddebs parallel=2" dpkg-buildpackage -b -us -uc >"$W/build.log" 2>&1) \
 		|| { tail -n 80 "$W/build.log"; exit 1; }
 fi
 debs=()
