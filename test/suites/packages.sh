@@ -67,6 +67,11 @@ done
 printf '%s\n' "${debs[@]}"
 
 # ---------------------------------------------------------------- install
+# The packages are installed machine-wide: two runs of this suite at once (two checkouts on
+# one machine) take turns from here to their purge at exit, which releases the lock.
+step "waiting for other runs of this suite to finish with the system packages (flock)"
+exec 9>/tmp/taskmill-packages-suite.lock
+flock -w 3600 9 || { echo "another packages suite held the lock for an hour"; exit 1; }
 step "apt-get install ./*.deb"
 apt_get install --reinstall --allow-downgrades "${debs[@]}" >/dev/null
 for p in "${PKGS[@]}"; do
