@@ -15,7 +15,20 @@ Client::Client(std::string conninfo, ClientOptions options)
 
 Client::~Client() = default;
 
-Connection Client::connect() const { return Connection(conninfo_, options_.connect_timeout); }
+Connection Client::connect() const {
+  return Connection(conninfo_, options_.connect_timeout, options_.pooling);
+}
+
+std::optional<Connection> Client::connect_session() const {
+  if (!options_.listen_conninfo.empty()) {
+    Connection c(options_.listen_conninfo, options_.connect_timeout);
+    if (c.pooled()) return std::nullopt;  // listen_conninfo names a pooler too
+    return c;
+  }
+  Connection c = connect();
+  if (c.pooled()) return std::nullopt;
+  return c;
+}
 
 namespace {
 // An idle pooled connection has nothing to read; if its socket is readable the server closed
@@ -42,7 +55,8 @@ Client::Lease Client::acquire(std::stop_token stop) {
       ++open_;
       lk.unlock();
       try {
-        auto conn = std::make_unique<Connection>(conninfo_, options_.connect_timeout);
+        auto conn = std::make_unique<Connection>(conninfo_, options_.connect_timeout,
+                                                 options_.pooling);
         return Lease(this, std::move(conn));
       } catch (...) {
         lk.lock();
@@ -70,25 +84,20 @@ void Client::give_back(std::unique_ptr<Connection> conn) noexcept {
   cv_.notify_one();
 }
 
+// The advisory-lock key that serialises migrations: an arbitrary fixed bigint
+// (0x6C64D1628611A96C), taken in the transaction that runs them and released at its end.
+// Without it, CREATE EXTENSION IF NOT EXISTS races (two creators both pass the existence
+// check, one fails on a duplicate key). Transaction-level: behind a transaction pooler a
+// session lock could be taken on one server session and "released" on another.
+constexpr std::string_view kMigrateLockSql = "SELECT pg_advisory_xact_lock(7810597874853587308)";
+
 void Client::migrate() {
   auto lease = acquire();
-  Connection& c = lease.get();
-  // A session-level advisory lock serialises concurrent migrations: CREATE EXTENSION IF NOT
-  // EXISTS alone races (two creators both pass the existence check, one fails on a
-  // duplicate key). The key is a fixed constant, 'taskmill' as bytes.
-  c.exec("SELECT pg_advisory_lock(7810597874853587308)");
-  try {
-    c.exec("CREATE EXTENSION IF NOT EXISTS taskmill");
-    c.exec("ALTER EXTENSION taskmill UPDATE");
-  } catch (...) {
-    try {
-      c.exec("SELECT pg_advisory_unlock(7810597874853587308)");
-    } catch (...) {
-      // The connection broke: the server released the session lock with it.
-    }
-    throw;
-  }
-  c.exec("SELECT pg_advisory_unlock(7810597874853587308)");
+  Transaction tx(lease.get());
+  lease->exec(kMigrateLockSql);
+  lease->exec("CREATE EXTENSION IF NOT EXISTS taskmill");
+  lease->exec("ALTER EXTENSION taskmill UPDATE");
+  tx.commit();
 }
 
 // ---- Lease -----------------------------------------------------------------------------

@@ -238,7 +238,8 @@ Result check(pg_conn* conn, pg_result* raw) {
 
 }  // namespace
 
-Connection::Connection(const std::string& conninfo, std::chrono::milliseconds connect_timeout) {
+Connection::Connection(const std::string& conninfo, std::chrono::milliseconds connect_timeout,
+                       Pooling pooling) {
   auto secs = (connect_timeout.count() + 999) / 1000;
   if (secs < 2) secs = 2;
   std::string timeout = std::to_string(secs);
@@ -250,7 +251,17 @@ Connection::Connection(const std::string& conninfo, std::chrono::milliseconds co
   if (PQstatus(conn_.get()) != CONNECTION_OK)
     throw Error(ErrorCode::Connection, trim(PQerrorMessage(conn_.get())));
   PQsetNoticeProcessor(conn_.get(), ignore_notice, nullptr);
-  check(conn_.get(), PQexec(conn_.get(), "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'"));
+  // A pooler (PgBouncer) re-applies TimeZone and DateStyle on every server session it
+  // hands this connection (it tracks them from the server's ParameterStatus messages).
+  // The same round trip tells a proxy apart: the process id in the startup answer is the
+  // proxy's own (a random key of its own), not the one of the backend running the query.
+  Result who = check(conn_.get(), PQexec(conn_.get(),
+                                         "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; "
+                                         "SELECT pg_backend_pid()"));
+  if (pooling == Pooling::Detect)
+    pooled_ = who.rows() == 1 && who.get_int64(0, 0) != PQbackendPID(conn_.get());
+  else
+    pooled_ = pooling == Pooling::Transaction;
 }
 
 Connection::Connection(Connection&&) noexcept = default;
@@ -270,6 +281,7 @@ Result Connection::exec_params(std::string_view sql, const std::vector<Param>& p
 Result Connection::exec_prepared(const std::string& name, std::string_view sql,
                                  const std::vector<Param>& params) {
   if (!conn_) throw Error(ErrorCode::Connection, "connection is closed");
+  if (pooled_) return exec_params(sql, params);  // no session to keep a statement in
   auto run = [&]() {
     if (!prepared_.contains(name)) {
       std::string text(sql);

@@ -1,6 +1,7 @@
 // taskmill::Enqueuer: calls taskmill.enqueue / taskmill.enqueue_arrays (named notation).
 #include "taskmill/enqueuer.hpp"
 
+#include "array_literal.hpp"
 #include "taskmill/error.hpp"
 #include "taskmill/trace.hpp"
 
@@ -15,7 +16,8 @@ constexpr std::string_view kEnqueueSql =
     "ephemeral => $10, meta => $11::jsonb)";
 
 // The array form (taskmill.enqueue_arrays): one text-format array per field, task i =
-// element i; an array whose every element is the default is sent as NULL. No JSON document
+// element i; an element left unset is NULL (the server's default), and an array of NULLs
+// only is sent as NULL. No JSON document
 // is built around the payloads, and the server does not walk one.
 constexpr std::string_view kEnqueueBatchSql =
     "SELECT taskmill.enqueue_arrays(queue_name => $1, operation_ids => $2::text[], "
@@ -24,46 +26,22 @@ constexpr std::string_view kEnqueueBatchSql =
     "task_group_ids => $8::text[], idempotency_keys => $9::text[], "
     "ephemerals => $10::bool[], metas => $11::jsonb[])";
 
-// Builds one array literal ("{...}") element by element.
-class ArrayLiteral {
- public:
-  explicit ArrayLiteral(size_t reserve = 0) {
-    text_.reserve(reserve + 2);
-    text_.push_back('{');
-  }
-  void null() { sep(); text_ += "NULL"; }
-  void plain(std::string_view v) { sep(); text_ += v; }  // numbers, t/f: nothing to quote
-  void quoted(std::string_view v) {
-    sep();
-    text_.push_back('"');
-    for (char ch : v) {
-      if (ch == '"' || ch == '\\') text_.push_back('\\');
-      text_.push_back(ch);
-    }
-    text_.push_back('"');
-  }
-  // The literal, or SQL NULL when no element differs from the default.
-  Param finish(bool used) {
-    if (!used) return Param{};
-    text_.push_back('}');
-    return std::move(text_);
-  }
-
- private:
-  void sep() {
-    if (!first_) text_.push_back(',');
-    first_ = false;
-  }
-  std::string text_{};
-  bool first_ = true;
-};
-
 Json task_meta(const EnqueueOptions& o, const Json& trace_meta_base) {
   Json meta = o.meta.is_object() ? o.meta : Json::object();
   if (trace_meta_base.is_object())
     for (auto& [k, v] : trace_meta_base.items())
       if (!meta.contains(k)) meta[k] = v;
   return meta;
+}
+
+// An optional integer element: NULL (the server's default) when unset.
+void put_int(detail::ArrayLiteral& a, const std::optional<int>& v, bool& any) {
+  if (!v) {
+    a.null();
+    return;
+  }
+  a.plain(std::to_string(*v));
+  any = true;
 }
 
 // enqueue_batch may return bigint[] (one row, "{1,2,3}") or SETOF bigint (a row per id).
@@ -150,7 +128,7 @@ std::vector<int64_t> Enqueuer::enqueue_batch(const std::vector<BatchItem>& items
 std::vector<int64_t> Enqueuer::enqueue_batch(Connection& conn, const std::vector<BatchItem>& items) {
   if (items.empty()) return {};
   Json trace_meta = meta_with_trace(nullptr);  // one trace context for the whole batch
-  const EnqueueOptions defaults{};
+  using detail::ArrayLiteral;
   const size_t n = items.size();
   ArrayLiteral ops(n * 16), payloads(n * 32), priorities(n * 2), max_attempts(n * 2),
       scheduled(n * 5), expires(n * 5), groups(n * 5), keys(n * 5), ephemerals(n * 2), metas(n * 5);
@@ -166,10 +144,8 @@ std::vector<int64_t> Enqueuer::enqueue_batch(Connection& conn, const std::vector
       payloads.quoted(item.payload.dump());
       any_payload = true;
     }
-    priorities.plain(std::to_string(o.priority));
-    any_priority |= o.priority != defaults.priority;
-    max_attempts.plain(std::to_string(o.max_attempts));
-    any_max_attempts |= o.max_attempts != defaults.max_attempts;
+    put_int(priorities, o.priority, any_priority);
+    put_int(max_attempts, o.max_attempts, any_max_attempts);
     if (o.scheduled_at) {
       scheduled.quoted(format_timestamp(*o.scheduled_at));
       any_scheduled = true;
@@ -194,8 +170,12 @@ std::vector<int64_t> Enqueuer::enqueue_batch(Connection& conn, const std::vector
     } else {
       keys.null();
     }
-    ephemerals.plain(o.ephemeral ? "t" : "f");
-    any_ephemeral |= o.ephemeral;
+    if (o.ephemeral) {
+      ephemerals.plain(*o.ephemeral ? "t" : "f");
+      any_ephemeral = true;
+    } else {
+      ephemerals.null();
+    }
     Json meta = task_meta(o, trace_meta);
     if (meta.empty()) {
       metas.null();

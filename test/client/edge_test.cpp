@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <barrier>
+#include <cstdlib>
 #include <thread>
 
 #include "testutil.hpp"
@@ -359,4 +360,24 @@ TEST(Edge, ConcurrentMigration) {
   taskmill::Client c(db.conninfo());
   EXPECT_NO_THROW(c.migrate());
   EXPECT_GT(taskmill::Enqueuer(c, "q").enqueue("op"), 0);
+}
+
+// ---- Transaction poolers (test/suites/pgbouncer.sh runs these through PgBouncer)
+
+TEST(Edge, Pooling_DetectedAndNoSessionState) {
+  TestEnv env;
+  const bool through_pooler = std::getenv("TASKMILL_TEST_CLIENT_CONNINFO") != nullptr;
+  taskmill::Connection conn(env.conninfo());
+  EXPECT_EQ(conn.pooled(), through_pooler) << "pooler detection (backend pid vs startup pid)";
+  // Declared either way, detection is skipped.
+  EXPECT_TRUE(taskmill::Connection(env.conninfo(), 5s, taskmill::Pooling::Transaction).pooled());
+  // Hot statements repeated on one connection (through the pooler: on whatever server
+  // session each transaction gets; a named statement there fails as "already exists" or
+  // "does not exist").
+  auto enq = env.enqueuer();
+  for (int i = 0; i < 5; ++i) EXPECT_GT(enq.enqueue(conn, "op", Json{{"i", i}}), 0);
+  // The session connection: the direct one when the pooler is in front.
+  auto session = env.client.connect_session();
+  ASSERT_TRUE(session.has_value());
+  EXPECT_FALSE(session->pooled());
 }

@@ -1,10 +1,30 @@
 // TestEnv (see env.hpp).
 #include "env.hpp"
 
+#include <cstdlib>
+
 namespace testutil {
 
+namespace {
+// Behind a pooler the Client's Workers listen on a direct connection (listen_conninfo).
+taskmill::ClientOptions with_listen(taskmill::ClientOptions o, const std::string& direct) {
+  const char* via = std::getenv("TASKMILL_TEST_CLIENT_CONNINFO");
+  if (via && *via && o.listen_conninfo.empty()) o.listen_conninfo = direct;
+  return o;
+}
+}  // namespace
+
 TestEnv::TestEnv(taskmill::ClientOptions options)
-    : db(), pg(db.conninfo()), client(db.conninfo(), options), queue(UniqueName("q")) {}
+    : db(),
+      pg(db.conninfo()),
+      client(conninfo(), with_listen(options, db.conninfo())),
+      queue(UniqueName("q")) {}
+
+std::string TestEnv::conninfo() const {
+  const char* via = std::getenv("TASKMILL_TEST_CLIENT_CONNINFO");
+  if (!via || !*via) return db.conninfo();
+  return db.conninfo() + " " + via;  // later keywords win
+}
 
 std::string TestEnv::another_queue(const std::string& hint) const { return UniqueName(hint); }
 

@@ -21,7 +21,10 @@ struct TestEnv {
   taskmill::Client client;
   std::string queue;         // unique queue name for this test
 
-  std::string conninfo() const { return db.conninfo(); }
+  // How the code under test reaches the database: straight to the server, or through the
+  // pooler named by TASKMILL_TEST_CLIENT_CONNINFO (extra conninfo such as "host=127.0.0.1
+  // port=6432": test/suites/pgbouncer.sh). `pg` and connect() always go straight.
+  std::string conninfo() const;
   // Another queue name, unique too (for multi-queue cases).
   std::string another_queue(const std::string& hint = "q") const;
   // A fresh raw connection (for threads other than the test thread).

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -19,6 +20,13 @@ struct ClientOptions {
   int pool_size = 8;
   // libpq connect_timeout (rounded up to whole seconds, at least 2 s, as libpq wants).
   std::chrono::milliseconds connect_timeout{5000};
+  // How conninfo reaches the server (Connection::pooled): Detect finds PgBouncer & co. by
+  // itself; Transaction declares a transaction pooler; Direct declares a server session.
+  Pooling pooling = Pooling::Detect;
+  // A direct (unpooled) server connection for what needs a session of its own: a Worker's
+  // LISTEN and idle-waiter lock (one connection per Worker). Empty: conninfo itself, unless
+  // that goes through a transaction pooler: then Workers poll (poll_interval) instead.
+  std::string listen_conninfo{};
 };
 
 // Thread-safe. Must outlive every Enqueuer, Worker, Scheduler and Console built on it.
@@ -29,8 +37,9 @@ class Client {
   Client& operator=(const Client&) = delete;
   ~Client();
 
-  // CREATE EXTENSION IF NOT EXISTS taskmill, then ALTER EXTENSION taskmill UPDATE, under
-  // pg_advisory_lock so that several processes may call it at once and all succeed.
+  // CREATE EXTENSION IF NOT EXISTS taskmill, then ALTER EXTENSION taskmill UPDATE, in one
+  // transaction under a transaction-level advisory lock (no session state: works behind a
+  // transaction pooler), so several processes may call it at once and all succeed.
   void migrate();
 
   // A pooled connection borrowed for the lease's lifetime; returned on destruction
@@ -59,8 +68,12 @@ class Client {
   // Error(Connection) when a new connection cannot be opened.
   Lease acquire(std::stop_token stop = {});
 
-  // A new connection outside the pool (e.g. for LISTEN, or a caller's own transaction).
+  // A new connection outside the pool (e.g. for a caller's own transaction).
   Connection connect() const;
+  // A new connection with a server session of its own (listen_conninfo, else conninfo),
+  // for LISTEN and session locks; std::nullopt when the only one on offer goes through a
+  // transaction pooler.
+  std::optional<Connection> connect_session() const;
 
   const std::string& conninfo() const noexcept { return conninfo_; }
   const ClientOptions& options() const noexcept { return options_; }

@@ -91,20 +91,34 @@ class Result {
   std::unique_ptr<pg_result, detail::PGresultDeleter> res_;
 };
 
+// How a conninfo reaches the server. Behind a transaction-pooling proxy (PgBouncer with
+// pool_mode = transaction) consecutive transactions of one connection may run on different
+// server sessions, so nothing may rely on session state there: statements are sent
+// unnamed (no PREPARE), and LISTEN / session advisory locks are not used.
+enum class Pooling {
+  Detect,       // through a proxy when the server's process id differs from the one the
+                // connection was given at startup (a proxy hands out its own): checked in
+                // the connect round trip that sets TimeZone / DateStyle, no extra one
+  Direct,       // a server session of our own: named prepared statements
+  Transaction,  // behind a transaction pooler, whatever Detect would say
+};
+
 // One libpq connection. Not thread-safe: use one per thread (Client's pool hands them out).
 // Every connection runs with TimeZone UTC and DateStyle ISO.
 class Connection {
  public:
   // conninfo "" = libpq environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE ...).
   explicit Connection(const std::string& conninfo = "",
-                      std::chrono::milliseconds connect_timeout = std::chrono::milliseconds{5000});
+                      std::chrono::milliseconds connect_timeout = std::chrono::milliseconds{5000},
+                      Pooling pooling = Pooling::Detect);
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
   ~Connection();
 
   // Runs one parameterised statement; throws taskmill::Error on failure.
   Result exec_params(std::string_view sql, const std::vector<Param>& params);
-  // Same, prepared once per connection under `name` (for hot statements).
+  // Same, prepared once per connection under `name` (for hot statements); sent unnamed
+  // (as exec_params) behind a transaction pooler.
   Result exec_prepared(const std::string& name, std::string_view sql,
                        const std::vector<Param>& params);
   template <class... Args>
@@ -114,11 +128,14 @@ class Connection {
 
   bool ok() const noexcept;               // connection status is OK
   bool in_transaction() const noexcept;   // inside BEGIN .. COMMIT (or failed transaction)
+  // Behind a transaction pooler (declared, or detected at connect): no session state here.
+  bool pooled() const noexcept { return pooled_; }
   pg_conn* native() const noexcept { return conn_.get(); }
 
  private:
   std::unique_ptr<pg_conn, detail::PGconnDeleter> conn_;
   std::map<std::string, bool> prepared_;
+  bool pooled_ = false;
 };
 
 // BEGIN on construction; commit() commits; the destructor rolls back unless committed.

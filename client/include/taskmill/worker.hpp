@@ -1,12 +1,13 @@
 // taskmill::Worker: runs registered handlers for the tasks of one queue.
 //
 // Threads: one fetcher (taskmill.dequeue of batch_size tasks into a local queue, claiming
-// again while handlers run once at most batch_size / 2 are left there;
-// woken by LISTEN taskmill or the poll interval), `concurrency` executors (run handlers), one
-// heartbeat thread (extend_visibility of every claimed task, queued or running; deadline
+// again while handlers run once at most batch_size / 2 are left there; woken by LISTEN
+// taskmill or the poll interval), `concurrency` executors (run handlers), one heartbeat
+// thread (extend_visibility of every claimed task, queued or running; deadline
 // cancellation), one acker (ack_many of whatever completed, as soon as the previous call
-// returned) and one listener (its own connection, LISTEN taskmill). All are joined, never
-// detached.
+// returned) and one listener (its own connection with a server session: LISTEN taskmill;
+// none behind a transaction pooler without ClientOptions::listen_conninfo). All are
+// joined, never detached. client/src/worker_internal.hpp maps them to their files.
 #pragma once
 
 #include <atomic>
@@ -109,7 +110,9 @@ struct WorkerOptions {
   // Infrastructure trouble the worker retries by itself (dequeue / ack / nack failing,
   // server unreachable); called from worker threads.
   std::function<void(const std::string&)> on_error{};
-  bool listen = true;                                   // LISTEN taskmill for early wake-ups
+  // LISTEN taskmill for early wake-ups, on a connection of its own (a direct one: see
+  // ClientOptions::listen_conninfo; behind a transaction pooler without one, it polls).
+  bool listen = true;
   // Called once per delivery whose handler started, once its outcome is known (see
   // TaskEvent), from the handler thread that ran it (concurrently from several threads:
   // the hook must be thread-safe, and quick: the thread runs no task meanwhile).

@@ -1,0 +1,83 @@
+// Acker (see worker_acker.hpp).
+#include "worker_acker.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+#include "taskmill/error.hpp"
+
+namespace taskmill::worker {
+
+void Acker::start() {
+  {
+    std::lock_guard lk(mu_);
+    running_ = true;
+  }
+  thread_ = std::jthread([this](std::stop_token st) { loop(st); });
+}
+
+void Acker::stop() {
+  {
+    std::lock_guard lk(mu_);
+    running_ = false;  // handler threads still running ack directly from now on
+  }
+  thread_.request_stop();
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Acker::submit(calls::AckItem item) {
+  bool tell;
+  {
+    std::lock_guard lk(mu_);
+    if (!running_) return false;
+    acks_.push_back(std::move(item));
+    tell = acks_.size() == 1;  // the acker sleeps only while acks_ is empty
+  }
+  if (tell) cv_.notify_one();
+  return true;
+}
+
+void Acker::loop(std::stop_token st) {
+  int failures = 0;
+  for (;;) {
+    std::vector<calls::AckItem> batch;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, st, [&] { return !acks_.empty(); });
+      if (acks_.empty()) return;  // stopping and flushed
+      batch.swap(acks_);
+    }
+    bool sent = false;
+    try {
+      auto lease = s_.client.acquire();
+      calls::ack(*lease, batch);
+      sent = true;
+      failures = 0;
+    } catch (const Error& e) {
+      ++failures;
+      bool give_up = e.code() != ErrorCode::Connection ||
+                     (st.stop_requested() && failures >= 3) || failures >= 50;
+      if (give_up) {
+        s_.report(std::string("ack failed: ") + e.what());
+        sent = true;  // drop: the tasks come back after their visibility timeout
+      } else {
+        sleep_for(st, std::min(milliseconds(50) * failures, milliseconds(2000)));
+      }
+    } catch (const std::exception& e) {
+      s_.report(std::string("ack failed: ") + e.what());
+      sent = true;
+    }
+    if (!sent) {
+      // Put them back in front of newer ones and retry.
+      std::lock_guard lk(mu_);
+      acks_.insert(acks_.begin(), std::make_move_iterator(batch.begin()),
+                   std::make_move_iterator(batch.end()));
+      continue;
+    }
+    if (std::any_of(batch.begin(), batch.end(), [](auto& a) { return a.grouped; }))
+      on_group_acked_();
+  }
+}
+
+}  // namespace taskmill::worker

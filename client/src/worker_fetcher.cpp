@@ -1,0 +1,67 @@
+// Fetcher and intake (see worker_fetcher.hpp).
+#include "worker_fetcher.hpp"
+
+#include <algorithm>
+
+#include "worker_calls.hpp"
+
+namespace taskmill::worker {
+
+using namespace std::chrono_literals;
+
+std::vector<std::shared_ptr<InFlight>> intake(Tracker& tracker, LocalQueue& queue,
+                                              std::vector<Task> tasks, int n,
+                                              Clock::time_point claimed_at, bool by_listener) {
+  std::vector<Claimed> batch;
+  std::vector<std::shared_ptr<InFlight>> entries;
+  batch.reserve(tasks.size());
+  entries.reserve(tasks.size());
+  for (auto& t : tasks) {
+    auto e = std::make_shared<InFlight>();
+    e->id = t.id;
+    e->lease = t.lease;
+    entries.push_back(e);
+    batch.push_back(Claimed{std::move(t), std::move(e)});
+  }
+  tracker.add(batch, claimed_at, by_listener);
+  queue.take(std::move(batch), n, by_listener);
+  return entries;
+}
+
+void Fetcher::start() {
+  thread_ = std::jthread([this](std::stop_token st) { loop(st); });
+}
+
+void Fetcher::stop() {
+  thread_.request_stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Fetcher::loop(std::stop_token st) {
+  milliseconds backoff{0};
+  auto next_poll = Clock::now();
+  while (!st.stop_requested()) {
+    const int n = queue_.wait_turn(st, next_poll);
+    if (n == 0) return;
+    std::vector<Task> tasks;
+    const auto claimed_at = Clock::now();  // the visibility runs from (after) here
+    try {
+      auto lease = s_.client.acquire(st);
+      tasks = calls::dequeue(*lease, s_, n);
+      backoff = 0ms;
+    } catch (const std::exception& e) {
+      queue_.fetch_failed(/*retry_now=*/false);
+      if (st.stop_requested()) return;
+      // Server restart, connection refused, extension missing ...: retry with backoff.
+      backoff = backoff == 0ms ? 100ms : std::min(backoff * 2, milliseconds(5000));
+      s_.report(std::string("dequeue failed: ") + e.what());
+      if (!sleep_for(st, backoff)) return;
+      next_poll = Clock::now();
+      continue;
+    }
+    next_poll = Clock::now() + s_.opt.poll_interval;
+    intake(tracker_, queue_, std::move(tasks), n, claimed_at, false);
+  }
+}
+
+}  // namespace taskmill::worker
