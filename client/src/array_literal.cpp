@@ -11,10 +11,11 @@ void ArrayLiteral::quoted(std::string_view v) {
     text_.push_back(ch);
   }
   text_.push_back('"');
+  any_value_ = true;
 }
 
-Param ArrayLiteral::finish(bool used) {
-  if (!used) return Param{};
+Param ArrayLiteral::finish() {
+  if (!any_value_) return Param{};
   text_.push_back('}');
   return std::move(text_);
 }

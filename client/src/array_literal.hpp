@@ -25,12 +25,20 @@ class ArrayLiteral {
   void plain(std::string_view v) {
     sep();
     text_ += v;
+    any_value_ = true;
   }
   // Anything else: double-quoted, with " and \ escaped.
   void quoted(std::string_view v);
-  // The literal; or SQL NULL when `used` is false (every element kept its default, so the
-  // server's default applies to the whole array).
-  Param finish(bool used = true);
+  // A parameter's text: NULL for std::nullopt (SQL NULL), else quoted.
+  void element(const Param& v) {
+    if (v)
+      quoted(*v);
+    else
+      null();
+  }
+  // The literal; or SQL NULL when every element was NULL (the server's default then
+  // applies to the whole array), or there was none.
+  Param finish();
 
  private:
   void sep() {
@@ -39,6 +47,7 @@ class ArrayLiteral {
   }
   std::string text_{};
   bool first_ = true;
+  bool any_value_ = false;
 };
 
 }  // namespace taskmill::detail

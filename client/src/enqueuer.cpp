@@ -34,16 +34,6 @@ Json task_meta(const EnqueueOptions& o, const Json& trace_meta_base) {
   return meta;
 }
 
-// An optional integer element: NULL (the server's default) when unset.
-void put_int(detail::ArrayLiteral& a, const std::optional<int>& v, bool& any) {
-  if (!v) {
-    a.null();
-    return;
-  }
-  a.plain(std::to_string(*v));
-  any = true;
-}
-
 // enqueue_batch may return bigint[] (one row, "{1,2,3}") or SETOF bigint (a row per id).
 std::vector<int64_t> parse_ids(const Result& r) {
   std::vector<int64_t> ids;
@@ -128,68 +118,28 @@ std::vector<int64_t> Enqueuer::enqueue_batch(const std::vector<BatchItem>& items
 std::vector<int64_t> Enqueuer::enqueue_batch(Connection& conn, const std::vector<BatchItem>& items) {
   if (items.empty()) return {};
   Json trace_meta = meta_with_trace(nullptr);  // one trace context for the whole batch
-  using detail::ArrayLiteral;
   const size_t n = items.size();
-  ArrayLiteral ops(n * 16), payloads(n * 32), priorities(n * 2), max_attempts(n * 2),
+  detail::ArrayLiteral ops(n * 16), payloads(n * 32), priorities(n * 2), max_attempts(n * 2),
       scheduled(n * 5), expires(n * 5), groups(n * 5), keys(n * 5), ephemerals(n * 2), metas(n * 5);
-  bool any_payload = false, any_priority = false, any_max_attempts = false, any_scheduled = false,
-       any_expires = false, any_group = false, any_key = false, any_ephemeral = false,
-       any_meta = false;
   for (auto& item : items) {
     const EnqueueOptions& o = item.options;
     ops.quoted(item.operation_id);
-    if (item.payload.is_null()) {
-      payloads.null();
-    } else {
-      payloads.quoted(item.payload.dump());
-      any_payload = true;
-    }
-    put_int(priorities, o.priority, any_priority);
-    put_int(max_attempts, o.max_attempts, any_max_attempts);
-    if (o.scheduled_at) {
-      scheduled.quoted(format_timestamp(*o.scheduled_at));
-      any_scheduled = true;
-    } else {
-      scheduled.null();
-    }
-    if (o.expires_at) {
-      expires.quoted(format_timestamp(*o.expires_at));
-      any_expires = true;
-    } else {
-      expires.null();
-    }
-    if (o.task_group_id) {
-      groups.quoted(*o.task_group_id);
-      any_group = true;
-    } else {
-      groups.null();
-    }
-    if (o.idempotency_key) {
-      keys.quoted(*o.idempotency_key);
-      any_key = true;
-    } else {
-      keys.null();
-    }
-    if (o.ephemeral) {
-      ephemerals.plain(*o.ephemeral ? "t" : "f");
-      any_ephemeral = true;
-    } else {
-      ephemerals.null();
-    }
+    payloads.element(to_param(item.payload));
+    priorities.element(to_param(o.priority));
+    max_attempts.element(to_param(o.max_attempts));
+    scheduled.element(to_param(o.scheduled_at));
+    expires.element(to_param(o.expires_at));
+    groups.element(o.task_group_id);
+    keys.element(o.idempotency_key);
+    ephemerals.element(to_param(o.ephemeral));
     Json meta = task_meta(o, trace_meta);
-    if (meta.empty()) {
-      metas.null();
-    } else {
-      metas.quoted(meta.dump());
-      any_meta = true;
-    }
+    metas.element(meta.empty() ? Param{} : Param(meta.dump()));
   }
   auto r = conn.exec_prepared(
       "taskmill_enqueue_arrays", kEnqueueBatchSql,
-      {to_param(queue_name_), ops.finish(true), payloads.finish(any_payload),
-       priorities.finish(any_priority), max_attempts.finish(any_max_attempts),
-       scheduled.finish(any_scheduled), expires.finish(any_expires), groups.finish(any_group),
-       keys.finish(any_key), ephemerals.finish(any_ephemeral), metas.finish(any_meta)});
+      {to_param(queue_name_), ops.finish(), payloads.finish(), priorities.finish(),
+       max_attempts.finish(), scheduled.finish(), expires.finish(), groups.finish(),
+       keys.finish(), ephemerals.finish(), metas.finish()});
   return parse_ids(r);
 }
 

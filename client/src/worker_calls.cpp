@@ -48,19 +48,12 @@ void ack(Connection& c, const std::vector<AckItem>& batch) {
     return;
   }
   detail::ArrayLiteral ids(batch.size() * 8), leases(batch.size() * 40), results;
-  bool any_result = false;
   for (auto& a : batch) {
     ids.plain(std::to_string(a.id));
     leases.quoted(a.lease);
-    if (a.result.is_null()) {
-      results.null();
-    } else {
-      results.quoted(a.result.dump());
-      any_result = true;
-    }
+    results.element(to_param(a.result));
   }
-  c.exec_prepared("taskmill_ack_many", kAckManySql,
-                  {ids.finish(), leases.finish(), results.finish(any_result)});
+  c.exec_prepared("taskmill_ack_many", kAckManySql, {ids.finish(), leases.finish(), results.finish()});
 }
 
 std::string nack(Connection& c, int64_t id, const std::string& lease, const std::string& error,

@@ -32,10 +32,7 @@ void Fetcher::start() {
   thread_ = std::jthread([this](std::stop_token st) { loop(st); });
 }
 
-void Fetcher::stop() {
-  thread_.request_stop();
-  if (thread_.joinable()) thread_.join();
-}
+void Fetcher::stop() { stop_and_join(thread_); }
 
 void Fetcher::loop(std::stop_token st) {
   milliseconds backoff{0};

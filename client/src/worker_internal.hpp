@@ -23,6 +23,7 @@
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <thread>
 
 #include "taskmill/worker.hpp"
 
@@ -66,6 +67,12 @@ struct Claimed {
   Task task;
   std::shared_ptr<InFlight> entry;
 };
+
+// Requests the thread's stop and joins it (each part's stop()).
+inline void stop_and_join(std::jthread& t) {
+  t.request_stop();
+  if (t.joinable()) t.join();
+}
 
 // Sleeps up to `d`; returns false when `st` was requested.
 bool sleep_for(std::stop_token st, milliseconds d);

@@ -24,10 +24,7 @@ void Listener::start() {
   thread_ = std::jthread([this](std::stop_token st) { loop(st); });
 }
 
-void Listener::stop() {
-  thread_.request_stop();
-  if (thread_.joinable()) thread_.join();
-}
+void Listener::stop() { stop_and_join(thread_); }
 
 // Connects (again) with backoff; serve() runs until the connection breaks or stop.
 void Listener::loop(std::stop_token st) {

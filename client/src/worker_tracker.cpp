@@ -88,10 +88,7 @@ void Tracker::start_heartbeat() {
   thread_ = std::jthread([this](std::stop_token st) { heartbeat_loop(st); });
 }
 
-void Tracker::stop_heartbeat() {
-  thread_.request_stop();
-  if (thread_.joinable()) thread_.join();
-}
+void Tracker::stop_heartbeat() { stop_and_join(thread_); }
 
 void Tracker::heartbeat_loop(std::stop_token st) {
   const auto interval = s_.opt.visibility_timeout / 3;

@@ -320,3 +320,29 @@ TEST(Enqueue, EmptyIdempotencyKey) {
   EXPECT_TASKMILL_ERROR(env.enqueuer().enqueue("op", nullptr, o), ErrorCode::Validation);
   EXPECT_EQ(testutil::CountTasks(env.pg, env.queue), 0);
 }
+
+// Defaults are the server's (issue: defaults stated once): an unset option is sent as NULL,
+// one at a time or as a NULL element of the batch arrays next to items that set it.
+TEST(EnqueueBatch, UnsetOptionsTakeServerDefaults) {
+  TestEnv env;
+  const EnqueueOptions unset{};
+  EXPECT_FALSE(unset.priority.has_value());
+  EXPECT_FALSE(unset.max_attempts.has_value());
+  EXPECT_FALSE(unset.ephemeral.has_value());
+  std::vector<taskmill::BatchItem> items = {
+      {"op", nullptr, {.priority = 7, .max_attempts = 9, .ephemeral = true}},
+      {"op", nullptr, {}},
+  };
+  auto ids = env.enqueuer().enqueue_batch(items);
+  ASSERT_EQ(ids.size(), 2u);
+  auto set = TaskRow(env.pg, ids[0]);
+  EXPECT_EQ(set.i64(0, "priority"), 7);
+  EXPECT_EQ(set.i64(0, "max_attempts"), 9);
+  EXPECT_TRUE(set.boolean(0, "ephemeral"));
+  // The same task enqueued in SQL with those arguments left out: the server's defaults.
+  auto dflt = TaskRow(env.pg, ids[1]);
+  auto sql = TaskRow(env.pg, env.pg.scalar_i64("SELECT taskmill.enqueue($1, 'op')", {env.queue}));
+  for (const char* col : {"priority", "max_attempts"})
+    EXPECT_EQ(dflt.i64(0, col), sql.i64(0, col)) << col;
+  EXPECT_EQ(dflt.boolean(0, "ephemeral"), sql.boolean(0, "ephemeral"));
+}
