@@ -49,8 +49,9 @@ void Fetcher::loop(std::stop_token st) {
     } catch (const std::exception& e) {
       queue_.fetch_failed(/*retry_now=*/false);
       if (st.stop_requested()) return;
-      // Server restart, connection refused, extension missing ...: retry with backoff.
-      backoff = backoff == 0ms ? 100ms : std::min(backoff * 2, milliseconds(5000));
+      // Server restart, connection refused, extension missing ...: retry with backoff, at
+      // most kMaxRetryDelay apart (back within about a second of the server).
+      backoff = backoff == 0ms ? 100ms : std::min(backoff * 2, kMaxRetryDelay);
       s_.report(std::string("dequeue failed: ") + e.what());
       if (!sleep_for(st, backoff)) return;
       next_poll = Clock::now();

@@ -35,6 +35,12 @@ using std::chrono::milliseconds;
 // busy for less than this (a task or a few, then idle again) keeps it throughout.
 inline constexpr milliseconds kWaitGrace{10};
 
+// Longest wait between two retries of the fetcher's dequeue and the listener's connection
+// after a failure (server restart or unreachable): the doubling backoff stops here, so a
+// worker is back within about this long of the server accepting connections again, however
+// long the outage was (test/chaos/reconnect_test.cpp).
+inline constexpr milliseconds kMaxRetryDelay{1000};
+
 // The Worker's settings, normalised once, and its infrastructure-error hook.
 struct Setup {
   Setup(Client& c, std::string q, WorkerOptions o);

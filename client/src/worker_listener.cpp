@@ -50,7 +50,7 @@ void Listener::loop(std::stop_token st) {
       return;
     } catch (const std::exception&) {
       if (!sleep_for(st, backoff)) return;
-      backoff = std::min(backoff * 2, milliseconds(5000));
+      backoff = std::min(backoff * 2, kMaxRetryDelay);
     }
   }
 }
