@@ -193,7 +193,7 @@ tm_body_ack(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(done > 0);
 }
 
-/* Elements of a one-dimensional array argument, or an error for a NULL element. */
+/* Number of elements of a one-dimensional array argument; an error for more dimensions. */
 static int
 array_length_checked(ArrayType *a, const char *what)
 {

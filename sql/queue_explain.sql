@@ -27,7 +27,8 @@ DEALLOCATE dq;
 DEALLOCATE dqg;
 RESET plan_cache_mode;
 
--- Custom plans too (a saved plan's first executions use them), with real batch sizes:
+-- Custom plans too (the saved plans in plans.c are generic, but a caller's PREPARE of
+-- dequeue_sql() may get custom ones), with real batch sizes:
 -- still no sequential scan. (Joining the picked rows back by ctid once became a hash join
 -- over a Seq Scan of the table for large batches; the claim now takes them as one array.)
 CREATE FUNCTION pg_temp.seq_scans(stmt text) RETURNS int LANGUAGE plpgsql AS $$

@@ -21,7 +21,7 @@ namespace testutil {
 // Not in taskmill.tasks (completed, purged or never there).
 ::testing::AssertionResult AssertTaskNotExists(PgConn& pg, int64_t id);
 
-// Expected counts by state, computed from the tables with DESIGN.md's definitions (an oracle
+// Expected counts by state, computed from the tables with docs/sql-api.md's definitions (an oracle
 // independent of taskmill.queue_stats): available = visible now; in_flight = lease set and
 // not yet visible; scheduled = no lease and not yet visible; in_dlq = dlq_at set.
 struct ExpectedStats {
