@@ -85,7 +85,7 @@ EnqueueOptions options_of(const EnqueueArgs& a) {
   if (a.expires_in) o.expires_at = Clock::now() + parse_duration(*a.expires_in);
   o.task_group_id = a.group;
   o.idempotency_key = a.key;
-  o.ephemeral = a.ephemeral;
+  if (a.ephemeral) o.ephemeral = true;
   if (a.meta) o.meta = parse_json_arg(*a.meta, "--meta");
   return o;
 }

@@ -25,7 +25,7 @@ struct Ctx {
 struct EnqueueArgs {
   std::string queue;
   std::optional<std::string> operation, payload;
-  int priority = 0, max_attempts = 3;
+  std::optional<int> priority, max_attempts;  // unset: the server's defaults apply
   std::optional<std::string> delay, expires_in, group, key, meta;
   bool ephemeral = false;
   std::optional<std::string> file;  // JSON lines; "-" = stdin

@@ -79,9 +79,8 @@ struct Cli {
     e->add_option("QUEUE", enq.queue, "queue name")->required();
     e->add_option("OPERATION", enq.operation, "operation id (optional with --file)");
     e->add_option("JSON", enq.payload, "payload (JSON)");
-    e->add_option("--priority", enq.priority, "-100 .. 100, higher first")->capture_default_str();
-    e->add_option("--max-attempts", enq.max_attempts, "attempts before the DLQ")
-        ->capture_default_str();
+    e->add_option("--priority", enq.priority, "-100 .. 100, higher first (default: the server's, 0)");
+    e->add_option("--max-attempts", enq.max_attempts, "attempts before the DLQ (default: the server's, 3)");
     e->add_option("--delay", enq.delay, "DURATION before it is visible");
     e->add_option("--expires-in", enq.expires_in, "DURATION until it expires (to the DLQ)");
     e->add_option("--group", enq.group, "FIFO group");
