@@ -40,6 +40,39 @@
 PGDLLEXPORT void taskmill_scheduler_main(Datum main_arg);
 
 /*
+ * The databases named by taskmill.scheduler_databases, each once, in the order given (a
+ * List of palloc'd names; NIL when none). Both the scheduler and the vacuum workers are
+ * registered from it.
+ */
+List *
+taskmill_scheduler_database_names(void)
+{
+	char	   *copy;
+	List	   *names = NIL;
+	List	   *unique = NIL;
+	ListCell   *lc;
+
+	if (taskmill_scheduler_databases == NULL || taskmill_scheduler_databases[0] == '\0')
+		return NIL;
+	copy = pstrdup(taskmill_scheduler_databases);
+	if (!SplitGUCList(copy, ',', &names))
+		return NIL;				/* the check hook already rejected it */
+	foreach(lc, names)
+	{
+		char	   *dbname = (char *) lfirst(lc);
+		ListCell   *lc2;
+		bool		dup = false;
+
+		foreach(lc2, unique)
+			if (strcmp((char *) lfirst(lc2), dbname) == 0)
+				dup = true;
+		if (!dup)
+			unique = lappend(unique, dbname);
+	}
+	return unique;
+}
+
+/*
  * Register one worker per listed database.  Called from _PG_init only while
  * shared_preload_libraries is being processed: static workers must exist before the
  * postmaster starts.
@@ -47,30 +80,13 @@ PGDLLEXPORT void taskmill_scheduler_main(Datum main_arg);
 void
 taskmill_register_scheduler_workers(void)
 {
-	char	   *copy;
-	List	   *names = NIL;
-	List	   *seen = NIL;
 	ListCell   *lc;
 	int			n = 0;
 
-	if (taskmill_scheduler_databases == NULL || taskmill_scheduler_databases[0] == '\0')
-		return;
-	copy = pstrdup(taskmill_scheduler_databases);
-	if (!SplitGUCList(copy, ',', &names))
-		return;					/* the check hook already rejected it */
-	foreach(lc, names)
+	foreach(lc, taskmill_scheduler_database_names())
 	{
 		char	   *dbname = (char *) lfirst(lc);
 		BackgroundWorker worker;
-		ListCell   *lc2;
-		bool		dup = false;
-
-		foreach(lc2, seen)
-			if (strcmp((char *) lfirst(lc2), dbname) == 0)
-				dup = true;
-		if (dup)
-			continue;
-		seen = lappend(seen, dbname);
 
 		memset(&worker, 0, sizeof(worker));
 		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;

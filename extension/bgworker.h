@@ -13,6 +13,7 @@
 
 extern int	taskmill_scheduler_interval;
 extern char *taskmill_scheduler_databases;
+extern List *taskmill_scheduler_database_names(void);
 extern int	taskmill_scheduler_lock_timeout;
 extern int	taskmill_scheduler_statement_timeout;
 

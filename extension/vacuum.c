@@ -90,24 +90,12 @@ taskmill_vacuum_define_gucs(void)
 void
 taskmill_register_vacuum_workers(void)
 {
-	char	   *copy;
-	List	   *names = NIL;
-	List	   *seen = NIL;
 	ListCell   *lc;
 
-	if (taskmill_scheduler_databases == NULL || taskmill_scheduler_databases[0] == '\0')
-		return;
-	copy = pstrdup(taskmill_scheduler_databases);
-	if (!SplitGUCList(copy, ',', &names))
-		return;					/* the check hook already rejected it */
-	foreach(lc, names)
+	foreach(lc, taskmill_scheduler_database_names())
 	{
 		char	   *dbname = (char *) lfirst(lc);
 		BackgroundWorker worker;
-
-		if (list_member(seen, makeString(dbname)))
-			continue;
-		seen = lappend(seen, makeString(dbname));
 
 		memset(&worker, 0, sizeof(worker));
 		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
