@@ -27,15 +27,43 @@ void Acker::stop() {
 }
 
 bool Acker::submit(calls::AckItem item) {
+  const bool offer = item.grouped;
   bool tell;
   {
     std::lock_guard lk(mu_);
     if (!running_) return false;
+    const bool was_empty = acks_.empty();
     acks_.push_back(std::move(item));
-    tell = acks_.size() == 1;  // the acker sleeps only while acks_ is empty
+    if (was_empty && offer) handoff_until_ = std::chrono::steady_clock::now() + kHandOff;
+    // The acker sleeps while acks_ is empty or holds offered acks only: wake it when that
+    // changes (it then sends at once, or waits out the hand-off).
+    tell = was_empty || (offered_only_ && !offer);
+    offered_only_ = offer && (was_empty || offered_only_);
   }
+  if (offer) on_group_acked_();  // the fetcher may claim the group's next task with it
   if (tell) cv_.notify_one();
   return true;
+}
+
+std::vector<calls::AckItem> Acker::take_pending() {
+  std::vector<calls::AckItem> taken;
+  {
+    std::lock_guard lk(mu_);
+    taken.swap(acks_);
+    offered_only_ = false;
+  }
+  return taken;
+}
+
+void Acker::give_back(std::vector<calls::AckItem> acks) {
+  if (acks.empty()) return;
+  {
+    std::lock_guard lk(mu_);
+    acks_.insert(acks_.begin(), std::make_move_iterator(acks.begin()),
+                 std::make_move_iterator(acks.end()));
+    offered_only_ = false;  // send them now
+  }
+  cv_.notify_one();
 }
 
 void Acker::loop(std::stop_token st) {
@@ -44,9 +72,17 @@ void Acker::loop(std::stop_token st) {
     std::vector<calls::AckItem> batch;
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, st, [&] { return !acks_.empty(); });
-      if (acks_.empty()) return;  // stopping and flushed
+      for (;;) {
+        cv_.wait(lk, st, [&] { return !acks_.empty(); });
+        if (acks_.empty()) return;  // stopping and flushed
+        if (!offered_only_ || st.stop_requested()) break;
+        // Offered to the fetcher: send them only if it has not taken them by then.
+        cv_.wait_until(lk, st, handoff_until_, [&] { return acks_.empty() || !offered_only_; });
+        if (acks_.empty()) continue;
+        break;
+      }
       batch.swap(acks_);
+      offered_only_ = false;
     }
     bool sent = false;
     try {

@@ -2,8 +2,16 @@
 // as the previous call returned (no timer, no batch to fill). Its own lock guards the
 // pending acks and whether it runs; submit() after stop() answers false (the handler
 // thread then acks directly: a straggler of a stop that timed out).
+//
+// The fetcher takes whatever is pending when it claims (take_pending) and sends it with
+// its claim in one ack_dequeue: one commit instead of two. Acks of FIFO-group tasks are
+// offered to it first: submit() wakes the fetcher, and the acker sends them itself only if
+// they are still pending kHandOff later (the fetcher had no room or was busy). On a hot
+// group that makes the ack that frees the group and the claim of its next task one
+// transaction.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -13,6 +21,10 @@
 #include "worker_calls.hpp"
 
 namespace taskmill::worker {
+
+// How long an ack offered to the fetcher waits for it (it normally takes it within
+// microseconds; this bounds the delay when it is busy with a claim of its own).
+inline constexpr milliseconds kHandOff{2};
 
 class Acker {
  public:
@@ -25,6 +37,10 @@ class Acker {
   void stop();
   // Queues an ack; false when the acker is not running.
   bool submit(calls::AckItem item);
+  // The fetcher's side: every pending ack, taken out (the fetcher sends them), and those
+  // it could not send, given back in front of newer ones.
+  std::vector<calls::AckItem> take_pending();
+  void give_back(std::vector<calls::AckItem> acks);
 
  private:
   void loop(std::stop_token st);
@@ -34,6 +50,10 @@ class Acker {
   std::mutex mu_;
   std::condition_variable_any cv_;  // acks_ went non-empty
   std::vector<calls::AckItem> acks_;
+  // Only acks offered to the fetcher are pending (every one grouped): send them at
+  // handoff_until_ if still there.
+  bool offered_only_ = false;
+  std::chrono::steady_clock::time_point handoff_until_{};
   bool running_ = false;
   std::jthread thread_;
 };

@@ -24,6 +24,21 @@ constexpr std::string_view kAckSql =
 constexpr std::string_view kAckManySql =
     "SELECT taskmill.ack_many(task_ids => $1::bigint[], leases => $2::uuid[], "
     "results => $3::jsonb[])";
+constexpr std::string_view kAckDequeueSql =
+    "SELECT * FROM taskmill.ack_dequeue(queue_name => $1, batch_size => $2, "
+    "visibility_timeout => $3::interval, task_group_id => $4, task_ids => $5::bigint[], "
+    "leases => $6::uuid[], results => $7::jsonb[])";
+
+// The batch as the three parallel array literals ack_many and ack_dequeue take.
+std::vector<Param> ack_arrays(const std::vector<AckItem>& batch) {
+  detail::ArrayLiteral ids(batch.size() * 8), leases(batch.size() * 40), results;
+  for (auto& a : batch) {
+    ids.plain(std::to_string(a.id));
+    leases.quoted(a.lease);
+    results.element(to_param(a.result));
+  }
+  return {ids.finish(), leases.finish(), results.finish()};
+}
 
 }  // namespace
 
@@ -47,13 +62,14 @@ void ack(Connection& c, const std::vector<AckItem>& batch) {
     c.exec_prepared("taskmill_ack", kAckSql, {to_param(a.id), to_param(a.lease), to_param(a.result)});
     return;
   }
-  detail::ArrayLiteral ids(batch.size() * 8), leases(batch.size() * 40), results;
-  for (auto& a : batch) {
-    ids.plain(std::to_string(a.id));
-    leases.quoted(a.lease);
-    results.element(to_param(a.result));
-  }
-  c.exec_prepared("taskmill_ack_many", kAckManySql, {ids.finish(), leases.finish(), results.finish()});
+  c.exec_prepared("taskmill_ack_many", kAckManySql, ack_arrays(batch));
+}
+
+std::vector<Task> ack_dequeue(Connection& c, const Setup& s, int n,
+                              const std::vector<AckItem>& acks) {
+  auto params = dequeue_params(s, n);
+  for (auto& p : ack_arrays(acks)) params.push_back(std::move(p));
+  return Task::from_result(c.exec_prepared("taskmill_ack_dequeue", kAckDequeueSql, params));
 }
 
 std::string nack(Connection& c, int64_t id, const std::string& lease, const std::string& error,

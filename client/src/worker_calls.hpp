@@ -30,6 +30,12 @@ std::vector<Task> dequeue(Connection& c, const Setup& s, int n);
 // ack (one) or ack_many (several) of the batch, one statement.
 void ack(Connection& c, const std::vector<AckItem>& batch);
 
+// taskmill.ack_dequeue: acks `acks` (as ack_many: stale leases skipped) and claims up to n
+// tasks as dequeue does, in one statement and one commit. On a FIFO group the ack that
+// frees the group and the claim of its next task are one transaction.
+std::vector<Task> ack_dequeue(Connection& c, const Setup& s, int n,
+                              const std::vector<AckItem>& acks);
+
 // nack's verdict: "retry", "dlq" or "stale".
 std::string nack(Connection& c, int64_t id, const std::string& lease, const std::string& error,
                  std::optional<milliseconds> retry_delay);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "taskmill/error.hpp"
 #include "worker_calls.hpp"
 
 namespace taskmill::worker {
@@ -37,16 +38,33 @@ void Fetcher::stop() { stop_and_join(thread_); }
 void Fetcher::loop(std::stop_token st) {
   milliseconds backoff{0};
   auto next_poll = Clock::now();
+  bool combine = true;     // the server has ack_dequeue (0.2 on)
+  bool solo_once = false;  // the last ack_dequeue failed on its acks: claim alone once
   while (!st.stop_requested()) {
     const int n = queue_.wait_turn(st, next_poll);
     if (n == 0) return;
     std::vector<Task> tasks;
+    std::vector<calls::AckItem> acks;
+    if (combine && !solo_once) acks = acker_.take_pending();
+    solo_once = false;
     const auto claimed_at = Clock::now();  // the visibility runs from (after) here
     try {
       auto lease = s_.client.acquire(st);
-      tasks = calls::dequeue(*lease, s_, n);
+      tasks = acks.empty() ? calls::dequeue(*lease, s_, n) : calls::ack_dequeue(*lease, s_, n, acks);
       backoff = 0ms;
     } catch (const std::exception& e) {
+      if (!acks.empty()) {
+        // Nothing of the call committed: the acker sends the acks (its own retries and
+        // error reports), and the claim is retried at once without them.
+        acker_.give_back(std::move(acks));
+        const auto* err = dynamic_cast<const Error*>(&e);
+        if (err && err->code() != ErrorCode::Connection) {
+          if (err->sqlstate() == "42883") combine = false;  // an extension older than 0.2
+          solo_once = true;
+          queue_.fetch_failed(/*retry_now=*/true);
+          continue;
+        }
+      }
       queue_.fetch_failed(/*retry_now=*/false);
       if (st.stop_requested()) return;
       // Server restart, connection refused, extension missing ...: retry with backoff, at

@@ -1,12 +1,16 @@
 // Fetcher: the dequeue loop. When the LocalQueue says a dequeue is due, claims a batch
 // (taskmill.dequeue on a pooled connection) and hands it on with intake(); on failure
 // retries with backoff (claimed tasks are never lost: they come back after their
-// visibility timeout). No state of its own but the poll clock and the backoff.
+// visibility timeout). Acks the acker holds at that moment go with the claim
+// (taskmill.ack_dequeue, one commit for both); if the call fails they go back to the acker,
+// which sends them on its own. No state of its own but the poll clock, the backoff and
+// whether the server has ack_dequeue.
 #pragma once
 
 #include <thread>
 #include <vector>
 
+#include "worker_acker.hpp"
 #include "worker_queue.hpp"
 #include "worker_tracker.hpp"
 
@@ -22,8 +26,8 @@ std::vector<std::shared_ptr<InFlight>> intake(Tracker& tracker, LocalQueue& queu
 
 class Fetcher {
  public:
-  Fetcher(const Setup& setup, LocalQueue& queue, Tracker& tracker)
-      : s_(setup), queue_(queue), tracker_(tracker) {}
+  Fetcher(const Setup& setup, LocalQueue& queue, Tracker& tracker, Acker& acker)
+      : s_(setup), queue_(queue), tracker_(tracker), acker_(acker) {}
   void start();
   void stop();  // joins: no dequeue is in flight afterwards
 
@@ -33,6 +37,7 @@ class Fetcher {
   const Setup& s_;
   LocalQueue& queue_;
   Tracker& tracker_;
+  Acker& acker_;
   std::jthread thread_;
 };
 

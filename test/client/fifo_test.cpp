@@ -167,3 +167,44 @@ TEST(FIFO, Priority_WithinGroup) {
   w.stop();
   EXPECT_EQ(task->seqs(), (std::vector<int64_t>{2, 3, 1}));
 }
+
+// Not a catalogue case: the Worker sends a hot group's ack with its claim of the group's next
+// task (taskmill.ack_dequeue, one commit; docs/cpp-api.md). Every task still runs once, in
+// order, and its result is stored; the server's function statistics show the combined call.
+TEST(FIFO, HotGroup_AckWithNextClaim) {
+  TestEnv env;
+  constexpr int kTasks = 20;
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= kTasks; ++i) ids.push_back(EnqueueInGroup(env, "op", "hot", i));
+  env.pg.exec("ALTER DATABASE " + env.db.name() + " SET track_functions = 'all'");
+  // A client of its own: its sessions start after the setting.
+  taskmill::Client client(env.conninfo(), taskmill::ClientOptions{.pool_size = 4});
+  auto task = testutil::MakeSuccessTask("op");
+  task->on_run = [](taskmill::TaskContext& ctx) { ctx.set_result(Json{{"seq", ctx.payload()["seq"]}}); };
+  auto opts = Wide();
+  opts.poll_interval = 5s;  // the next head must come from the ack, not from a poll
+  {
+    taskmill::Worker w(client, env.queue, opts);
+    w.register_task(task->op, task->handler());
+    w.start();
+    ASSERT_TRUE(testutil::WaitForResultsCount(env.pg, env.queue, kTasks, 20s))
+        << "a group's next task waited for a poll";
+    w.stop();
+  }
+  std::vector<int64_t> seen;
+  for (auto& t : task->tasks()) seen.push_back(t.id);
+  EXPECT_EQ(seen, ids) << "the group's tasks ran out of order, or one twice";
+  EXPECT_EQ(task->max_active.load(), 1);
+  for (int i = 0; i < kTasks; ++i) {
+    auto r = testutil::ResultRow(env.pg, ids[i]);
+    EXPECT_EQ(r.i64(0, "attempts"), 1);
+    EXPECT_EQ(Json::parse(r.str(0, "result_text")), (Json{{"seq", i + 1}}));
+  }
+  // Statistics reach the view when a session goes idle (at most about 10 s later).
+  EXPECT_TRUE(testutil::WaitFor(
+      [&] {
+        return env.pg.scalar_i64("SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions "
+                                 "WHERE schemaname = 'taskmill' AND funcname = 'ack_dequeue'") > 0;
+      },
+      "taskmill.ack_dequeue in pg_stat_user_functions", 20s));
+}
