@@ -207,6 +207,7 @@ tm_insert_tasks_direct(text *queue, const TmNewTask *tasks, int n)
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	ExecOpenIndices(rri, false);
+	tm_prepare_insert_exprs(rri, estate);
 
 	insert_rows(table, rel, queue, tasks, n, estate, rri);
 

@@ -113,17 +113,94 @@ syscache_inval(Datum arg, int cacheid, uint32 hashvalue)
 	invalidate();
 }
 
-/* Read the grant rows (a heap scan: the caller may be any role). */
-static void
-load_grants(void)
+/* The owner of taskmill.tasks: the role the queue functions run their statements as. */
+static Oid
+extension_owner(Oid nsp)
 {
-	Oid			nsp;
-	Oid			tasks_relid;
+	Oid			tasks_relid = OidIsValid(nsp) ? get_relname_relid("tasks", nsp) : InvalidOid;
+	HeapTuple	ctup;
+	Oid			owner;
+
+	if (!OidIsValid(tasks_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("taskmill.tasks does not exist"),
+				 errhint("CREATE EXTENSION taskmill in this database.")));
+	ctup = SearchSysCache1(RELOID, ObjectIdGetDatum(tasks_relid));
+	if (!HeapTupleIsValid(ctup))
+		elog(ERROR, "taskmill: cache lookup failed for relation %u", tasks_relid);
+	owner = ((Form_pg_class) GETSTRUCT(ctup))->relowner;
+	ReleaseSysCache(ctup);
+	return owner;
+}
+
+/*
+ * One row of taskmill.queue_grants (grantee text, queue_pattern text, produce, consume,
+ * manage boolean) into *g; false for a row that grants nothing (NULLs, a dropped role).
+ */
+static bool
+read_grant_row(HeapTuple tup, TupleDesc desc, GrantRow *g)
+{
+	Datum		values[5];
+	bool		nulls[5];
+	char	   *grantee;
+
+	heap_deform_tuple(tup, desc, values, nulls);
+	if (nulls[0] || nulls[1])
+		return false;
+	grantee = TextDatumGetCString(values[0]);
+	if (strcmp(grantee, "public") == 0)
+		g->grantee = InvalidOid;
+	else
+	{
+		g->grantee = get_role_oid(grantee, true);
+		if (!OidIsValid(g->grantee))
+			return false;		/* a dropped role holds nothing */
+	}
+	g->pattern = MemoryContextStrdup(grants_cxt, TextDatumGetCString(values[1]));
+	g->rights = (!nulls[2] && DatumGetBool(values[2]) ? TM_RIGHT_PRODUCE : 0) |
+		(!nulls[3] && DatumGetBool(values[3]) ? TM_RIGHT_CONSUME : 0) |
+		(!nulls[4] && DatumGetBool(values[4]) ? TM_RIGHT_MANAGE : 0);
+	return true;
+}
+
+/* Read the grant rows into grants[] (a heap scan: the caller may be any role). */
+static void
+scan_grants(Oid relid)
+{
+	int			cap = 16;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
 	Snapshot	snap;
-	int			cap = 16;
+
+	grants = MemoryContextAlloc(grants_cxt, sizeof(GrantRow) * cap);
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, AccessShareLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		if (ngrants == cap)
+		{
+			cap *= 2;
+			grants = repalloc(grants, sizeof(GrantRow) * cap);
+		}
+		if (read_grant_row(tup, RelationGetDescr(rel), &grants[ngrants]))
+			ngrants++;
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+}
+
+/* Read the extension's owner and the grant rows; an empty rights cache. */
+static void
+load_grants(void)
+{
+	Oid			nsp;
+	Oid			owner;
 	HASHCTL		ctl;
 
 	if (!callbacks_registered)
@@ -136,72 +213,16 @@ load_grants(void)
 	if (grants_cxt == NULL)
 		grants_cxt = AllocSetContextCreate(CacheMemoryContext, "taskmill queue grants",
 										   ALLOCSET_SMALL_SIZES);
+	/* errors (no extension here) before anything is torn down */
+	nsp = get_namespace_oid("taskmill", true);
+	owner = extension_owner(nsp);
+
 	reset_cache();
 	loading = true;
 	inval_while_loading = false;
-
-	nsp = get_namespace_oid("taskmill", true);
-	tasks_relid = OidIsValid(nsp) ? get_relname_relid("tasks", nsp) : InvalidOid;
-	if (!OidIsValid(tasks_relid))
-	{
-		loading = false;
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("taskmill.tasks does not exist"),
-				 errhint("CREATE EXTENSION taskmill in this database.")));
-	}
-	{
-		HeapTuple	ctup = SearchSysCache1(RELOID, ObjectIdGetDatum(tasks_relid));
-
-		if (!HeapTupleIsValid(ctup))
-			elog(ERROR, "taskmill: cache lookup failed for relation %u", tasks_relid);
-		owner_id = ((Form_pg_class) GETSTRUCT(ctup))->relowner;
-		ReleaseSysCache(ctup);
-	}
+	owner_id = owner;
 	grants_relid = get_relname_relid("queue_grants", nsp);
-
-	grants = MemoryContextAlloc(grants_cxt, sizeof(GrantRow) * cap);
-	if (OidIsValid(grants_relid))
-	{
-		rel = table_open(grants_relid, AccessShareLock);
-		snap = RegisterSnapshot(GetLatestSnapshot());
-		scan = table_beginscan(rel, snap, 0, NULL);
-		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-		{
-			Datum		values[5];
-			bool		nulls[5];
-			char	   *grantee;
-			GrantRow   *g;
-
-			/* grantee text, queue_pattern text, produce, consume, manage boolean */
-			heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
-			if (nulls[0] || nulls[1])
-				continue;
-			if (ngrants == cap)
-			{
-				cap *= 2;
-				grants = repalloc(grants, sizeof(GrantRow) * cap);
-			}
-			g = &grants[ngrants];
-			grantee = TextDatumGetCString(values[0]);
-			if (strcmp(grantee, "public") == 0)
-				g->grantee = InvalidOid;
-			else
-			{
-				g->grantee = get_role_oid(grantee, true);
-				if (!OidIsValid(g->grantee))
-					continue;	/* a dropped role holds nothing */
-			}
-			g->pattern = MemoryContextStrdup(grants_cxt, TextDatumGetCString(values[1]));
-			g->rights = (!nulls[2] && DatumGetBool(values[2]) ? TM_RIGHT_PRODUCE : 0) |
-				(!nulls[3] && DatumGetBool(values[3]) ? TM_RIGHT_CONSUME : 0) |
-				(!nulls[4] && DatumGetBool(values[4]) ? TM_RIGHT_MANAGE : 0);
-			ngrants++;
-		}
-		table_endscan(scan);
-		UnregisterSnapshot(snap);
-		table_close(rel, AccessShareLock);
-	}
+	scan_grants(grants_relid);
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(RightsKey);

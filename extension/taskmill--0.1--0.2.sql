@@ -118,6 +118,29 @@ INSERT INTO taskmill.install_secret (secret)
 SELECT pg_catalog.decode(pg_catalog.replace(
 	pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, '-', ''), 'hex');
 
+-- Raises 42501 unless the caller may change queue rights: a superuser, or a member of the
+-- role that owns the extension. taskmill.grant and taskmill.revoke call it first.
+CREATE FUNCTION taskmill.require_grant_manager(action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
+	   AND NOT pg_catalog.pg_has_role(current_user,
+			(SELECT c.relowner FROM pg_catalog.pg_class c
+			 WHERE c.oid = 'taskmill.queue_grants'::pg_catalog.regclass), 'USAGE') THEN
+		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+			MESSAGE = pg_catalog.format('permission denied for function %s', pg_catalog.left($1, 16)),
+			DETAIL = pg_catalog.format('Only superusers and the owner of the taskmill extension may %s queue rights.',
+				pg_catalog.left($1, 16));
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION taskmill.require_grant_manager(text) IS
+	'Raises 42501 unless the caller is a superuser or a member of the extension owner: the check of taskmill.grant and taskmill.revoke.';
+
 CREATE FUNCTION taskmill."grant"(role_name text, queue_pattern text, rights text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -125,14 +148,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-	IF NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
-	   AND NOT pg_catalog.pg_has_role(current_user,
-			(SELECT c.relowner FROM pg_catalog.pg_class c
-			 WHERE c.oid = 'taskmill.queue_grants'::pg_catalog.regclass), 'USAGE') THEN
-		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-			MESSAGE = 'permission denied for function grant',
-			DETAIL = 'Only superusers and the owner of the taskmill extension may grant queue rights.';
-	END IF;
+	PERFORM taskmill.require_grant_manager('grant');
 	IF $1 IS NULL OR $2 IS NULL OR $3 IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
 			MESSAGE = 'role_name, queue_pattern and rights must not be null';
@@ -168,14 +184,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
-	IF NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false)
-	   AND NOT pg_catalog.pg_has_role(current_user,
-			(SELECT c.relowner FROM pg_catalog.pg_class c
-			 WHERE c.oid = 'taskmill.queue_grants'::pg_catalog.regclass), 'USAGE') THEN
-		RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
-			MESSAGE = 'permission denied for function revoke',
-			DETAIL = 'Only superusers and the owner of the taskmill extension may revoke queue rights.';
-	END IF;
+	PERFORM taskmill.require_grant_manager('revoke');
 	IF $1 IS NULL OR $2 IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
 			MESSAGE = 'role_name and queue_pattern must not be null';

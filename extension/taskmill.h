@@ -178,6 +178,10 @@ extern Datum tm_column_default(const TmColumn *col, struct ExprState *state,
 extern int64 *tm_enqueue_tasks(text *queue, TmNewTask *tasks, int n);
 
 /* direct_insert.c: the INSERT without SPI (false: use the SQL statement) */
+/* insert_exprs.c: per-row expressions of a direct insert, planned once per backend */
+struct ResultRelInfo;
+struct EState;
+extern void tm_prepare_insert_exprs(struct ResultRelInfo *rri, struct EState *estate);
 extern bool tm_insert_tasks_direct(text *queue, const TmNewTask *tasks, int n);
 
 /* built from tm_fields at load time (tm_build_enqueue_sql, from _PG_init) */

@@ -10,7 +10,7 @@
 -- succeed for whoever is given it.
 BEGIN;
 \ir helpers.psql
-SELECT plan(47);
+SELECT plan(48);
 
 CREATE ROLE tm_mx_producer LOGIN;
 CREATE ROLE tm_mx_worker LOGIN;
@@ -77,6 +77,7 @@ INSERT INTO tm_test.matrix VALUES
 	('run_due_schedules', $$SELECT taskmill.run_due_schedules()$$, '42501 42501 42501 42501 42501'),
 	('grant', $$SELECT taskmill.grant('tm_mx_connect', 'mx', ARRAY['manage'])$$, '42501 42501 42501 42501 42501'),
 	('revoke', $$SELECT taskmill.revoke('tm_mx_producer', 'mx')$$, '42501 42501 42501 42501 42501'),
+	('require_grant_manager', $$SELECT taskmill.require_grant_manager('grant')$$, '42501 42501 42501 42501 42501'),
 	('has_queue_right', $$SELECT taskmill.has_queue_right('tm_mx_worker', 'mx', 'consume')$$, 'ok ok ok ok ok'),
 	('try_group_lock', $$SELECT taskmill.try_group_lock('mx', 'g')$$, '42501 42501 42501 42501 42501'),
 	('queue_grants_changed', $$SELECT taskmill.queue_grants_changed()$$, '39P01 39P01 39P01 39P01 39P01'),
