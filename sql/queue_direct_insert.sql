@@ -52,3 +52,23 @@ ROLLBACK;
 SELECT taskmill.enqueue('reg_direct', 'z', notify => false) AS z_id \gset
 SELECT priority, max_attempts, meta FROM taskmill.tasks WHERE id = :z_id;
 DELETE FROM taskmill.tasks WHERE queue_name = 'reg_direct';
+
+-- The per-row expressions a direct insert planned once (insert_exprs.c) follow the table:
+-- a CHECK and a partial index added after this session's first enqueue apply to the next.
+BEGIN;
+ALTER TABLE taskmill.tasks ADD CONSTRAINT regress_no_42 CHECK (priority <> 42);
+CREATE INDEX regress_priority_7_idx ON taskmill.tasks (id) WHERE priority = 7;
+SAVEPOINT s;
+\set VERBOSITY terse
+SELECT taskmill.enqueue('reg_direct', 'checked', priority => 42, notify => false);
+\set VERBOSITY default
+ROLLBACK TO s;
+SELECT taskmill.enqueue('reg_direct', 'indexed', priority => 7, notify => false) AS p7_id \gset
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM taskmill.tasks WHERE priority = 7 AND queue_name = 'reg_direct';
+SELECT array_agg(id) = ARRAY[:p7_id]::bigint[] AS partial_index_has_it
+FROM taskmill.tasks WHERE priority = 7 AND queue_name = 'reg_direct';
+ROLLBACK;
+SELECT taskmill.enqueue('reg_direct', 'after', priority => 42, notify => false) > 0 AS check_gone;
+DELETE FROM taskmill.tasks WHERE queue_name = 'reg_direct';
