@@ -226,6 +226,9 @@ if want fifo; then
 		run_tm tm_fifo fifo --groups 1000 --workers 4 --n "$N" $c
 	done
 	run_tm tm_fifo fifo --groups 0 --workers 4 --n "$N" --combined
+	# four loops on the hot group whose idle ones back off (1 ms doubling to 20 ms) as the
+	# Worker does between polls: the target row "4 workers >= 1 worker"
+	run_tm tm_fifo fifo --groups 1 --workers 4 --n "$hot" --combined --empty-backoff-max-us 20000
 fi
 if want soak; then
 	phase soak

@@ -77,6 +77,32 @@ taskmill_scheduler_database_names(void)
  * shared_preload_libraries is being processed: static workers must exist before the
  * postmaster starts.
  */
+/*
+ * Register one background worker of the taskmill library for database dbname:
+ * function is its entry point, type its pg_stat_activity backend_type (the name adds
+ * the database), arg its main argument. Both kinds of worker restart after
+ * TASKMILL_SCHEDULER_RESTART_SECS when they exit with an error.
+ */
+void
+taskmill_register_database_worker(const char *function, const char *type,
+								  const char *dbname, int arg)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = TASKMILL_SCHEDULER_RESTART_SECS;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "taskmill");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s for database %s", type, dbname);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	strlcpy(worker.bgw_extra, dbname, BGW_EXTRALEN);
+	worker.bgw_main_arg = Int32GetDatum(arg);
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
 void
 taskmill_register_scheduler_workers(void)
 {
@@ -84,23 +110,8 @@ taskmill_register_scheduler_workers(void)
 	int			n = 0;
 
 	foreach(lc, taskmill_scheduler_database_names())
-	{
-		char	   *dbname = (char *) lfirst(lc);
-		BackgroundWorker worker;
-
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = TASKMILL_SCHEDULER_RESTART_SECS;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "taskmill");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskmill_scheduler_main");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "taskmill scheduler for database %s", dbname);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "taskmill scheduler");
-		strlcpy(worker.bgw_extra, dbname, BGW_EXTRALEN);
-		worker.bgw_main_arg = Int32GetDatum(n++);
-		worker.bgw_notify_pid = 0;
-		RegisterBackgroundWorker(&worker);
-	}
+		taskmill_register_database_worker("taskmill_scheduler_main", "taskmill scheduler",
+										  (char *) lfirst(lc), n++);
 }
 
 /* One run: a transaction that enqueues the database's due schedules. */

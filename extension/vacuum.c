@@ -93,22 +93,8 @@ taskmill_register_vacuum_workers(void)
 	ListCell   *lc;
 
 	foreach(lc, taskmill_scheduler_database_names())
-	{
-		char	   *dbname = (char *) lfirst(lc);
-		BackgroundWorker worker;
-
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = TASKMILL_SCHEDULER_RESTART_SECS;
-		snprintf(worker.bgw_library_name, BGW_MAXLEN, "taskmill");
-		snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskmill_vacuum_main");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "taskmill vacuum for database %s", dbname);
-		snprintf(worker.bgw_type, BGW_MAXLEN, "taskmill vacuum");
-		strlcpy(worker.bgw_extra, dbname, BGW_EXTRALEN);
-		worker.bgw_notify_pid = 0;
-		RegisterBackgroundWorker(&worker);
-	}
+		taskmill_register_database_worker("taskmill_vacuum_main", "taskmill vacuum",
+										  (char *) lfirst(lc), 0);
 }
 
 /* The extension's owner, or InvalidOid when the extension is not installed. */

@@ -335,6 +335,10 @@ void wl_fifo(const Opts& o) {
   const int workers = (int)o.num("workers", 4);
   const long batch = o.num("batch", 10);
   const long empty_sleep_us = o.num("empty-sleep-us", 1000);
+  // > 0: an idle loop's pause doubles after each empty dequeue, up to this, and is reset by
+  // a delivery: idle workers back off as the Worker does (it waits for its poll interval
+  // or a NOTIFY), so that loops waiting on a busy group leave the CPU to the one that holds it
+  const long empty_backoff_max_us = o.num("empty-backoff-max-us", 0);
   // combined: one ack_dequeue call per round (acks the previous batch, claims the next:
   // one transaction per batch); else dequeue then ack_many (two)
   const bool combined = o.flag("combined");
@@ -390,6 +394,7 @@ void wl_fifo(const Opts& o) {
   for (int i = 0; i < workers; ++i)
     th.emplace_back([&, i] {
       std::vector<std::string> ids, leases;
+      long pause_us = empty_sleep_us;
       while (done < n) {
         auto a = SteadyClock::now();
         Res r = combined ? ack_dequeue(*conns[i], queue, batch, ids, leases)
@@ -403,9 +408,11 @@ void wl_fifo(const Opts& o) {
         }
         if (r.rows() == 0) {
           ++empty;  // the group's head is in flight elsewhere: poll again after a short pause
-          std::this_thread::sleep_for(std::chrono::microseconds(empty_sleep_us));
+          std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+          if (empty_backoff_max_us > 0) pause_us = std::min(pause_us * 2, empty_backoff_max_us);
           continue;
         }
+        pause_us = empty_sleep_us;
         ids.clear();
         leases.clear();
         for (int k = 0; k < r.rows(); ++k) {
@@ -436,8 +443,10 @@ void wl_fifo(const Opts& o) {
         {"settings", std::string(combined ? "libpq loops: ack_dequeue(q, batch, previous batch's ids and leases), one "
                                             "transaction per batch"
                                           : "libpq loops: dequeue(q, batch) then ack in one statement") +
-                         "; empty poll retried after empty_sleep_us; pg_stat_activity sampled every 5 ms"},
-        {"empty_sleep_us", empty_sleep_us}});
+                         (empty_backoff_max_us > 0 ? "; empty poll retried after a pause doubling from empty_sleep_us to empty_backoff_max_us"
+                                                    : "; empty poll retried after empty_sleep_us") +
+                         std::string("; pg_stat_activity sampled every 5 ms")},
+        {"empty_sleep_us", empty_sleep_us}, {"empty_backoff_max_us", empty_backoff_max_us}});
 }
 
 }  // namespace bench
