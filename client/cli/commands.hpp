@@ -42,6 +42,9 @@ struct WorkerArgs {
   int concurrency = 4, batch_size = 10, poll_interval = 1000, visibility_timeout = 30000,
       process_timeout = 60000;
   std::optional<std::string> group, metrics_listen;
+  // A direct server connection for the worker's LISTEN when --dsn goes through a
+  // transaction pooler (ClientOptions::listen_conninfo); without one it polls there.
+  std::optional<std::string> listen_dsn;
   bool until_empty = false;
 };
 

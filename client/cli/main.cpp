@@ -161,6 +161,10 @@ struct Cli {
                 "stop when nothing is available, in flight or waiting for a retry");
     w->add_option("--metrics-listen", wrk.metrics_listen,
                   "serve Prometheus metrics on HOST:PORT/metrics");
+    w->add_option("--listen-dsn", wrk.listen_dsn,
+                  "a direct server connection for LISTEN when --dsn goes through a transaction "
+                  "pooler such as PgBouncer (without one the worker polls there); password from "
+                  "~/.pgpass or PGPASSFILE");
     w->callback([this] { run = [this](Ctx& c) { return cmd_worker(c, wrk); }; });
   }
 
@@ -207,7 +211,10 @@ int main(int argc, char** argv) {
   try {
     const std::string conninfo = resolve_conninfo(
         {.dsn = cli.dsn, .prompt = cli.prompt, .interactive = isatty(STDIN_FILENO) == 1});
-    taskmill::Client client(conninfo, {.pool_size = 6});
+    taskmill::ClientOptions options{.pool_size = 6};
+    if (cli.wrk.listen_dsn)
+      options.listen_conninfo = resolve_conninfo({.dsn = *cli.wrk.listen_dsn});
+    taskmill::Client client(conninfo, options);
     Ctx ctx{client, cli.json};
     return cli.run(ctx);
   } catch (const std::invalid_argument& e) {  // a malformed --dsn

@@ -122,6 +122,29 @@ check "five tasks queued" test "$(psql -X -A -t -d bounced -c "SELECT count(*) F
 check "taskmill worker --until-empty drains them (polling)" \
 	timeout 120 "$cli" --dsn "$dsn" worker bq --poll-interval 100 --until-empty
 check "five results" test "$(psql -X -A -t -d bounced -c "SELECT count(*) FROM taskmill.task_results WHERE queue_name = 'bq'")" = 5
+# With --listen-dsn (a direct connection for LISTEN) an idle worker behind PgBouncer is
+# woken by the enqueue's NOTIFY: it handles a task long before its one-minute poll.
+listen_wakes() {
+	timeout 60 "$cli" --dsn "$dsn" worker lq --poll-interval 60000 \
+		--listen-dsn "host=$PGHOST port=$PGPORT dbname=bounced" >"$work/lw.log" 2>&1 &
+	local w=$! i
+	# idle: listening, and holding the idle-waiter lock that makes enqueues NOTIFY
+	for i in $(seq 100); do
+		[ "$(psql -X -A -t -d bounced -c "SELECT count(*) FROM pg_stat_activity
+			WHERE datname = 'bounced' AND query LIKE '%taskmill.wait_begin%'")" -ge 1 ] && break
+		sleep 0.1
+	done
+	timeout 30 "$cli" --dsn "$dsn" enqueue lq echo '{"woken": true}' >/dev/null || { kill "$w"; return 1; }
+	for i in $(seq 100); do
+		[ "$(psql -X -A -t -d bounced -c "SELECT count(*) FROM taskmill.task_results WHERE queue_name = 'lq'")" = 1 ] && break
+		sleep 0.1
+	done
+	kill -INT "$w"
+	wait "$w" || true
+	test "$(psql -X -A -t -d bounced -c "SELECT count(*) FROM taskmill.task_results WHERE queue_name = 'lq'")" = 1 \
+		|| { cat "$work/lw.log"; return 1; }
+}
+check "taskmill worker --listen-dsn: woken by NOTIFY behind PgBouncer (poll interval 60 s)" listen_wakes
 check "no prepared-statement errors in pgbouncer's log" \
 	bash -c "! grep -iE 'prepared statement' '$work/pgbouncer.log'"
 
