@@ -177,8 +177,9 @@ TEST(FIFO, HotGroup_AckWithNextClaim) {
   std::vector<int64_t> ids;
   for (int i = 1; i <= kTasks; ++i) ids.push_back(EnqueueInGroup(env, "op", "hot", i));
   env.pg.exec("ALTER DATABASE " + env.db.name() + " SET track_functions = 'all'");
-  // A client of its own: its sessions start after the setting.
-  taskmill::Client client(env.conninfo(), taskmill::ClientOptions{.pool_size = 4});
+  // A client of its own, straight to the server (a pooler would hand it server sessions
+  // opened before the setting): its sessions start after the setting.
+  taskmill::Client client(env.db.conninfo(), taskmill::ClientOptions{.pool_size = 4});
   auto task = testutil::MakeSuccessTask("op");
   task->on_run = [](taskmill::TaskContext& ctx) { ctx.set_result(Json{{"seq", ctx.payload()["seq"]}}); };
   auto opts = Wide();
