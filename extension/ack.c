@@ -16,16 +16,15 @@
 #include "taskmill.h"
 
 
-static SPIPlanPtr ack_plan = NULL;
-static SPIPlanPtr ack_many_plan = NULL;
+static SPIPlanPtr ack_plans[2];		/* [direct path] */
+static SPIPlanPtr ack_many_plans[2];	/* [direct path] */
 static SPIPlanPtr nack_plans[2];	/* [on a 0.1 table] */
 static SPIPlanPtr extend_plan = NULL;
 static SPIPlanPtr known_plan = NULL;
 static SPIPlanPtr release_plan = NULL;
 
-#define RESULT_COLUMNS \
-	"id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts," \
-	" task_group_id, idempotency_key, created_at, scheduled_at, completed_at, result"
+/* the columns the INSERT into task_results names (taskmill.h: TM_RESULT_COPIED) */
+#define RESULT_COLUMNS TM_RESULT_COPIED_LIST "completed_at, result"
 
 /*
  * Both return how many deliveries were current, and the (queue, group) of each acked
@@ -37,13 +36,16 @@ static SPIPlanPtr release_plan = NULL;
 "       pg_catalog.array_agg(task_group_id) FILTER (WHERE task_group_id IS NOT NULL)" \
 " FROM d"
 
+/*
+ * The SQL path: the DELETE and the INSERT of the kept tasks' results in one statement.
+ * Taken when task_results is not for the direct path (ack_results.c).
+ */
 const char *const tm_ack_sql =
 "WITH d AS ("
 "  DELETE FROM taskmill.tasks WHERE id = $1 AND lease = $2 AND dlq_at IS NULL RETURNING *"
 "), r AS ("
 "  INSERT INTO taskmill.task_results (" RESULT_COLUMNS ")"
-"  SELECT id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts,"
-"         task_group_id, idempotency_key, created_at, scheduled_at, pg_catalog.now(), $3"
+"  SELECT " TM_RESULT_COPIED_LIST "pg_catalog.now(), $3"
 "  FROM d WHERE NOT d.ephemeral"
 ")"
 LEFT_GROUPS;
@@ -56,11 +58,27 @@ const char *const tm_ack_many_sql =
 "  RETURNING t.*, a.result AS a_result"
 "), r AS ("
 "  INSERT INTO taskmill.task_results (" RESULT_COLUMNS ")"
-"  SELECT id, queue_name, operation_id, payload, meta, priority, attempts, max_attempts,"
-"         task_group_id, idempotency_key, created_at, scheduled_at, pg_catalog.now(), a_result"
+"  SELECT " TM_RESULT_COPIED_LIST "pg_catalog.now(), a_result"
 "  FROM d WHERE NOT d.ephemeral"
 ")"
 LEFT_GROUPS;
+
+/*
+ * The direct path: only the DELETE, returning what the result rows need (ack_results.c
+ * reads them in this order: the TM_RESULT_COPIED columns, ephemeral, the result).
+ */
+#define TM_TASK_COLUMN_(c)	"t." #c ", "
+#define ACKED_RETURNING		" RETURNING " TM_RESULT_COPIED(TM_TASK_COLUMN_) "t.ephemeral, "
+
+const char *const tm_ack_delete_sql =
+"DELETE FROM taskmill.tasks t WHERE t.id = $1 AND t.lease = $2 AND t.dlq_at IS NULL"
+ACKED_RETURNING "$3";
+
+const char *const tm_ack_many_delete_sql =
+"DELETE FROM taskmill.tasks t"
+" USING unnest($1::int8[], $2::uuid[], $3::jsonb[]) AS a(id, lease, result)"
+" WHERE t.id = a.id AND t.lease = a.lease AND t.dlq_at IS NULL"
+ACKED_RETURNING "a.result";
 
 /*
  * Backoff 1 s * 2^(attempts-1): 1 s, 2 s, 4 s ... capped at one hour (the exponent is
@@ -167,6 +185,26 @@ run_acks(SPIPlanPtr plan, Datum *values, const char *nulls, const char *what)
 }
 
 /*
+ * Ack through the direct path (sqls[1]: the DELETE; ack_results.c writes the results)
+ * when task_results allows it, else the SQL statement (sqls[0]). Parameters: ids,
+ * leases, results. Returns how many deliveries were current.
+ */
+static int32
+ack_statement(SPIPlanPtr *plans, const char *const sqls[2], const Oid *argtypes,
+			  Datum *values, const char *nulls, const char *what)
+{
+	TmRelInsert ins;
+	int			rc;
+
+	if (!tm_results_open(&ins))
+		return run_acks(tm_plan(&plans[0], sqls[0], 3, argtypes), values, nulls, what);
+	rc = SPI_execute_plan(tm_plan(&plans[1], sqls[1], 3, argtypes), values, nulls, false, 0);
+	if (rc != SPI_OK_DELETE_RETURNING)
+		elog(ERROR, "taskmill: %s failed: %s", what, SPI_result_code_string(rc));
+	return tm_results_write_acked(&ins, SPI_tuptable, (int) SPI_processed);
+}
+
+/*
  * taskmill.ack(task_id, lease, result jsonb DEFAULT NULL) RETURNS boolean
  */
 Datum
@@ -186,7 +224,8 @@ tm_body_ack(PG_FUNCTION_ARGS)
 	values[2] = PG_ARGISNULL(2) ? (nulls[2] = 'n', (Datum) 0) : PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	done = run_acks(tm_plan(&ack_plan, tm_ack_sql, 3, argtypes), values, nulls, "ack");
+	done = ack_statement(ack_plans, (const char *const[2]) {tm_ack_sql, tm_ack_delete_sql},
+						 argtypes, values, nulls, "ack");
 	if (done == 0)
 		check_task_known(task_id);
 	SPI_finish();
@@ -282,7 +321,9 @@ tm_ack_deliveries(Datum ids, Datum leases, Datum results, bool results_null)
 	Datum		values[3] = {ids, leases, results};
 	char		nulls[3] = {' ', ' ', results_null ? 'n' : ' '};
 
-	return run_acks(tm_plan(&ack_many_plan, tm_ack_many_sql, 3, argtypes), values, nulls, "ack_many");
+	return ack_statement(ack_many_plans,
+						 (const char *const[2]) {tm_ack_many_sql, tm_ack_many_delete_sql},
+						 argtypes, values, nulls, "ack_many");
 }
 
 /*

@@ -417,6 +417,8 @@ taskmill_hot_statements(PG_FUNCTION_ARGS)
 		{"dequeue_group", "text, int4, interval, text", dequeue_sql(true, false)},
 		{"ack", "int8, uuid, jsonb", tm_ack_sql},
 		{"ack_many", "int8[], uuid[], jsonb[]", tm_ack_many_sql},
+		{"ack_delete", "int8, uuid, jsonb", tm_ack_delete_sql},
+		{"ack_many_delete", "int8[], uuid[], jsonb[]", tm_ack_many_delete_sql},
 		{"nack", "int8, uuid, text, interval", tm_nack_sql},
 		{"extend_visibility", "int8, uuid, interval", tm_extend_sql},
 		{"requeue_from_dlq", "int8", tm_requeue_sql},

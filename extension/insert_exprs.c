@@ -9,7 +9,7 @@
  * expression again (expression_planner). An enqueue of one task is one row, and that
  * preparation cost it more than the row's heap insert (perf of a one-task enqueue:
  * about 2 % of the backend's samples in tm_insert_tasks_direct, docs/benchmarks.md).
- * The direct inserts (direct_insert.c) keep the planned trees here, per relation, and
+ * The direct inserts (rel_insert.c) keep the planned trees here, per relation, and
  * only turn them into ExprStates for each call (ExecInitExpr / ExecInitQual), as the
  * executor would after planning.
  *

@@ -417,7 +417,6 @@ static void
 read_column(Relation rel, Form_pg_attribute att, TmColumn *col)
 {
 	const char *name = NameStr(att->attname);
-	Node	   *expr;
 
 	col->source = TCS_DEFAULT;
 	if (att->attisdropped)
@@ -442,6 +441,20 @@ read_column(Relation rel, Form_pg_attribute att, TmColumn *col)
 		}
 
 	/* the default, for a field a task leaves out or a column no field fills */
+	tm_read_column_default(rel, att, col);
+}
+
+/*
+ * Column att's default, as an INSERT that leaves the column out gets it: a constant,
+ * now(), or an expression evaluated per row (tm_column_default). None (NULL) for a
+ * generated column (rel_insert.c leaves tables with one to the SQL statement) or an
+ * identity column.
+ */
+void
+tm_read_column_default(Relation rel, Form_pg_attribute att, TmColumn *col)
+{
+	Node	   *expr;
+
 	col->kind = TDK_NONE;
 	if (att->attgenerated || att->attidentity)
 		return;

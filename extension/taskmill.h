@@ -11,7 +11,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/bitmapset.h"
+#include "catalog/pg_attribute.h"
 #include "nodes/execnodes.h"
+#include "utils/rel.h"
 #include "utils/array.h"
 #include "utils/jsonb.h"
 
@@ -171,6 +173,79 @@ extern Datum tm_column_default(const TmColumn *col, struct ExprState *state,
 							   struct ExprContext *econtext, bool *isnull);
 
 /*
+ * rel_insert.c: rows into a table without the SQL layer, as logical replication's apply
+ * worker inserts them (NOT NULLs, CHECKs and index entries as in an INSERT statement),
+ * many at a time with table_multi_insert. For plain tables only: tm_rel_insert_open
+ * says false when an INSERT statement must do it (triggers, row-level security,
+ * generated columns, or the permission check says no).
+ */
+typedef struct TmRelInsert
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	RangeTblEntry *rte;
+	List	   *perminfos;
+	TupleTableSlot **slots;
+	int			nslots;			/* rows per flush */
+	const TmColumn *cols;		/* the caller's column defaults, one per attribute */
+	struct ExprState **defaults;	/* TDK_EXPR columns' states */
+} TmRelInsert;
+
+extern bool tm_rel_insert_open(TmRelInsert *ins, Oid relid, Bitmapset *inserted_cols);
+extern void tm_rel_insert_close(TmRelInsert *ins);
+extern void tm_rel_insert_prepare(TmRelInsert *ins, const TmColumn *cols, int natts, int nrows);
+extern TupleTableSlot *tm_rel_insert_slot(TmRelInsert *ins, int r);
+extern Datum tm_rel_insert_default(TmRelInsert *ins, int attno, bool *isnull);
+extern void tm_rel_insert_flush(TmRelInsert *ins, int m);
+extern void tm_read_column_default(Relation rel, Form_pg_attribute att, TmColumn *col);
+
+/*
+ * The columns of taskmill.task_results an ack writes, in order: these, copied from the
+ * task's row, then completed_at (now()) and result (the caller's). The one list of
+ * them: the ack statements (ack.c) and the direct insert (result_table.c,
+ * ack_results.c) are built from it.
+ */
+#define TM_RESULT_COPIED(X) \
+	X(id) X(queue_name) X(operation_id) X(payload) X(meta) X(priority) X(attempts) \
+	X(max_attempts) X(task_group_id) X(idempotency_key) X(created_at) X(scheduled_at)
+#define TM_COLUMN_NAME_(c)		#c ", "
+#define TM_RESULT_COPIED_LIST	TM_RESULT_COPIED(TM_COLUMN_NAME_)	/* "id, ..., scheduled_at, " */
+#define TM_RESULT_COPIED_ENUM_(c)	TRC_##c,
+typedef enum TmResultCopied
+{
+	TM_RESULT_COPIED(TM_RESULT_COPIED_ENUM_)
+	TRC_COUNT
+} TmResultCopied;
+
+/* result_table.c: taskmill.task_results as an ack fills it, read from the catalog */
+typedef enum TmResultSource
+{
+	TRS_DEFAULT,				/* nothing fills it: the column's default */
+	TRS_COPIED,					/* the task's column of that name */
+	TRS_COMPLETED_AT,			/* now() */
+	TRS_RESULT,					/* the caller's result */
+	TRS_DROPPED
+} TmResultSource;
+
+typedef struct TmResultTable
+{
+	Oid			relid;
+	int			natts;
+	TmColumn   *cols;			/* one per attribute: its default */
+	TmResultSource *source;		/* one per attribute */
+	int		   *copied;			/* TRS_COPIED: the index in TM_RESULT_COPIED */
+	Bitmapset  *inserted_cols;	/* the columns the ack's INSERT names */
+	bool		known;			/* every column an ack fills is there, of the task's type */
+} TmResultTable;
+
+extern const TmResultTable *tm_result_table(void);
+
+/* ack_results.c: the direct path of an ack (inside SPI) */
+extern bool tm_results_open(TmRelInsert *ins);
+extern int32 tm_results_write_acked(TmRelInsert *ins, SPITupleTable *acked, int n);
+
+/*
  * enqueue.c: the one way in for new tasks, for the SQL functions and the schedules.
  * Checked tasks in; ids drawn, keys generated, inserted (all or nothing; 23505 naming
  * the first key a queued task has); returns the ids (palloc'd, n of them). No NOTIFY.
@@ -192,6 +267,8 @@ extern const char *tm_enqueue_batch_plain_sql;
 extern void tm_build_enqueue_sql(void);
 extern const char *const tm_ack_sql;
 extern const char *const tm_ack_many_sql;
+extern const char *const tm_ack_delete_sql;
+extern const char *const tm_ack_many_delete_sql;
 extern const char *const tm_nack_sql;
 extern const char *const tm_extend_sql;
 extern const char *const tm_requeue_sql;

@@ -1,0 +1,195 @@
+/*
+ * rel_insert.c
+ *		Rows into one of the queue's tables without the SQL layer: enqueue's tasks
+ *		(direct_insert.c) and ack's results (ack_results.c).
+ *
+ * Through SPI, an INSERT also pays for a snapshot, a plan cache check, an executor start
+ * and end and two memory contexts. Here rows go in the way logical replication's apply
+ * worker inserts them (ExecSimpleRelationInsert): NOT NULLs, CHECKs and the index
+ * entries as in an INSERT statement, many rows as COPY puts them in (one multi-insert,
+ * a WAL record per page, not per row, then each row's index entries).
+ *
+ * Only for a plain table: when it has triggers, row-level security, generated columns,
+ * or the permission check (ExecutorCheckPerms_hook included, so sepgsql and pgaudit see
+ * this insert as they see the statement) says no, tm_rel_insert_open says false and the
+ * caller runs its SQL statement, which does everything an INSERT does (and raises the
+ * permission error itself). Version differences (15 .. 17) are guarded by PG_VERSION_NUM.
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+
+#include "taskmill.h"
+
+/*
+ * May the current user insert these columns into relid? Asked as the executor asks it
+ * for an INSERT statement, so ExecutorCheckPerms_hook sees it. Fills ins->rte (and,
+ * from PostgreSQL 16, ins->perminfos) for ExecInitRangeTable.
+ */
+static bool
+insert_permitted(TmRelInsert *ins, Oid relid, Bitmapset *cols)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	ins->rte = rte;
+	rte->rtekind = RTE_RELATION;
+	rte->relid = relid;
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	{
+		RTEPermissionInfo *perminfo = makeNode(RTEPermissionInfo);
+
+		perminfo->relid = relid;
+		perminfo->inh = false;
+		perminfo->requiredPerms = ACL_INSERT;
+		perminfo->checkAsUser = InvalidOid;
+		perminfo->insertedCols = cols;
+		rte->perminfoindex = 1;
+		ins->perminfos = list_make1(perminfo);
+		return ExecCheckPermissions(list_make1(rte), ins->perminfos, false);
+	}
+#else
+	rte->requiredPerms = ACL_INSERT;
+	rte->checkAsUser = InvalidOid;
+	rte->insertedCols = cols;
+	ins->perminfos = NIL;
+	return ExecCheckRTPerms(list_make1(rte), false);
+#endif
+}
+
+/*
+ * Open relid (RowExclusiveLock, held to the end of the transaction) for a direct insert
+ * of inserted_cols; false, with nothing open, when an INSERT statement must do it.
+ */
+bool
+tm_rel_insert_open(TmRelInsert *ins, Oid relid, Bitmapset *inserted_cols)
+{
+	Relation	rel;
+	TupleDesc	desc;
+
+	memset(ins, 0, sizeof(*ins));
+	if (check_enable_rls(relid, InvalidOid, true) != RLS_NONE ||
+		!insert_permitted(ins, relid, inserted_cols))
+		return false;
+
+	rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
+		(desc->constr && desc->constr->has_generated_stored))
+	{
+		table_close(rel, RowExclusiveLock);
+		return false;
+	}
+	ins->rel = rel;
+	ins->estate = CreateExecutorState();
+	/* a one-entry range table, so that a constraint error can describe the row */
+#if PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(ins->estate, list_make1(ins->rte), ins->perminfos);
+#else
+	ExecInitRangeTable(ins->estate, list_make1(ins->rte));
+#endif
+	ins->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(ins->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(ins->rri, false);
+	tm_prepare_insert_exprs(ins->rri, ins->estate);
+	return true;
+}
+
+/*
+ * Slots for nrows rows per flush (at most 100; the slots are reused from flush to
+ * flush), and the caller's column defaults (cols: one per attribute of the table,
+ * natts of them, living as long as the insert) for tm_rel_insert_default.
+ */
+void
+tm_rel_insert_prepare(TmRelInsert *ins, const TmColumn *cols, int natts, int nrows)
+{
+	TupleDesc	desc = RelationGetDescr(ins->rel);
+
+	Assert(natts == desc->natts);
+	ins->cols = cols;
+	ins->defaults = palloc0(sizeof(ExprState *) * natts);
+	for (int i = 0; i < natts; i++)
+		if (cols[i].kind == TDK_EXPR)
+			ins->defaults[i] = ExecInitExpr(cols[i].expr, NULL);
+	ins->nslots = Max(1, Min(nrows, 100));
+	ins->slots = palloc(sizeof(TupleTableSlot *) * ins->nslots);
+	for (int r = 0; r < ins->nslots; r++)
+		ins->slots[r] = ExecInitExtraTupleSlot(ins->estate, desc, &TTSOpsVirtual);
+}
+
+/* Row r's slot of the next flush, empty: the caller sets every tts_values/tts_isnull. */
+TupleTableSlot *
+tm_rel_insert_slot(TmRelInsert *ins, int r)
+{
+	Assert(r < ins->nslots);
+	return ExecClearTuple(ins->slots[r]);
+}
+
+/* Column attno's (0-based) default for one row, as an INSERT that leaves it out gets. */
+Datum
+tm_rel_insert_default(TmRelInsert *ins, int attno, bool *isnull)
+{
+	return tm_column_default(&ins->cols[attno], ins->defaults[attno],
+							 GetPerTupleExprContext(ins->estate), isnull);
+}
+
+/* ExecInsertIndexTuples' arguments changed in PostgreSQL 16. */
+static void
+insert_index_entries(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
+{
+#if PG_VERSION_NUM >= 160000
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false));
+#else
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+#endif
+}
+
+/*
+ * Insert the first m filled slots: checks, heap, then each row's index entries. The
+ * command id is taken now, so SPI statements run since the open are seen as before.
+ */
+void
+tm_rel_insert_flush(TmRelInsert *ins, int m)
+{
+	EState	   *estate = ins->estate;
+	bool		checks = RelationGetDescr(ins->rel)->constr != NULL;
+
+	estate->es_output_cid = GetCurrentCommandId(true);
+	for (int r = 0; r < m; r++)
+	{
+		ExecStoreVirtualTuple(ins->slots[r]);
+		if (checks)
+			ExecConstraints(ins->rri, ins->slots[r], estate);
+	}
+	if (m == 1)
+		simple_table_tuple_insert(ins->rel, ins->slots[0]);
+	else if (m > 1)
+		table_multi_insert(ins->rel, ins->slots, m, estate->es_output_cid, 0, NULL);
+	for (int r = 0; r < m; r++)
+		insert_index_entries(ins->rri, ins->slots[r], estate);
+	ResetPerTupleExprContext(estate);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * Close what tm_rel_insert_open opened; the lock stays until the end of the
+ * transaction. The caller makes the rows visible (CommandCounterIncrement).
+ */
+void
+tm_rel_insert_close(TmRelInsert *ins)
+{
+	ExecCloseIndices(ins->rri);
+	ExecResetTupleTable(ins->estate->es_tupleTable, false);
+	FreeExecutorState(ins->estate);
+	table_close(ins->rel, NoLock);
+	ins->rel = NULL;
+}
