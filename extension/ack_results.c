@@ -12,6 +12,13 @@
  * Used when rel_insert.c allows it and result_table.c knows the table's layout; else
  * ack.c runs the SQL statement. The regression test ack_direct_results compares rows
  * written here with rows written by the SQL statement.
+ *
+ * Locks: task_results is opened (RowExclusiveLock) before the DELETE locks tasks, the
+ * reverse of the statement's order; both are RowExclusiveLock, which conflict with neither
+ * each other nor VACUUM, only with DDL, LOCK TABLE and TRUNCATE. The rows are written
+ * with the DELETE's command id, as the CTE's INSERT was, and are what any INSERT is to a
+ * (sub)transaction: gone with its rollback. On an error the executor state goes with the
+ * SPI memory context and the relation and its indexes are released by the abort.
  */
 #include "postgres.h"
 
