@@ -100,6 +100,17 @@ SELECT pg_temp.results_of('reg_ackres_new_direct') = pg_temp.results_of('reg_ack
 SELECT DISTINCT regress_extra, regress_at = now() + interval '1 day' AS tomorrow
 FROM taskmill.task_results WHERE queue_name = 'reg_ackres_new_direct';
 
+-- A stored generated column: the SQL statement computes it. Dropped again, it leaves a
+-- dropped attribute behind, which the direct path skips.
+ALTER TABLE taskmill.task_results ADD COLUMN regress_gen text
+	GENERATED ALWAYS AS (operation_id || '!') STORED;
+SELECT pg_temp.ack_round('reg_ackres_gen') AS generated;
+SELECT DISTINCT regress_gen = operation_id || '!' AS computed
+FROM taskmill.task_results WHERE queue_name = 'reg_ackres_gen';
+ALTER TABLE taskmill.task_results DROP COLUMN regress_gen;
+SELECT pg_temp.ack_round('reg_ackres_dropped') AS direct;
+SELECT pg_temp.results_of('reg_ackres_dropped') = pg_temp.results_of('reg_ackres_new_sql') AS dropped_column_agrees;
+
 -- A column of another type than the ack writes: the SQL statement (which converts) is taken.
 ALTER TABLE taskmill.task_results ALTER COLUMN result TYPE json;
 SELECT pg_temp.ack_round('reg_ackres_json') AS other_type;
