@@ -35,9 +35,12 @@
  * from PostgreSQL 16, ins->perminfos) for ExecInitRangeTable.
  */
 static bool
-insert_permitted(TmRelInsert *ins, Oid relid, Bitmapset *cols)
+insert_permitted(TmRelInsert *ins, Oid relid, Bitmapset *table_cols)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	/* copied: the caller's cached table description may be rebuilt once the lock is taken */
+	Bitmapset  *cols = bms_copy(table_cols);
 
 	ins->rte = rte;
 	rte->rtekind = RTE_RELATION;
