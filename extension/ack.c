@@ -207,10 +207,15 @@ ack_statement(SPIPlanPtr *plans, const char *const sqls[2], const Oid *argtypes,
 /*
  * taskmill.ack(task_id, lease, result jsonb DEFAULT NULL) RETURNS boolean
  */
+const Oid	tm_ack_argtypes[3] = {INT8OID, UUIDOID, JSONBOID};
+const Oid	tm_ack_many_argtypes[3] = {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID};
+const Oid	tm_nack_argtypes[4] = {INT8OID, UUIDOID, TEXTOID, INTERVALOID};
+const Oid	tm_extend_argtypes[3] = {INT8OID, UUIDOID, INTERVALOID};
+const Oid	tm_release_argtypes[2] = {INT8ARRAYOID, UUIDARRAYOID};
+
 Datum
 tm_body_ack(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[3] = {INT8OID, UUIDOID, JSONBOID};
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -225,7 +230,7 @@ tm_body_ack(PG_FUNCTION_ARGS)
 
 	tm_spi_connect();
 	done = ack_statement(ack_plans, (const char *const[2]) {tm_ack_sql, tm_ack_delete_sql},
-						 argtypes, values, nulls, "ack");
+						 tm_ack_argtypes, values, nulls, "ack");
 	if (done == 0)
 		check_task_known(task_id);
 	SPI_finish();
@@ -317,13 +322,12 @@ tm_body_ack_many(PG_FUNCTION_ARGS)
 int32
 tm_ack_deliveries(Datum ids, Datum leases, Datum results, bool results_null)
 {
-	static const Oid argtypes[3] = {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID};
 	Datum		values[3] = {ids, leases, results};
 	char		nulls[3] = {' ', ' ', results_null ? 'n' : ' '};
 
 	return ack_statement(ack_many_plans,
 						 (const char *const[2]) {tm_ack_many_sql, tm_ack_many_delete_sql},
-						 argtypes, values, nulls, "ack_many");
+						 tm_ack_many_argtypes, values, nulls, "ack_many");
 }
 
 /*
@@ -333,7 +337,6 @@ tm_ack_deliveries(Datum ids, Datum leases, Datum results, bool results_null)
 static const char *
 nack_delivery(Datum id, Datum lease, Datum error, bool error_null, Datum delay, bool delay_null)
 {
-	static const Oid argtypes[4] = {INT8OID, UUIDOID, TEXTOID, INTERVALOID};
 	Datum		values[4] = {id, lease, error, delay};
 	char		nulls[4] = {' ', ' ', error_null ? 'n' : ' ', delay_null ? 'n' : ' '};
 	bool		dlq;
@@ -343,7 +346,7 @@ nack_delivery(Datum id, Datum lease, Datum error, bool error_null, Datum delay, 
 	int			rc;
 
 	bool		legacy = !tm_tasks_have_waiting();
-	SPIPlanPtr	plan = tm_plan(&nack_plans[legacy], legacy ? nack_legacy_sql : tm_nack_sql, 4, argtypes);
+	SPIPlanPtr	plan = tm_plan(&nack_plans[legacy], legacy ? nack_legacy_sql : tm_nack_sql, 4, tm_nack_argtypes);
 
 	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE_RETURNING)
@@ -406,7 +409,6 @@ tm_body_nack(PG_FUNCTION_ARGS)
 Datum
 tm_body_extend_visibility(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[3] = {INT8OID, UUIDOID, INTERVALOID};
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
 	Datum		values[3];
 	int			rc;
@@ -420,7 +422,7 @@ tm_body_extend_visibility(PG_FUNCTION_ARGS)
 	values[2] = PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&extend_plan, tm_extend_sql, 3, argtypes), values, NULL, false, 0);
+	rc = SPI_execute_plan(tm_plan(&extend_plan, tm_extend_sql, 3, tm_extend_argtypes), values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "taskmill: extend_visibility failed: %s", SPI_result_code_string(rc));
 	done = SPI_processed > 0;
@@ -439,7 +441,6 @@ tm_body_extend_visibility(PG_FUNCTION_ARGS)
 Datum
 tm_body_release(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[2] = {INT8ARRAYOID, UUIDARRAYOID};
 	ArrayType  *ids;
 	ArrayType  *leases;
 	int			n = tm_deliveries_arg(fcinfo, 0, &ids, &leases, NULL);
@@ -453,7 +454,7 @@ tm_body_release(PG_FUNCTION_ARGS)
 	values[1] = PointerGetDatum(leases);
 
 	tm_spi_connect();
-	done = run_count(tm_plan(&release_plan, tm_release_sql, 2, argtypes), values, NULL, "release");
+	done = run_count(tm_plan(&release_plan, tm_release_sql, 2, tm_release_argtypes), values, NULL, "release");
 	SPI_finish();
 	PG_RETURN_INT32(done);
 }

@@ -11,6 +11,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -128,10 +129,11 @@ dequeue_sql(bool by_group, bool legacy)
 					legacy ? blocked_legacy_sql : blocked_sql);
 }
 
+const Oid	tm_dequeue_argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TEXTOID};
+
 static SPIPlanPtr
 get_dequeue_plan(bool by_group)
 {
-	static const Oid argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TEXTOID};
 	bool		legacy = !tm_tasks_have_waiting();
 	SPIPlanPtr *slot = &dequeue_plans[by_group][legacy];
 	char	   *sql;
@@ -140,7 +142,7 @@ get_dequeue_plan(bool by_group)
 	if (*slot != NULL)
 		return *slot;
 	sql = dequeue_sql(by_group, legacy);
-	plan = tm_plan(slot, sql, by_group ? 4 : 3, argtypes);
+	plan = tm_plan(slot, sql, by_group ? 4 : 3, tm_dequeue_argtypes);
 	pfree(sql);
 	return plan;
 }
@@ -184,6 +186,73 @@ task_group_arg(FunctionCallInfo fcinfo, int argno)
 	return PointerGetDatum(g);
 }
 
+/* Column numbers of the dequeue statement's result. */
+typedef struct DequeueCols
+{
+	int			id;
+	int			lease;
+	int			dlq;
+	int			queue;
+	int			group;
+} DequeueCols;
+
+static void
+dequeue_columns(TupleDesc desc, TupleDesc expected, DequeueCols *c)
+{
+	c->id = SPI_fnumber(desc, "id");
+	c->lease = SPI_fnumber(desc, "lease");
+	c->dlq = SPI_fnumber(desc, "dlq_at");
+	c->queue = SPI_fnumber(desc, "queue_name");
+	c->group = SPI_fnumber(desc, "task_group_id");
+	if (c->id <= 0 || c->lease <= 0 || c->dlq <= 0 || c->queue <= 0 || c->group <= 0 ||
+		desc->natts != expected->natts)
+		elog(ERROR, "taskmill: dequeue result does not match taskmill.tasks");
+}
+
+/*
+ * Sort one round's rows (SPI_tuptable): the claimed ones (with a lease) go into the
+ * tuplestore, the ids of blocked ones into blocked[] (to park; at most max), the groups
+ * of dead-lettered grouped ones into *left (to wake). Returns how many were not
+ * claimed; *delivered counts the claimed.
+ */
+static int
+sort_round(ReturnSetInfo *rsinfo, const DequeueCols *c, int *delivered,
+		   Datum *blocked, int *nblocked, int max, TmGroups *left)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	int			others = 0;
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		no_lease;
+		bool		not_dlq;
+		bool		no_group;
+		bool		isnull;
+		Datum		group;
+
+		(void) SPI_getbinval(tup, desc, c->lease, &no_lease);
+		(void) SPI_getbinval(tup, desc, c->dlq, &not_dlq);
+		if (!no_lease)
+		{
+			tuplestore_puttuple(rsinfo->setResult, tup);
+			(*delivered)++;
+			continue;
+		}
+		others++;				/* blocked, or dead-lettered */
+		if (not_dlq)
+		{
+			if (*nblocked < max)
+				blocked[(*nblocked)++] = SPI_getbinval(tup, desc, c->id, &isnull);
+			continue;
+		}
+		group = SPI_getbinval(tup, desc, c->group, &no_group);
+		if (!no_group)
+			tm_groups_add(left, SPI_getbinval(tup, desc, c->queue, &isnull), group);
+	}
+	return others;
+}
+
 /*
  * Claim up to batch_size tasks into rsinfo's tuplestore (inside SPI). Usually one
  * round. Rows moved to the DLQ or found blocked take places of the batch, so while a
@@ -198,14 +267,11 @@ tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 {
 	SPIPlanPtr	plan = get_dequeue_plan(by_group);
 	Datum		values[4];
-	int			lease_attno = 0;
-	int			dlq_attno = 0;
-	int			queue_attno = 0;
-	int			group_attno = 0;
-	int			id_attno = 0;
+	DequeueCols cols = {0};
 	int			delivered = 0;
 	TmGroups	left;
-	Datum	   *blocked = palloc(sizeof(Datum) * (3 * batch_size));	/* <= 3 scans' rows */
+	int			max_blocked = 3 * batch_size;	/* <= 3 scans' rows */
+	Datum	   *blocked = palloc(sizeof(Datum) * max_blocked);
 
 	tm_groups_init(&left);
 	values[0] = queue;
@@ -214,61 +280,16 @@ tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 	for (;;)
 	{
 		int			rc;
-		int			others = 0;
+		int			others;
 		int			nblocked = 0;
-		uint64		i;
 
 		values[1] = Int32GetDatum(batch_size - delivered);
 		rc = tm_execute_nojit(plan, values, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "taskmill: dequeue failed: %s", SPI_result_code_string(rc));
-		if (dlq_attno == 0)
-		{
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-
-			id_attno = SPI_fnumber(desc, "id");
-			lease_attno = SPI_fnumber(desc, "lease");
-			dlq_attno = SPI_fnumber(desc, "dlq_at");
-			queue_attno = SPI_fnumber(desc, "queue_name");
-			group_attno = SPI_fnumber(desc, "task_group_id");
-			if (id_attno <= 0 || lease_attno <= 0 || dlq_attno <= 0 || queue_attno <= 0 || group_attno <= 0 ||
-				desc->natts != rsinfo->setDesc->natts)
-				elog(ERROR, "taskmill: dequeue result does not match taskmill.tasks");
-		}
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		no_lease;
-			bool		not_dlq;
-			bool		no_group;
-			Datum		group;
-
-			(void) SPI_getbinval(tup, desc, lease_attno, &no_lease);
-			(void) SPI_getbinval(tup, desc, dlq_attno, &not_dlq);
-			if (!no_lease)
-			{
-				tuplestore_puttuple(rsinfo->setResult, tup);
-				delivered++;
-				continue;
-			}
-			others++;			/* blocked, or dead-lettered */
-			if (not_dlq)
-			{
-				bool		isnull;
-
-				if (nblocked < 3 * batch_size)
-					blocked[nblocked++] = SPI_getbinval(tup, desc, id_attno, &isnull);
-				continue;
-			}
-			group = SPI_getbinval(tup, desc, group_attno, &no_group);
-			if (!no_group)
-			{
-				bool		isnull;
-
-				tm_groups_add(&left, SPI_getbinval(tup, desc, queue_attno, &isnull), group);
-			}
-		}
+		if (cols.id == 0)
+			dequeue_columns(SPI_tuptable->tupdesc, rsinfo->setDesc, &cols);
+		others = sort_round(rsinfo, &cols, &delivered, blocked, &nblocked, max_blocked, &left);
 		tm_groups_wake(&left);
 		if (nblocked > 0)
 			tm_park(blocked, nblocked);
@@ -399,42 +420,48 @@ Datum
 taskmill_hot_statements(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	const char *const enqueue_types =
-		"text, text, jsonb, jsonb, int4, int4, text, text, bool, timestamptz, timestamptz, int8";
-	const char *const batch_types =
-		"text, text[], jsonb[], jsonb[], int4[], int4[], text[], text[], bool[], timestamptz[], timestamptz[], int8[]";
+	Oid			enqueue_types[TM_INSERT_PARAMS];
+	Oid			batch_types[TM_INSERT_PARAMS];
 	const struct
 	{
 		const char *name;
-		const char *types;
+		const Oid  *types;
+		int			ntypes;
 		const char *sql;
 	}			stmts[] = {
-		{"enqueue", enqueue_types, tm_enqueue_plain_sql},
-		{"enqueue_with_key", enqueue_types, tm_enqueue_sql},
-		{"enqueue_batch", batch_types, tm_enqueue_batch_plain_sql},
-		{"enqueue_batch_with_keys", batch_types, tm_enqueue_batch_sql},
-		{"dequeue", "text, int4, interval", dequeue_sql(false, false)},
-		{"dequeue_group", "text, int4, interval, text", dequeue_sql(true, false)},
-		{"ack", "int8, uuid, jsonb", tm_ack_sql},
-		{"ack_many", "int8[], uuid[], jsonb[]", tm_ack_many_sql},
-		{"ack_delete", "int8, uuid, jsonb", tm_ack_delete_sql},
-		{"ack_many_delete", "int8[], uuid[], jsonb[]", tm_ack_many_delete_sql},
-		{"nack", "int8, uuid, text, interval", tm_nack_sql},
-		{"extend_visibility", "int8, uuid, interval", tm_extend_sql},
-		{"requeue_from_dlq", "int8", tm_requeue_sql},
-		{"release", "int8[], uuid[]", tm_release_sql},
-		{"wake_group_heads", "text[], text[]", tm_wake_heads_sql},
-		{"park_group_tasks", "int8[]", tm_park_sql()},
+		{"enqueue", enqueue_types, TM_INSERT_PARAMS, tm_enqueue_plain_sql},
+		{"enqueue_with_key", enqueue_types, TM_INSERT_PARAMS, tm_enqueue_sql},
+		{"enqueue_batch", batch_types, TM_INSERT_PARAMS, tm_enqueue_batch_plain_sql},
+		{"enqueue_batch_with_keys", batch_types, TM_INSERT_PARAMS, tm_enqueue_batch_sql},
+		{"dequeue", tm_dequeue_argtypes, 3, dequeue_sql(false, false)},
+		{"dequeue_group", tm_dequeue_argtypes, 4, dequeue_sql(true, false)},
+		{"ack", tm_ack_argtypes, 3, tm_ack_sql},
+		{"ack_many", tm_ack_many_argtypes, 3, tm_ack_many_sql},
+		{"ack_delete", tm_ack_argtypes, 3, tm_ack_delete_sql},
+		{"ack_many_delete", tm_ack_many_argtypes, 3, tm_ack_many_delete_sql},
+		{"nack", tm_nack_argtypes, 4, tm_nack_sql},
+		{"extend_visibility", tm_extend_argtypes, 3, tm_extend_sql},
+		{"requeue_from_dlq", tm_requeue_argtypes, 1, tm_requeue_sql},
+		{"release", tm_release_argtypes, 2, tm_release_sql},
+		{"wake_group_heads", tm_wake_heads_argtypes, 2, tm_wake_heads_sql},
+		{"park_group_tasks", tm_park_argtypes, 1, tm_park_sql()},
 	};
 
+	tm_enqueue_argtypes(enqueue_types, false);
+	tm_enqueue_argtypes(batch_types, true);
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < (int) lengthof(stmts); i++)
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
+		StringInfoData types;
 
+		/* the types the plans are prepared with, as PREPARE takes them */
+		initStringInfo(&types);
+		for (int t = 0; t < stmts[i].ntypes; t++)
+			appendStringInfo(&types, "%s%s", t > 0 ? ", " : "", format_type_be(stmts[i].types[t]));
 		values[0] = CStringGetTextDatum(stmts[i].name);
-		values[1] = CStringGetTextDatum(stmts[i].types);
+		values[1] = CStringGetTextDatum(types.data);
 		values[2] = CStringGetTextDatum(stmts[i].sql);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -38,10 +38,11 @@ static const char *lookup_sql =
  */
 PG_FUNCTION_INFO_V1(taskmill_requeue_from_dlq);
 
+const Oid	tm_requeue_argtypes[1] = {INT8OID};
+
 Datum
 taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[1] = {INT8OID};
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
 	Datum		values[1] = {Int64GetDatum(task_id)};
 	MemoryContext caller = CurrentMemoryContext;
@@ -53,7 +54,7 @@ taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 
 	tm_owner_begin(&scope);
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&lookup_plan, lookup_sql, 1, argtypes), values, NULL, true, 1);
+	rc = SPI_execute_plan(tm_plan(&lookup_plan, lookup_sql, 1, tm_requeue_argtypes), values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "taskmill: task lookup failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -67,7 +68,7 @@ taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 						(long long) task_id)));
 	if (in_dlq)
 	{
-		rc = SPI_execute_plan(tm_plan(&requeue_plan, tm_requeue_sql, 1, argtypes), values, NULL, false, 0);
+		rc = SPI_execute_plan(tm_plan(&requeue_plan, tm_requeue_sql, 1, tm_requeue_argtypes), values, NULL, false, 0);
 		if (rc != SPI_OK_UPDATE_RETURNING)
 			elog(ERROR, "taskmill: requeue_from_dlq failed: %s", SPI_result_code_string(rc));
 		in_dlq = SPI_processed > 0;	/* a concurrent requeue may have been first */

@@ -188,8 +188,17 @@ check_duplicate_keys(const TmNewTask *tasks, int n)
 	pfree(refs);
 }
 
-/* $1 queue name, the column fields, the id: the parameters of the INSERTs */
-#define N_INSERT_PARAMS (TF_EXPIRES_IN + 2)
+#define N_INSERT_PARAMS TM_INSERT_PARAMS
+
+/* The INSERTs' parameter types: one value per field, or (batch) one array per field. */
+void
+tm_enqueue_argtypes(Oid *argtypes, bool batch)
+{
+	argtypes[0] = TEXTOID;
+	for (int f = 0; f < TF_EXPIRES_IN; f++)
+		argtypes[f + 1] = batch ? get_array_type(tm_fields[f].type) : tm_fields[f].type;
+	argtypes[N_INSERT_PARAMS - 1] = batch ? INT8ARRAYOID : INT8OID;
+}
 
 /* One task through the SQL INSERT (a caller's key needs its ON CONFLICT). */
 static void
@@ -202,16 +211,14 @@ insert_one_sql(text *queue, const TmNewTask *t)
 	SPIPlanPtr	plan;
 	int			rc;
 
-	argtypes[0] = TEXTOID;
+	tm_enqueue_argtypes(argtypes, false);
 	values[0] = PointerGetDatum(queue);
 	nulls[0] = ' ';
 	for (int f = 0; f < TF_EXPIRES_IN; f++)
 	{
-		argtypes[f + 1] = tm_fields[f].type;
 		values[f + 1] = t->values[f];
 		nulls[f + 1] = t->isnull[f] ? 'n' : ' ';
 	}
-	argtypes[N_INSERT_PARAMS - 1] = INT8OID;
 	values[N_INSERT_PARAMS - 1] = Int64GetDatum(t->id);
 	nulls[N_INSERT_PARAMS - 1] = ' ';
 
@@ -283,7 +290,7 @@ insert_batch_sql(text *queue, const TmNewTask *tasks, int n, bool any_key)
 	SPIPlanPtr	plan;
 	int			rc;
 
-	argtypes[0] = TEXTOID;
+	tm_enqueue_argtypes(argtypes, true);
 	values[0] = PointerGetDatum(queue);
 	for (int f = 0; f < TF_EXPIRES_IN; f++)
 	{
@@ -292,12 +299,10 @@ insert_batch_sql(text *queue, const TmNewTask *tasks, int n, bool any_key)
 			col[i] = tasks[i].values[f];
 			colnull[i] = tasks[i].isnull[f];
 		}
-		argtypes[f + 1] = get_array_type(tm_fields[f].type);
 		values[f + 1] = make_array(col, colnull, n, tm_fields[f].type);
 	}
 	for (int i = 0; i < n; i++)
 		col[i] = Int64GetDatum(tasks[i].id);
-	argtypes[N_INSERT_PARAMS - 1] = INT8ARRAYOID;
 	values[N_INSERT_PARAMS - 1] = make_array(col, NULL, n, INT8OID);
 
 	tm_spi_connect();

@@ -105,10 +105,11 @@ tm_park_sql(void)
 	return psprintf("%s%s", park_sql_head, tm_fifo_blocked_sql);
 }
 
+const Oid	tm_park_argtypes[1] = {INT8ARRAYOID};
+
 void
 tm_park(Datum *ids, int n)
 {
-	static const Oid argtypes[1] = {INT8ARRAYOID};
 	Datum		values[1];
 	int			rc;
 
@@ -116,7 +117,7 @@ tm_park(Datum *ids, int n)
 	{
 		char	   *sql = tm_park_sql();
 
-		(void) tm_plan(&park_plan, sql, 1, argtypes);
+		(void) tm_plan(&park_plan, sql, 1, tm_park_argtypes);
 		pfree(sql);
 	}
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -142,16 +143,17 @@ tm_tasks_have_waiting(void)
  * Run tm_wake_heads_sql for two text[] Datums of one length (inside SPI; a new
  * statement, so it sees what the caller's earlier statements removed).
  */
+const Oid	tm_wake_heads_argtypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
+
 void
 tm_wake_group_heads(Datum queue_names, Datum task_group_ids)
 {
-	static const Oid argtypes[2] = {TEXTARRAYOID, TEXTARRAYOID};
 	Datum		values[2] = {queue_names, task_group_ids};
 	int			rc;
 
 	if (!tm_tasks_have_waiting())
 		return;					/* a 0.1 table: nothing is parked */
-	rc = SPI_execute_plan(tm_plan(&wake_plan, tm_wake_heads_sql, 2, argtypes), values, NULL, false, 0);
+	rc = SPI_execute_plan(tm_plan(&wake_plan, tm_wake_heads_sql, 2, tm_wake_heads_argtypes), values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "taskmill: waking FIFO group heads failed: %s", SPI_result_code_string(rc));
 }

@@ -252,11 +252,12 @@ extern int32 tm_results_write_acked(TmRelInsert *ins, SPITupleTable *acked, int 
  */
 extern int64 *tm_enqueue_tasks(text *queue, TmNewTask *tasks, int n);
 
-/* direct_insert.c: the INSERT without SPI (false: use the SQL statement) */
 /* insert_exprs.c: per-row expressions of a direct insert, planned once per backend */
 struct ResultRelInfo;
 struct EState;
 extern void tm_prepare_insert_exprs(struct ResultRelInfo *rri, struct EState *estate);
+
+/* direct_insert.c: the INSERT without SPI (false: use the SQL statement) */
 extern bool tm_insert_tasks_direct(text *queue, const TmNewTask *tasks, int n);
 
 /* built from tm_fields at load time (tm_build_enqueue_sql, from _PG_init) */
@@ -265,6 +266,9 @@ extern const char *tm_enqueue_plain_sql;
 extern const char *tm_enqueue_batch_sql;
 extern const char *tm_enqueue_batch_plain_sql;
 extern void tm_build_enqueue_sql(void);
+/* the enqueue INSERTs' parameters: $1 queue name, the column fields, the id */
+#define TM_INSERT_PARAMS (TF_EXPIRES_IN + 2)
+extern void tm_enqueue_argtypes(Oid *argtypes, bool batch);
 extern const char *const tm_ack_sql;
 extern const char *const tm_ack_many_sql;
 extern const char *const tm_ack_delete_sql;
@@ -273,6 +277,14 @@ extern const char *const tm_nack_sql;
 extern const char *const tm_extend_sql;
 extern const char *const tm_requeue_sql;
 extern const char *const tm_release_sql;
+/* the statements' parameter types (the plans' and taskmill.hot_statements()'s) */
+extern const Oid tm_ack_argtypes[3];	/* ack, ack_delete */
+extern const Oid tm_ack_many_argtypes[3];	/* ack_many, ack_many_delete */
+extern const Oid tm_nack_argtypes[4];
+extern const Oid tm_extend_argtypes[3];
+extern const Oid tm_release_argtypes[2];
+extern const Oid tm_requeue_argtypes[1];
+extern const Oid tm_dequeue_argtypes[4];	/* dequeue: the first 3 */
 
 /* fifo.c: FIFO groups (blocked candidates, parking, waking the next head) */
 #define TM_PARK_RECHECK "10 seconds"	/* a parked task's parked_until, from now() */
@@ -281,7 +293,9 @@ extern const char *tm_fifo_lock_sql(void);
 extern const char *const tm_wake_heads_sql;
 extern bool tm_tasks_have_waiting(void);
 extern void tm_wake_group_heads(Datum queue_names, Datum task_group_ids);
+extern const Oid tm_wake_heads_argtypes[2];
 extern char *tm_park_sql(void);
+extern const Oid tm_park_argtypes[1];
 extern void tm_park(Datum *ids, int n);
 
 /* groups whose head left a transaction's statements, to wake in one statement */
