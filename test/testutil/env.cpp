@@ -1,6 +1,7 @@
 // TestEnv (see env.hpp).
 #include "env.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace testutil {
@@ -36,6 +37,9 @@ taskmill::WorkerOptions FastWorkerOptions() {
   o.visibility_timeout = std::chrono::milliseconds(30000);
   o.process_timeout = std::chrono::milliseconds(60000);
   o.stop_timeout = std::chrono::milliseconds(10000);
+  // Infrastructure trouble the worker retries by itself (a failed dequeue, ack or nack)
+  // goes to the test's log, so that a case failing for one of them says which.
+  o.on_error = [](const std::string& message) { std::fprintf(stderr, "worker on_error: %s\n", message.c_str()); };
   return o;
 }
 
