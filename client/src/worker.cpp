@@ -8,8 +8,8 @@
 // most one dequeue in flight) as soon as the queue drops to its low-water mark
 // (batch_size / 2), while the executors keep running the tasks already there; so handlers
 // never wait for a dequeue round trip when the queue is busy. Completed tasks go to the
-// acker, which sends them unless the fetcher's next claim takes them first (ack_dequeue:
-// acks and claim in one commit); failed ones are nacked by their handler thread. Every claimed task, queued or
+// acker, which sends them (a FIFO group's ack goes with the fetcher's next claim instead,
+// ack_dequeue: ack and claim in one commit); failed ones are nacked by their handler thread. Every claimed task, queued or
 // running, is in the tracker and covered by the heartbeat; queued tasks are handed back at
 // once by stop() (taskmill.release).
 #include "taskmill/worker.hpp"

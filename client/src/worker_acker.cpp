@@ -45,10 +45,10 @@ bool Acker::submit(calls::AckItem item) {
   return true;
 }
 
-std::vector<calls::AckItem> Acker::take_pending() {
+std::vector<calls::AckItem> Acker::take_offered() {
   std::vector<calls::AckItem> taken;
-  {
-    std::lock_guard lk(mu_);
+  std::lock_guard lk(mu_);
+  if (offered_only_) {
     taken.swap(acks_);
     offered_only_ = false;
   }

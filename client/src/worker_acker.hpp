@@ -3,12 +3,13 @@
 // pending acks and whether it runs; submit() after stop() answers false (the handler
 // thread then acks directly: a straggler of a stop that timed out).
 //
-// The fetcher takes whatever is pending when it claims (take_pending) and sends it with
-// its claim in one ack_dequeue: one commit instead of two. Acks of FIFO-group tasks are
-// offered to it first: submit() wakes the fetcher, and the acker sends them itself only if
-// they are still pending kHandOff later (the fetcher had no room or was busy). On a hot
-// group that makes the ack that frees the group and the claim of its next task one
-// transaction.
+// Acks of FIFO-group tasks are offered to the fetcher first: submit() wakes it, and it
+// takes them (take_offered) and sends them with its next claim in one ack_dequeue, so that
+// the ack that frees a group and the claim of the group's next task are one transaction;
+// the acker sends them itself if they are still pending kHandOff later (the fetcher had no
+// room or was busy). Other acks are the acker's alone: sent on its own connection they
+// overlap the fetcher's claim on another server backend, where carried by the claim they
+// would lengthen it (bench: one Worker on a plain queue, docs/benchmarks.md).
 #pragma once
 
 #include <chrono>
@@ -37,9 +38,10 @@ class Acker {
   void stop();
   // Queues an ack; false when the acker is not running.
   bool submit(calls::AckItem item);
-  // The fetcher's side: every pending ack, taken out (the fetcher sends them), and those
-  // it could not send, given back in front of newer ones.
-  std::vector<calls::AckItem> take_pending();
+  // The fetcher's side: the pending acks when every one was offered to it (FIFO-group
+  // acks), taken out (the fetcher sends them), else none; and those it could not send,
+  // given back in front of newer ones.
+  std::vector<calls::AckItem> take_offered();
   void give_back(std::vector<calls::AckItem> acks);
 
  private:

@@ -45,7 +45,7 @@ void Fetcher::loop(std::stop_token st) {
     if (n == 0) return;
     std::vector<Task> tasks;
     std::vector<calls::AckItem> acks;
-    if (combine && !solo_once) acks = acker_.take_pending();
+    if (combine && !solo_once) acks = acker_.take_offered();
     solo_once = false;
     const auto claimed_at = Clock::now();  // the visibility runs from (after) here
     try {

@@ -1,7 +1,7 @@
 // Fetcher: the dequeue loop. When the LocalQueue says a dequeue is due, claims a batch
 // (taskmill.dequeue on a pooled connection) and hands it on with intake(); on failure
 // retries with backoff (claimed tasks are never lost: they come back after their
-// visibility timeout). Acks the acker holds at that moment go with the claim
+// visibility timeout). FIFO-group acks the acker offers at that moment go with the claim
 // (taskmill.ack_dequeue, one commit for both); if the call fails they go back to the acker,
 // which sends them on its own. No state of its own but the poll clock, the backoff and
 // whether the server has ack_dequeue.
