@@ -76,8 +76,10 @@ void Acker::loop(std::stop_token st) {
         cv_.wait(lk, st, [&] { return !acks_.empty(); });
         if (acks_.empty()) return;  // stopping and flushed
         if (!offered_only_ || st.stop_requested()) break;
-        // Offered to the fetcher: send them only if it has not taken them by then.
-        cv_.wait_until(lk, st, handoff_until_, [&] { return acks_.empty() || !offered_only_; });
+        // Offered to the fetcher: send them only if it has not taken them by then. (A copy:
+        // the wait reads its deadline while our lock is released, and submit() may set it.)
+        const auto until = handoff_until_;
+        cv_.wait_until(lk, st, until, [&] { return acks_.empty() || !offered_only_; });
         if (acks_.empty()) continue;
         break;
       }
