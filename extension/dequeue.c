@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -23,11 +24,24 @@
 
 PG_FUNCTION_INFO_V1(taskmill_dequeue_sql);
 
-/* [by_group: only one task group ($4)][on a 0.1 table, see tm_tasks_have_waiting] */
-static SPIPlanPtr dequeue_plans[2][2];
+/*
+ * The parts of a claim statement, as bits; a plan is saved for each combination used.
+ * dequeue probes the indexes of the optional arms first (task_rels.c) and leaves out
+ * those that cannot find anything: on most claims the statement is the ready scan and
+ * the update alone.
+ */
+#define DQ_BY_GROUP		0x01	/* only the task group $4 */
+#define DQ_LEGACY		0x02	/* a 0.1 table, see tm_tasks_have_waiting */
+#define DQ_GROUPS		0x04	/* judge FIFO groups; without, grouped tasks are left out */
+#define DQ_WOKEN		0x08	/* arm: waiting tasks whose time has come */
+#define DQ_REDELIVER	0x10	/* arm: deliveries whose visibility timeout passed */
+#define DQ_ALL			(DQ_GROUPS | DQ_WOKEN | DQ_REDELIVER)
+
+static SPIPlanPtr dequeue_plans[32];
 
 /*
- * Candidates come from three small index scans, each locking at most batch_size rows:
+ * Candidates come from up to three small index scans, each locking at most batch_size
+ * rows:
  *   ready      tasks that may be delivered now (tasks_dequeue_idx, in delivery order;
  *              in-flight rows, the DLQ and waiting tasks are not in that index);
  *   woken      waiting tasks whose time has come (tasks_waiting_idx: enqueued for
@@ -35,12 +49,16 @@ static SPIPlanPtr dequeue_plans[2][2];
  *              usually an empty range however many wait);
  *   redeliver  deliveries whose visibility timeout passed (tasks_leased_idx, by the
  *              time they became visible: usually an empty range).
- * Each candidate is then judged against its FIFO group (fifo.c). The best batch_size of
- * those not blocked, by (priority DESC, id), are updated: delivered with a fresh lease,
- * or moved to the DLQ when expired, or when a timed-out delivery had already used its
- * last attempt. Blocked candidates without a lease come back too (neither leased nor
- * dead-lettered), still locked: the caller parks them (fifo.c) and claims again. Rows
- * locked but not picked are released at commit.
+ * With FIFO groups (DQ_GROUPS), the scans are subqueries of the one materialized CTE
+ * that judges each candidate against its group (fifo.c; a CTE per scan was a second
+ * tuplestore pass over every candidate). The best batch_size of those not blocked, by
+ * (priority DESC, id), are updated: delivered with a fresh lease, or moved to the DLQ
+ * when expired, or when a timed-out delivery had already used its last attempt.
+ * Blocked candidates without a lease come back too (neither leased nor dead-lettered),
+ * still locked: the caller parks them (fifo.c) and claims again. Rows locked but not
+ * picked are released at commit. When the queue holds no grouped task (the probe of
+ * tasks_group_idx), the statement judges nothing and its scans leave grouped tasks out:
+ * one enqueued after the probe waits for the next claim, which judges it.
  * The updates find their rows by the ctids the locking scans returned, as one array
  * (a TID scan, not a primary-key descent per row; as an array rather than a join so
  * that no plan can turn it into a hash join over a sequential scan of the table, which
@@ -59,90 +77,134 @@ static SPIPlanPtr dequeue_plans[2][2];
 #define DEAD		"(" EXPIRED " OR " EXHAUSTED ")"
 #define CANDIDATE	"t.ctid AS tid, t.id, t.priority, t.queue_name, t.task_group_id, t.lease IS NOT NULL AS leased"
 
-static const char *dequeue_sql_fmt =
-"WITH ready AS MATERIALIZED ("
-"  SELECT " CANDIDATE
-"  FROM taskmill.tasks t"
-"  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL %s"
-"    AND t.visible_at <= pg_catalog.now() %s"
-"  ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE SKIP LOCKED"
-"), woken AS MATERIALIZED ("
-"  %s"
-"), redeliver AS MATERIALIZED ("
-"  SELECT " CANDIDATE
-"  FROM taskmill.tasks t"
-"  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NOT NULL"
-"    AND t.visible_at <= pg_catalog.now() %s"
-"  ORDER BY t.visible_at LIMIT $2 FOR UPDATE SKIP LOCKED"
-"), judged AS MATERIALIZED ("
-"  SELECT c.*, %s AS blocked"
-"  FROM (SELECT * FROM ready UNION ALL SELECT * FROM woken UNION ALL SELECT * FROM redeliver) c"
-"), picked AS MATERIALIZED ("
-"  SELECT j.tid FROM judged j WHERE NOT j.blocked AND %s"
-"  ORDER BY j.priority DESC, j.id LIMIT $2"
-"), upd AS ("
-"  UPDATE taskmill.tasks t SET"
-"    attempts = CASE WHEN " DEAD " THEN t.attempts ELSE t.attempts + 1 END,"
-"    visible_at = CASE WHEN " DEAD " THEN t.visible_at ELSE pg_catalog.now() + $3 END,"
-"    lease = CASE WHEN " DEAD " THEN NULL ELSE pg_catalog.gen_random_uuid() END,"
-"    dlq_at = CASE WHEN " DEAD " THEN pg_catalog.now() END,"
-"    dlq_reason = CASE WHEN " EXPIRED " THEN 'expired'"
-"                      WHEN " EXHAUSTED " THEN 'visibility timeout expired on the last attempt' END"
-"    %s"
-"  WHERE t.ctid = ANY (ARRAY(SELECT p.tid FROM picked p))"
-"  RETURNING t.*"
-"), blocked AS ("
-"  %s"
-")"
-"SELECT * FROM upd UNION ALL SELECT * FROM blocked ORDER BY priority DESC, id";
-
-/* the parts of the statement that read or write waiting and parked_until */
+/* The scans; %s: the group filter (and for ready first, tasks_dequeue_idx's predicate). */
+static const char *ready_sql_fmt =
+"SELECT " CANDIDATE " FROM taskmill.tasks t"
+" WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL %s"
+"   AND t.visible_at <= pg_catalog.now() %s"
+" ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE SKIP LOCKED";
 static const char *woken_sql_fmt =
-"SELECT " CANDIDATE
-"  FROM taskmill.tasks t"
-"  WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL"
-"    AND (t.waiting OR (t.attempts = 0 AND t.scheduled_at > t.created_at))"
-"    AND GREATEST(t.visible_at, t.parked_until) <= pg_catalog.now() %s"
-"  ORDER BY GREATEST(t.visible_at, t.parked_until) LIMIT $2 FOR UPDATE SKIP LOCKED";
-static const char *blocked_sql =
-"SELECT t.* FROM taskmill.tasks t"
-"  WHERE t.ctid = ANY (ARRAY(SELECT j.tid FROM judged j WHERE j.blocked AND NOT j.leased))";
+"SELECT " CANDIDATE " FROM taskmill.tasks t"
+" WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL AND t.waiting"
+"   AND GREATEST(t.visible_at, t.parked_until) <= pg_catalog.now() %s"
+" ORDER BY GREATEST(t.visible_at, t.parked_until) LIMIT $2 FOR UPDATE SKIP LOCKED";
+static const char *redeliver_sql_fmt =
+"SELECT " CANDIDATE " FROM taskmill.tasks t"
+" WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NOT NULL"
+"   AND t.visible_at <= pg_catalog.now() %s"
+" ORDER BY t.visible_at LIMIT $2 FOR UPDATE SKIP LOCKED";
+
+/* The update of the picked rows (CTE picked, column tid); %s: more columns to set. */
+static const char *update_sql_fmt =
+"UPDATE taskmill.tasks t SET"
+"  attempts = CASE WHEN " DEAD " THEN t.attempts ELSE t.attempts + 1 END,"
+"  visible_at = CASE WHEN " DEAD " THEN t.visible_at ELSE pg_catalog.now() + $3 END,"
+"  lease = CASE WHEN " DEAD " THEN NULL ELSE pg_catalog.gen_random_uuid() END,"
+"  dlq_at = CASE WHEN " DEAD " THEN pg_catalog.now() END,"
+"  dlq_reason = CASE WHEN " EXPIRED " THEN 'expired'"
+"                    WHEN " EXHAUSTED " THEN 'visibility timeout expired on the last attempt' END"
+"  %s"
+" WHERE t.ctid = ANY (ARRAY(SELECT p.tid FROM picked p))"
+" RETURNING t.*";
 
 /*
- * On a 0.1 table (the library is updated before ALTER EXTENSION UPDATE), nothing waits
- * outside tasks_dequeue_idx and nothing is parked: blocked candidates are only skipped.
+ * Blocked candidates, returned as they are. On a 0.1 table (the library is updated
+ * before ALTER EXTENSION UPDATE) nothing is parked: blocked candidates are only skipped.
  */
-static const char *woken_legacy_sql = "SELECT " CANDIDATE " FROM taskmill.tasks t WHERE false";
+static const char *blocked_sql =
+"SELECT t.* FROM taskmill.tasks t"
+" WHERE t.ctid = ANY (ARRAY(SELECT j.tid FROM judged j WHERE j.blocked AND NOT j.leased))";
 static const char *blocked_legacy_sql = "SELECT t.* FROM taskmill.tasks t WHERE false";
 
 static char *
-dequeue_sql(bool by_group, bool legacy)
+dequeue_sql(int parts)
 {
-	const char *filter = by_group ? "AND t.task_group_id = $4" : "";
-	char	   *woken = legacy ? pstrdup(woken_legacy_sql) : psprintf(woken_sql_fmt, filter);
+	bool		legacy = (parts & DQ_LEGACY) != 0;
+	const char *filter = (parts & DQ_BY_GROUP) ? "AND t.task_group_id = $4" :
+		(parts & DQ_GROUPS) ? "" : "AND t.task_group_id IS NULL";
+	char	   *ready = psprintf(ready_sql_fmt,
+								 legacy ? "" : "AND NOT t.waiting",
+								 filter);
+	/* only a woken row can be waiting or parked (ready and leased rows are neither) */
+	char	   *update = psprintf(update_sql_fmt,
+								  (parts & DQ_WOKEN) && !legacy ? ", waiting = false, parked_until = NULL" : "");
+	StringInfoData arms;
+	StringInfoData sql;
 
-	return psprintf(dequeue_sql_fmt,
-					legacy ? "" : "AND NOT t.waiting AND (t.attempts > 0 OR t.scheduled_at <= t.created_at)", filter,
-					woken,
-					filter, tm_fifo_blocked_sql, tm_fifo_lock_sql(),
-					legacy ? "" : ", waiting = false, parked_until = NULL",
-					legacy ? blocked_legacy_sql : blocked_sql);
+	initStringInfo(&arms);
+	appendStringInfo(&arms, "SELECT * FROM (%s) ready", ready);
+	if ((parts & DQ_WOKEN) && !legacy)
+	{
+		appendStringInfoString(&arms, " UNION ALL SELECT * FROM (");
+		appendStringInfo(&arms, woken_sql_fmt, filter);
+		appendStringInfoString(&arms, ") woken");
+	}
+	if (parts & DQ_REDELIVER)
+	{
+		appendStringInfoString(&arms, " UNION ALL SELECT * FROM (");
+		appendStringInfo(&arms, redeliver_sql_fmt, filter);
+		appendStringInfoString(&arms, ") redeliver");
+	}
+
+	initStringInfo(&sql);
+	if (parts & DQ_GROUPS)
+		appendStringInfo(&sql,
+						 "WITH judged AS MATERIALIZED (SELECT c.*, %s AS blocked FROM (%s) c),"
+						 " picked AS MATERIALIZED (SELECT j.tid FROM judged j WHERE NOT j.blocked AND %s"
+						 "   ORDER BY j.priority DESC, j.id LIMIT $2),"
+						 " upd AS (%s),"
+						 " blocked AS (%s)"
+						 " SELECT * FROM upd UNION ALL SELECT * FROM blocked ORDER BY priority DESC, id",
+						 tm_fifo_blocked_sql, arms.data, tm_fifo_lock_sql(), update,
+						 legacy ? blocked_legacy_sql : blocked_sql);
+	else if (strstr(arms.data, "UNION ALL") == NULL)
+		appendStringInfo(&sql,
+						 "WITH picked AS MATERIALIZED (%s), upd AS (%s)"
+						 " SELECT * FROM upd ORDER BY priority DESC, id", ready, update);
+	else
+		appendStringInfo(&sql,
+						 "WITH picked AS MATERIALIZED (SELECT c.tid FROM (%s) c"
+						 "   ORDER BY c.priority DESC, c.id LIMIT $2),"
+						 " upd AS (%s)"
+						 " SELECT * FROM upd ORDER BY priority DESC, id", arms.data, update);
+	pfree(ready);
+	pfree(update);
+	pfree(arms.data);
+	return sql.data;
 }
 
 const Oid	tm_dequeue_argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TEXTOID};
 
-static SPIPlanPtr
-get_dequeue_plan(bool by_group)
+/* The parts this claim needs: probes of the optional arms' indexes (task_rels.c). */
+static int
+dequeue_parts(Datum queue, bool by_group)
 {
-	bool		legacy = !tm_tasks_have_waiting();
-	SPIPlanPtr *slot = &dequeue_plans[by_group][legacy];
+	int			parts = 0;
+
+	if (by_group)
+		parts |= DQ_BY_GROUP | DQ_GROUPS;
+	if (!tm_tasks_have_waiting())
+		parts |= DQ_LEGACY;
+	else if (tm_probe(TM_PROBE_WAITING, queue))
+		parts |= DQ_WOKEN;
+	if (tm_probe(TM_PROBE_LEASED, queue))
+		parts |= DQ_REDELIVER;
+	if (!by_group && tm_probe(TM_PROBE_GROUPS, queue))
+		parts |= DQ_GROUPS;
+	return parts;
+}
+
+static SPIPlanPtr
+get_dequeue_plan(int parts)
+{
+	SPIPlanPtr *slot = &dequeue_plans[parts];
 	char	   *sql;
 	SPIPlanPtr	plan;
 
 	if (*slot != NULL)
 		return *slot;
-	sql = dequeue_sql(by_group, legacy);
-	plan = tm_plan(slot, sql, by_group ? 4 : 3, tm_dequeue_argtypes);
+	sql = dequeue_sql(parts);
+	plan = tm_plan(slot, sql, (parts & DQ_BY_GROUP) ? 4 : 3, tm_dequeue_argtypes);
 	pfree(sql);
 	return plan;
 }
@@ -225,22 +287,19 @@ sort_round(ReturnSetInfo *rsinfo, const DequeueCols *c, int *delivered,
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
-		bool		no_lease;
-		bool		not_dlq;
 		bool		no_group;
 		bool		isnull;
 		Datum		group;
 
-		(void) SPI_getbinval(tup, desc, c->lease, &no_lease);
-		(void) SPI_getbinval(tup, desc, c->dlq, &not_dlq);
-		if (!no_lease)
+		/* null tests read the null bitmap only (a value read walks the tuple) */
+		if (!heap_attisnull(tup, c->lease, desc))
 		{
 			tuplestore_puttuple(rsinfo->setResult, tup);
 			(*delivered)++;
 			continue;
 		}
 		others++;				/* blocked, or dead-lettered */
-		if (not_dlq)
+		if (heap_attisnull(tup, c->dlq, desc))
 		{
 			if (*nblocked < max)
 				blocked[(*nblocked)++] = SPI_getbinval(tup, desc, c->id, &isnull);
@@ -265,7 +324,7 @@ void
 tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 				Datum visibility_timeout, Datum task_group_id, bool by_group)
 {
-	SPIPlanPtr	plan = get_dequeue_plan(by_group);
+	SPIPlanPtr	plan = NULL;
 	Datum		values[4];
 	DequeueCols cols = {0};
 	int			delivered = 0;
@@ -283,6 +342,8 @@ tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 		int			others;
 		int			nblocked = 0;
 
+		/* probed again each round: the first may have dead-lettered or parked rows */
+		plan = get_dequeue_plan(dequeue_parts(queue, by_group));
 		values[1] = Int32GetDatum(batch_size - delivered);
 		rc = tm_execute_nojit(plan, values, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)
@@ -404,7 +465,7 @@ taskmill_dequeue_sql(PG_FUNCTION_ARGS)
 {
 	bool		by_group = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
 
-	PG_RETURN_TEXT_P(cstring_to_text(dequeue_sql(by_group, false)));
+	PG_RETURN_TEXT_P(cstring_to_text(dequeue_sql(by_group ? DQ_ALL | DQ_BY_GROUP : DQ_ALL)));
 }
 
 PG_FUNCTION_INFO_V1(taskmill_hot_statements);
@@ -429,12 +490,13 @@ taskmill_hot_statements(PG_FUNCTION_ARGS)
 		int			ntypes;
 		const char *sql;
 	}			stmts[] = {
-		{"enqueue", enqueue_types, TM_INSERT_PARAMS, tm_enqueue_plain_sql},
-		{"enqueue_with_key", enqueue_types, TM_INSERT_PARAMS, tm_enqueue_sql},
-		{"enqueue_batch", batch_types, TM_INSERT_PARAMS, tm_enqueue_batch_plain_sql},
-		{"enqueue_batch_with_keys", batch_types, TM_INSERT_PARAMS, tm_enqueue_batch_sql},
-		{"dequeue", tm_dequeue_argtypes, 3, dequeue_sql(false, false)},
-		{"dequeue_group", tm_dequeue_argtypes, 4, dequeue_sql(true, false)},
+		{"enqueue", enqueue_types, TM_INSERT_PARAMS, tm_enqueue_plain_sql[0]},
+		{"enqueue_with_key", enqueue_types, TM_INSERT_PARAMS, tm_enqueue_sql[0]},
+		{"enqueue_batch", batch_types, TM_INSERT_PARAMS, tm_enqueue_batch_plain_sql[0]},
+		{"enqueue_batch_with_keys", batch_types, TM_INSERT_PARAMS, tm_enqueue_batch_sql[0]},
+		{"dequeue", tm_dequeue_argtypes, 3, dequeue_sql(DQ_ALL)},
+		{"dequeue_group", tm_dequeue_argtypes, 4, dequeue_sql(DQ_ALL | DQ_BY_GROUP)},
+		{"dequeue_plain", tm_dequeue_argtypes, 3, dequeue_sql(0)},
 		{"ack", tm_ack_argtypes, 3, tm_ack_sql},
 		{"ack_many", tm_ack_many_argtypes, 3, tm_ack_many_sql},
 		{"ack_delete", tm_ack_argtypes, 3, tm_ack_delete_sql},

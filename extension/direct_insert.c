@@ -22,6 +22,7 @@
 
 #include "access/xact.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "taskmill.h"
 
@@ -48,6 +49,11 @@ fill_row(const TmTaskTable *table, text *queue, const TmNewTask *t, TupleTableSl
 			case TCS_FIELD:
 				*value = t->values[col->field];
 				*isnull = t->isnull[col->field];
+				break;
+			case TCS_WAITING:
+				*value = BoolGetDatum(!t->isnull[TF_SCHEDULED_AT] &&
+									  DatumGetTimestampTz(t->values[TF_SCHEDULED_AT]) >
+									  GetCurrentTransactionStartTimestamp());
 				break;
 			case TCS_DEFAULT:
 				*value = tm_rel_insert_default(ins, i, isnull);

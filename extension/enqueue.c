@@ -24,10 +24,10 @@
 #include "taskmill.h"
 
 
-static SPIPlanPtr enqueue_plan = NULL;
-static SPIPlanPtr enqueue_plain_plan = NULL;
-static SPIPlanPtr enqueue_batch_plan = NULL;
-static SPIPlanPtr enqueue_batch_plain_plan = NULL;
+static SPIPlanPtr enqueue_plan[2];
+static SPIPlanPtr enqueue_plain_plan[2];
+static SPIPlanPtr enqueue_batch_plan[2];
+static SPIPlanPtr enqueue_batch_plain_plan[2];
 
 /*
  * Each INSERT (tm_enqueue_sql & co., built from tm_fields: task_fields.c) comes in two
@@ -208,6 +208,7 @@ insert_one_sql(text *queue, const TmNewTask *t)
 	Datum		values[N_INSERT_PARAMS];
 	char		nulls[N_INSERT_PARAMS];
 	bool		with_key = !is_generated_key(t->values[TF_IDEMPOTENCY_KEY]);
+	bool		legacy;
 	SPIPlanPtr	plan;
 	int			rc;
 
@@ -223,9 +224,10 @@ insert_one_sql(text *queue, const TmNewTask *t)
 	nulls[N_INSERT_PARAMS - 1] = ' ';
 
 	tm_spi_connect();
+	legacy = !tm_tasks_have_waiting();
 	plan = with_key
-		? tm_plan(&enqueue_plan, tm_enqueue_sql, N_INSERT_PARAMS, argtypes)
-		: tm_plan(&enqueue_plain_plan, tm_enqueue_plain_sql, N_INSERT_PARAMS, argtypes);
+		? tm_plan(&enqueue_plan[legacy], tm_enqueue_sql[legacy], N_INSERT_PARAMS, argtypes)
+		: tm_plan(&enqueue_plain_plan[legacy], tm_enqueue_plain_sql[legacy], N_INSERT_PARAMS, argtypes);
 	rc = SPI_execute_plan(plan, values, nulls, false, 1);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "taskmill: enqueue failed: %s", SPI_result_code_string(rc));
@@ -287,6 +289,7 @@ insert_batch_sql(text *queue, const TmNewTask *tasks, int n, bool any_key)
 	Datum		values[N_INSERT_PARAMS];
 	Datum	   *col = palloc(sizeof(Datum) * n);
 	bool	   *colnull = palloc(sizeof(bool) * n);
+	bool		legacy;
 	SPIPlanPtr	plan;
 	int			rc;
 
@@ -306,9 +309,10 @@ insert_batch_sql(text *queue, const TmNewTask *tasks, int n, bool any_key)
 	values[N_INSERT_PARAMS - 1] = make_array(col, NULL, n, INT8OID);
 
 	tm_spi_connect();
+	legacy = !tm_tasks_have_waiting();
 	plan = any_key
-		? tm_plan(&enqueue_batch_plan, tm_enqueue_batch_sql, N_INSERT_PARAMS, argtypes)
-		: tm_plan(&enqueue_batch_plain_plan, tm_enqueue_batch_plain_sql, N_INSERT_PARAMS, argtypes);
+		? tm_plan(&enqueue_batch_plan[legacy], tm_enqueue_batch_sql[legacy], N_INSERT_PARAMS, argtypes)
+		: tm_plan(&enqueue_batch_plain_plan[legacy], tm_enqueue_batch_plain_sql[legacy], N_INSERT_PARAMS, argtypes);
 	rc = SPI_execute_plan(plan, values, NULL, false, 0);
 	if (rc != (any_key ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
 		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));

@@ -127,19 +127,6 @@ tm_park(Datum *ids, int n)
 }
 
 /*
- * Whether taskmill.tasks has the waiting column (0.2). The library is installed before
- * ALTER EXTENSION UPDATE runs, so it must also work on a 0.1 table: there every task
- * is in tasks_dequeue_idx and nothing is parked. Three syscache lookups.
- */
-bool
-tm_tasks_have_waiting(void)
-{
-	Oid			relid = get_relname_relid("tasks", get_namespace_oid("taskmill", true));
-
-	return OidIsValid(relid) && get_attnum(relid, "waiting") != InvalidAttrNumber;
-}
-
-/*
  * Run tm_wake_heads_sql for two text[] Datums of one length (inside SPI; a new
  * statement, so it sees what the caller's earlier statements removed).
  */

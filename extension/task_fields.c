@@ -433,6 +433,8 @@ read_column(Relation rel, Form_pg_attribute att, TmColumn *col)
 		col->source = TCS_FIELD;
 		col->field = TF_SCHEDULED_AT;
 	}
+	else if (strcmp(name, "waiting") == 0)
+		col->source = TCS_WAITING;
 	for (int f = 0; f < TF_COUNT; f++)
 		if ((TF_COLUMNS & TF_BIT(f)) && strcmp(name, tm_fields[f].name) == 0)
 		{
@@ -604,10 +606,10 @@ tm_task_fill_defaults(TmNewTask *tasks, int n)
 
 /* ---- the INSERT statements ---- */
 
-const char *tm_enqueue_sql;
-const char *tm_enqueue_plain_sql;
-const char *tm_enqueue_batch_sql;
-const char *tm_enqueue_batch_plain_sql;
+const char *tm_enqueue_sql[2];
+const char *tm_enqueue_plain_sql[2];
+const char *tm_enqueue_batch_sql[2];
+const char *tm_enqueue_batch_plain_sql[2];
 
 /* "op, payload, ..." of the column fields, each name prefixed with prefix */
 static void
@@ -622,52 +624,64 @@ append_field_columns(StringInfo s, const char *prefix)
  * Build the INSERT statements from tm_fields (called once, from _PG_init). Parameters:
  * $1 queue_name, $2 .. the column fields in TmField order, then the id; the batch
  * form takes one array per field. Each comes in two forms: with ON CONFLICT for
- * callers' keys (enqueue.c says why), and without.
+ * callers' keys (enqueue.c says why), and without; and each for this version's table
+ * (a task scheduled for later waits: tasks_waiting_idx) and for a 0.1 table.
  */
 void
 tm_build_enqueue_sql(void)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	StringInfoData s;
-	StringInfoData b;
-	int			p = 2;
 	const char *on_conflict =
 		" ON CONFLICT (queue_name, idempotency_key) WHERE " TM_KEY_INDEX_PREDICATE
 		" DO NOTHING";
 
-	initStringInfo(&s);
-	appendStringInfoString(&s, "INSERT INTO taskmill.tasks (queue_name");
-	append_field_columns(&s, "");
-	appendStringInfoString(&s, ", visible_at, id) VALUES ($1");
-	for (int f = 0; f < TF_COUNT; f++)
-		if (TF_COLUMNS & TF_BIT(f))
-			appendStringInfo(&s, ", $%d", p++);
-	appendStringInfo(&s, ", $%d, $%d)", 2 + TF_SCHEDULED_AT, p);
-	tm_enqueue_plain_sql = pstrdup(s.data);
-	tm_enqueue_sql = psprintf("%s%s", s.data, on_conflict);
+	for (int legacy = 0; legacy < 2; legacy++)
+	{
+		StringInfoData s;
+		StringInfoData b;
+		int			p = 2;
+		const char *waiting = legacy ? "" : ", waiting";
 
-	/*
-	 * ROWS FROM (unnest(a), unnest(b) ...) is the multi-argument unnest, spelled so that
-	 * each unnest can be schema-qualified; it walks the arrays in order, so ids (drawn
-	 * in batch order) go in in order.
-	 */
-	initStringInfo(&b);
-	appendStringInfoString(&b, "INSERT INTO taskmill.tasks (queue_name");
-	append_field_columns(&b, "");
-	appendStringInfoString(&b, ", visible_at, id) SELECT $1");
-	append_field_columns(&b, "u.");
-	appendStringInfo(&b, ", u.%s, u.id FROM ROWS FROM (", tm_fields[TF_SCHEDULED_AT].name);
-	p = 2;
-	for (int f = 0; f < TF_COUNT; f++)
-		if (TF_COLUMNS & TF_BIT(f))
-			appendStringInfo(&b, "pg_catalog.unnest($%d::%s[]), ", p++, tm_fields[f].type_name);
-	appendStringInfo(&b, "pg_catalog.unnest($%d::pg_catalog.int8[])) AS u(", p);
-	for (int f = 0; f < TF_COUNT; f++)
-		if (TF_COLUMNS & TF_BIT(f))
-			appendStringInfo(&b, "%s, ", tm_fields[f].name);
-	appendStringInfoString(&b, "id)");
-	tm_enqueue_batch_plain_sql = pstrdup(b.data);
-	/* the keys that went in, to name one that did not */
-	tm_enqueue_batch_sql = psprintf("%s%s RETURNING idempotency_key", b.data, on_conflict);
+		initStringInfo(&s);
+		appendStringInfoString(&s, "INSERT INTO taskmill.tasks (queue_name");
+		append_field_columns(&s, "");
+		appendStringInfo(&s, ", visible_at%s, id) VALUES ($1", waiting);
+		for (int f = 0; f < TF_COUNT; f++)
+			if (TF_COLUMNS & TF_BIT(f))
+				appendStringInfo(&s, ", $%d", p++);
+		appendStringInfo(&s, ", $%d", 2 + TF_SCHEDULED_AT);
+		if (!legacy)
+			appendStringInfo(&s, ", $%d > pg_catalog.now()", 2 + TF_SCHEDULED_AT);
+		appendStringInfo(&s, ", $%d)", p);
+		tm_enqueue_plain_sql[legacy] = pstrdup(s.data);
+		tm_enqueue_sql[legacy] = psprintf("%s%s", s.data, on_conflict);
+
+		/*
+		 * ROWS FROM (unnest(a), unnest(b) ...) is the multi-argument unnest, spelled so
+		 * that each unnest can be schema-qualified; it walks the arrays in order, so ids
+		 * (drawn in batch order) go in in order.
+		 */
+		initStringInfo(&b);
+		appendStringInfoString(&b, "INSERT INTO taskmill.tasks (queue_name");
+		append_field_columns(&b, "");
+		appendStringInfo(&b, ", visible_at%s, id) SELECT $1", waiting);
+		append_field_columns(&b, "u.");
+		appendStringInfo(&b, ", u.%s", tm_fields[TF_SCHEDULED_AT].name);
+		if (!legacy)
+			appendStringInfo(&b, ", u.%s > pg_catalog.now()", tm_fields[TF_SCHEDULED_AT].name);
+		appendStringInfoString(&b, ", u.id FROM ROWS FROM (");
+		p = 2;
+		for (int f = 0; f < TF_COUNT; f++)
+			if (TF_COLUMNS & TF_BIT(f))
+				appendStringInfo(&b, "pg_catalog.unnest($%d::%s[]), ", p++, tm_fields[f].type_name);
+		appendStringInfo(&b, "pg_catalog.unnest($%d::pg_catalog.int8[])) AS u(", p);
+		for (int f = 0; f < TF_COUNT; f++)
+			if (TF_COLUMNS & TF_BIT(f))
+				appendStringInfo(&b, "%s, ", tm_fields[f].name);
+		appendStringInfoString(&b, "id)");
+		tm_enqueue_batch_plain_sql[legacy] = pstrdup(b.data);
+		/* the keys that went in, to name one that did not */
+		tm_enqueue_batch_sql[legacy] = psprintf("%s%s RETURNING idempotency_key", b.data, on_conflict);
+	}
 	MemoryContextSwitchTo(old);
 }

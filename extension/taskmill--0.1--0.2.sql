@@ -41,17 +41,16 @@ COMMENT ON FUNCTION taskmill.enqueue(text, text, jsonb, integer, integer, timest
 -- ack_dequeue acks/nacks a batch and claims the next in one call.
 ALTER TABLE taskmill.tasks ADD COLUMN waiting boolean NOT NULL DEFAULT false;
 ALTER TABLE taskmill.tasks ADD COLUMN parked_until timestamptz;
+-- Enqueued for later or waiting for a retry: every task whose time has not come.
 UPDATE taskmill.tasks SET waiting = true
-	WHERE dlq_at IS NULL AND lease IS NULL AND attempts > 0 AND visible_at > pg_catalog.now();
+	WHERE dlq_at IS NULL AND lease IS NULL AND visible_at > pg_catalog.now();
 DROP INDEX taskmill.tasks_dequeue_idx;
 CREATE INDEX tasks_dequeue_idx
 	ON taskmill.tasks (queue_name, priority DESC, id, visible_at)
-	WHERE dlq_at IS NULL AND lease IS NULL AND NOT waiting
-	AND (attempts > 0 OR scheduled_at <= created_at);
+	WHERE dlq_at IS NULL AND lease IS NULL AND NOT waiting;
 CREATE INDEX tasks_waiting_idx
 	ON taskmill.tasks (queue_name, (GREATEST(visible_at, parked_until)))
-	WHERE dlq_at IS NULL AND lease IS NULL
-	AND (waiting OR (attempts = 0 AND scheduled_at > created_at));
+	WHERE dlq_at IS NULL AND lease IS NULL AND waiting;
 
 CREATE FUNCTION taskmill.ack_dequeue(
 	queue_name text,

@@ -135,6 +135,7 @@ typedef enum TmColumnSource
 	TCS_ID,
 	TCS_QUEUE,
 	TCS_FIELD,					/* the value of field (visible_at: scheduled_at's) */
+	TCS_WAITING,				/* waiting: scheduled_at after now() */
 	TCS_DROPPED
 } TmColumnSource;
 
@@ -260,11 +261,15 @@ extern void tm_prepare_insert_exprs(struct ResultRelInfo *rri, struct EState *es
 /* direct_insert.c: the INSERT without SPI (false: use the SQL statement) */
 extern bool tm_insert_tasks_direct(text *queue, const TmNewTask *tasks, int n);
 
-/* built from tm_fields at load time (tm_build_enqueue_sql, from _PG_init) */
-extern const char *tm_enqueue_sql;
-extern const char *tm_enqueue_plain_sql;
-extern const char *tm_enqueue_batch_sql;
-extern const char *tm_enqueue_batch_plain_sql;
+/*
+ * Built from tm_fields at load time (tm_build_enqueue_sql, from _PG_init), each for
+ * this version's table [0] and for a 0.1 table [1] (no waiting column; see
+ * tm_tasks_have_waiting).
+ */
+extern const char *tm_enqueue_sql[2];
+extern const char *tm_enqueue_plain_sql[2];
+extern const char *tm_enqueue_batch_sql[2];
+extern const char *tm_enqueue_batch_plain_sql[2];
 extern void tm_build_enqueue_sql(void);
 /* the enqueue INSERTs' parameters: $1 queue name, the column fields, the id */
 #define TM_INSERT_PARAMS (TF_EXPIRES_IN + 2)
@@ -286,12 +291,22 @@ extern const Oid tm_release_argtypes[2];
 extern const Oid tm_requeue_argtypes[1];
 extern const Oid tm_dequeue_argtypes[4];	/* dequeue: the first 3 */
 
+/* task_rels.c: taskmill.tasks's indexes, and probes of them before a claim */
+typedef enum TmProbe
+{
+	TM_PROBE_WAITING,			/* tasks_waiting_idx: a waiting task due */
+	TM_PROBE_LEASED,			/* tasks_leased_idx: a delivery timed out */
+	TM_PROBE_GROUPS,			/* tasks_group_idx: a grouped task in the queue */
+	TM_PROBE_COUNT
+} TmProbe;
+extern bool tm_tasks_have_waiting(void);
+extern bool tm_probe(TmProbe probe, Datum queue);
+
 /* fifo.c: FIFO groups (blocked candidates, parking, waking the next head) */
 #define TM_PARK_RECHECK "10 seconds"	/* a parked task's parked_until, from now() */
 extern const char *const tm_fifo_blocked_sql;
 extern const char *tm_fifo_lock_sql(void);
 extern const char *const tm_wake_heads_sql;
-extern bool tm_tasks_have_waiting(void);
 extern void tm_wake_group_heads(Datum queue_names, Datum task_group_ids);
 extern const Oid tm_wake_heads_argtypes[2];
 extern char *tm_park_sql(void);

@@ -7,7 +7,6 @@
 -- Whether a task is in tasks_dequeue_idx (its predicate, 10_schema.sql).
 CREATE FUNCTION pg_temp.ready(t taskmill.tasks) RETURNS boolean LANGUAGE sql AS $$
 	SELECT t.dlq_at IS NULL AND t.lease IS NULL AND NOT t.waiting
-	   AND (t.attempts > 0 OR t.scheduled_at <= t.created_at)
 $$;
 
 -- Drain a queue one dequeue(q, 10) + ack_many at a time; returns the delivery order.
