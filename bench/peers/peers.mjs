@@ -77,6 +77,48 @@ async function scalar(client, sql, params = []) {
   return r.rows[0] ? Object.values(r.rows[0])[0] : null;
 }
 
+// Enqueue N jobs BATCH at a time with insert(from, n), one batch per transaction; returns seconds.
+async function timedBatches(insert) {
+  const t0 = now();
+  for (let done = 0; done < N; done += BATCH) await insert(done, Math.min(BATCH, N - done));
+  return (now() - t0) / 1000;
+}
+
+// The best of a settings grid's results (highest jobs/s).
+const bestOf = (results) => results.reduce((a, b) => (b.jobs_per_s > a.jobs_per_s ? b : a));
+
+// Commit -> handler start, the same way for every peer: LAT_SAMPLES samples after 5 warm-up
+// ones, a random gap between them so that no poll period phase-locks with the producer.
+// The handler calls started(); measure(enqueue) calls enqueue(i) for each sample (resolving
+// at its commit) and returns the percentiles.
+function latencyProbe() {
+  let resolveStart = null;
+  return {
+    started() {
+      const t = now();
+      if (resolveStart) resolveStart(t);
+    },
+    async measure(enqueue) {
+      const commit = [];
+      const call = [];
+      for (let i = 0; i < LAT_SAMPLES + 5; i++) {
+        const started = new Promise((r) => (resolveStart = r));
+        const tCall = now();
+        await enqueue(i);
+        const tCommit = now();
+        const tStart = await Promise.race([started, sleep(10000).then(() => null)]);
+        if (tStart === null) throw new Error("latency sample timed out");
+        if (i >= 5) {
+          commit.push(tStart - tCommit);
+          call.push(tStart - tCall);
+        }
+        await sleep(20 + Math.random() * 50);
+      }
+      return { samples: commit.length, p50_ms: pct(commit, 50), p99_ms: pct(commit, 99), p50_from_call_ms: pct(call, 50), p99_from_call_ms: pct(call, 99) };
+    },
+  };
+}
+
 // ---------------------------------------------------------------- graphile-worker
 async function gw() {
   const { makeWorkerUtils, run, Logger } = await import("graphile-worker");
@@ -94,19 +136,35 @@ async function gw() {
       await utils.addJobs(Array.from({ length: n }, (_, k) => ({ identifier: "noop", payload: { i: i + k } })));
     }
   };
+  // Run the N preloaded jobs with a runner of these options; seconds from the first job's
+  // start until every job is done.
+  const drain = async (options) => {
+    let count = 0;
+    let t0 = null;
+    const runner = await run({
+      connectionString,
+      noHandleSignals: true,
+      ...silent,
+      ...options,
+      taskList: {
+        noop: async () => {
+          if (t0 === null) t0 = now();
+          count++;
+        },
+      },
+    });
+    await waitFor(() => count >= N, { everyMs: 5 });
+    await waitFor(async () => (await pending()) === 0, { everyMs: 5 });
+    const s = (now() - t0) / 1000;
+    await runner.stop();
+    return s;
+  };
 
   if (workload === "enqueue_single") {
     const s = await concurrentLoops(N, CLIENTS, (i) => utils.addJob("noop", { i }));
     emit({ ...base, clients: CLIENTS, n: N, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s), settings: "WorkerUtils.addJob, 1 job/tx" });
   } else if (workload === "enqueue_batch") {
-    let done = 0;
-    const t0 = now();
-    while (done < N) {
-      const n = Math.min(BATCH, N - done);
-      await utils.addJobs(Array.from({ length: n }, (_, k) => ({ identifier: "noop", payload: { i: done + k } })));
-      done += n;
-    }
-    const s = (now() - t0) / 1000;
+    const s = await timedBatches((done, n) => utils.addJobs(Array.from({ length: n }, (_, k) => ({ identifier: "noop", payload: { i: done + k } }))));
     emit({ ...base, clients: 1, n: N, batch: BATCH, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s), settings: "WorkerUtils.addJobs (add_jobs), 1 batch/tx" });
   } else if (workload === "process") {
     const settingsList = JSON.parse(
@@ -124,33 +182,14 @@ async function gw() {
       await pool.query("vacuum analyze graphile_worker._private_jobs");
       await preload();
       await pool.query("checkpoint");
-      let count = 0;
-      let t0 = null;
       const worker = {};
       if (st.localQueue) worker.localQueue = { size: st.localQueue };
       if (st.completeJobBatchDelay !== undefined) worker.completeJobBatchDelay = st.completeJobBatchDelay;
-      const runner = await run({
-        connectionString,
-        concurrency: st.concurrency,
-        noHandleSignals: true,
-        pollInterval: 2000,
-        ...silent,
-        preset: { worker },
-        taskList: {
-          noop: async () => {
-            if (t0 === null) t0 = now();
-            count++;
-          },
-        },
-      });
-      await waitFor(() => count >= N, { everyMs: 5 });
-      await waitFor(async () => (await pending()) === 0, { everyMs: 5 });
-      const s = (now() - t0) / 1000;
-      await runner.stop();
+      const s = await drain({ concurrency: st.concurrency, pollInterval: 2000, preset: { worker } });
       results.push({ settings: st, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s) });
       log(JSON.stringify(results.at(-1)));
     }
-    const best = results.reduce((a, b) => (b.jobs_per_s > a.jobs_per_s ? b : a));
+    const best = bestOf(results);
     emit({ ...base, n: N, seconds: best.seconds, jobs_per_s: best.jobs_per_s, settings: best.settings, tried: results });
   } else if (workload === "fifo") {
     // Named queues: jobs of one queueName run one at a time, in order (Graphile Worker's
@@ -174,33 +213,15 @@ async function gw() {
       }
       await pool.query("vacuum analyze graphile_worker._private_jobs");
       await pool.query("checkpoint");
-      let count = 0;
-      let t0 = null;
-      const runner = await run({
-        connectionString,
-        concurrency: CLIENTS,
-        noHandleSignals: true,
-        pollInterval: st.pollInterval,
-        ...silent,
-        taskList: {
-          noop: async () => {
-            if (t0 === null) t0 = now();
-            count++;
-          },
-        },
-      });
-      await waitFor(() => count >= N, { everyMs: 5 });
-      await waitFor(async () => (await pending()) === 0, { everyMs: 5 });
-      const s = (now() - t0) / 1000;
-      await runner.stop();
+      const s = await drain({ concurrency: CLIENTS, pollInterval: st.pollInterval });
       results.push({ settings: st, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s) });
       log(JSON.stringify(results.at(-1)));
     }
-    const best = results.reduce((x, y) => (y.jobs_per_s > x.jobs_per_s ? y : x));
+    const best = bestOf(results);
     emit({ ...base, groups, workers: CLIENTS, n: N, seconds: best.seconds, jobs_per_s: best.jobs_per_s,
       settings: { concurrency: CLIENTS, named_queues: groups, ...best.settings }, tried: results });
   } else if (workload === "latency") {
-    let resolveStart = null;
+    const probe = latencyProbe();
     const runner = await run({
       connectionString,
       concurrency: 1,
@@ -208,30 +229,13 @@ async function gw() {
       pollInterval: 2000,
       ...silent,
       taskList: {
-        noop: async () => {
-          const t = now();
-          if (resolveStart) resolveStart(t);
-        },
+        noop: async () => probe.started(),
       },
     });
     await sleep(500);
-    const commit = [];
-    const call = [];
-    for (let i = 0; i < LAT_SAMPLES + 5; i++) {
-      const started = new Promise((r) => (resolveStart = r));
-      const tCall = now();
-      await utils.addJob("noop", { i });
-      const tCommit = now();
-      const tStart = await Promise.race([started, sleep(10000).then(() => null)]);
-      if (tStart === null) throw new Error("latency sample timed out");
-      if (i >= 5) {
-        commit.push(tStart - tCommit);
-        call.push(tStart - tCall);
-      }
-      await sleep(20 + Math.random() * 50); // random gap: no phase-lock with any poll period
-    }
+    const lat = await probe.measure((i) => utils.addJob("noop", { i }));
     await runner.stop();
-    emit({ ...base, samples: commit.length, p50_ms: pct(commit, 50), p99_ms: pct(commit, 99), p50_from_call_ms: pct(call, 50), p99_from_call_ms: pct(call, 99), settings: "run() concurrency 1, LISTEN jobs:insert, pollInterval 2000" });
+    emit({ ...base, ...lat, settings: "run() concurrency 1, LISTEN jobs:insert, pollInterval 2000" });
   }
   await utils.release();
   await pool.end();
@@ -266,14 +270,7 @@ async function boss() {
     const s = await concurrentLoops(N, CLIENTS, (i) => b.send("noop", { i }));
     emit({ ...base, clients: CLIENTS, n: N, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s), settings: "boss.send, 1 job/tx, queue notify off" });
   } else if (workload === "enqueue_batch") {
-    let done = 0;
-    const t0 = now();
-    while (done < N) {
-      const n = Math.min(BATCH, N - done);
-      await b.insert("noop", Array.from({ length: n }, (_, k) => ({ data: { i: done + k } })));
-      done += n;
-    }
-    const s = (now() - t0) / 1000;
+    const s = await timedBatches((done, n) => b.insert("noop", Array.from({ length: n }, (_, k) => ({ data: { i: done + k } }))));
     emit({ ...base, clients: 1, n: N, batch: BATCH, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s), settings: "boss.insert(name, jobs[]), 1 batch/tx" });
   } else if (workload === "process") {
     const settingsList = JSON.parse(
@@ -312,31 +309,14 @@ async function boss() {
       results.push({ settings: { ...st, pollingIntervalSeconds: 0.5, burstWhenBatchFull: true }, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s) });
       log(JSON.stringify(results.at(-1)));
     }
-    const best = results.reduce((a, c) => (c.jobs_per_s > a.jobs_per_s ? c : a));
+    const best = bestOf(results);
     emit({ ...base, n: N, seconds: best.seconds, jobs_per_s: best.jobs_per_s, settings: best.settings, tried: results });
   } else if (workload === "latency") {
-    let resolveStart = null;
-    await b.work("noop", { batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 30 }, async () => {
-      const t = now();
-      if (resolveStart) resolveStart(t);
-    });
+    const probe = latencyProbe();
+    await b.work("noop", { batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 30 }, async () => probe.started());
     await sleep(1000);
-    const commit = [];
-    const call = [];
-    for (let i = 0; i < LAT_SAMPLES + 5; i++) {
-      const started = new Promise((r) => (resolveStart = r));
-      const tCall = now();
-      await b.send("noop", { i });
-      const tCommit = now();
-      const tStart = await Promise.race([started, sleep(10000).then(() => null)]);
-      if (tStart === null) throw new Error("latency sample timed out");
-      if (i >= 5) {
-        commit.push(tStart - tCommit);
-        call.push(tStart - tCall);
-      }
-      await sleep(20 + Math.random() * 50); // random gap: no phase-lock with any poll period
-    }
-    emit({ ...base, samples: commit.length, p50_ms: pct(commit, 50), p99_ms: pct(commit, 99), p50_from_call_ms: pct(call, 50), p99_from_call_ms: pct(call, 99), settings: "useListenNotify true, queue notify true, batchSize 1, pollingIntervalSeconds 0.5" });
+    const lat = await probe.measure((i) => b.send("noop", { i }));
+    emit({ ...base, ...lat, settings: "useListenNotify true, queue notify true, batchSize 1, pollingIntervalSeconds 0.5" });
   }
   await b.stop({ graceful: false, timeout: 5000 }).catch((e) => log("stop:", e.message));
   await pool.end();
@@ -363,14 +343,7 @@ async function pgq() {
     const s = await concurrentLoops(N, CLIENTS, (i) => pool.query("select pgq.insert_event('q', 'noop', $1)", [JSON.stringify({ i })]));
     emit({ ...base, clients: CLIENTS, n: N, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s), settings: "pgq.insert_event, 1 event/tx" });
   } else if (workload === "enqueue_batch") {
-    let done = 0;
-    const t0 = now();
-    while (done < N) {
-      const n = Math.min(BATCH, N - done);
-      await insertBatch(pool, done, n);
-      done += n;
-    }
-    const s = (now() - t0) / 1000;
+    const s = await timedBatches((done, n) => insertBatch(pool, done, n));
     emit({ ...base, clients: 1, n: N, batch: BATCH, seconds: +s.toFixed(3), jobs_per_s: Math.round(N / s), settings: "select pgq.insert_event(...) from unnest($1::text[]), 1 batch/tx" });
   } else if (workload === "process") {
     const tickList = JSON.parse(process.env.PGQ_TICK_EVERY || JSON.stringify([500, 5000, N]));
@@ -416,7 +389,7 @@ async function pgq() {
       log(JSON.stringify(results.at(-1)));
     }
     c.release();
-    const best = results.reduce((a, b) => (b.jobs_per_s > a.jobs_per_s ? b : a));
+    const best = bestOf(results);
     emit({ ...base, n: N, seconds: best.seconds, jobs_per_s: best.jobs_per_s, settings: best.settings, tried: results, note: "batch consumer, one tx per batch; seconds from first next_batch to last finish_batch commit; ticks pre-made" });
   } else if (workload === "latency") {
     // Consumer emulates pgqd + a polling consumer: every PGQ_POLL_MS: pgq.ticker('q'), next_batch.
@@ -428,7 +401,7 @@ async function pgq() {
       await pool.query("select pgq.set_queue_config('q', 'ticker_idle_period', $1)", [`${2 * PGQ_POLL_MS} milliseconds`]);
     }
     const c = await pool.connect();
-    let resolveStart = null;
+    const probe = latencyProbe();
     let stop = false;
     const consumer = (async () => {
       for (let k = 0; !stop && k < 10_000_000; k++) {
@@ -437,10 +410,7 @@ async function pgq() {
         const bid = await scalar(c, "select pgq.next_batch('q', 'c')");
         if (bid !== null) {
           const ev = await c.query("select ev_id, ev_type, ev_data from pgq.get_batch_events($1)", [bid]);
-          for (const row of ev.rows) {
-            const t = now();
-            if (resolveStart) resolveStart(t);
-          }
+          for (let k = 0; k < ev.rows.length; k++) probe.started();
           await c.query("select pgq.finish_batch($1)", [bid]);
           await c.query("commit");
           continue; // a batch was found: look again at once
@@ -450,25 +420,11 @@ async function pgq() {
       }
     })();
     await sleep(300);
-    const commit = [];
-    const call = [];
-    for (let i = 0; i < LAT_SAMPLES + 5; i++) {
-      const started = new Promise((r) => (resolveStart = r));
-      const tCall = now();
-      await pool.query("select pgq.insert_event('q', 'noop', $1)", [JSON.stringify({ i })]);
-      const tCommit = now();
-      const tStart = await Promise.race([started, sleep(10000).then(() => null)]);
-      if (tStart === null) throw new Error("latency sample timed out");
-      if (i >= 5) {
-        commit.push(tStart - tCommit);
-        call.push(tStart - tCall);
-      }
-      await sleep(20 + Math.random() * 50); // random gap: no phase-lock with any poll period
-    }
+    const lat = await probe.measure((i) => pool.query("select pgq.insert_event('q', 'noop', $1)", [JSON.stringify({ i })]));
     stop = true;
     await consumer;
     c.release();
-    emit({ ...base, samples: commit.length, p50_ms: pct(commit, 50), p99_ms: pct(commit, 99), p50_from_call_ms: pct(call, 50), p99_from_call_ms: pct(call, 99), settings: `no LISTEN/NOTIFY in pgq: ticker+next_batch poll every ${PGQ_POLL_MS} ms, ticker_max_count 1, ` +
+    emit({ ...base, ...lat, settings: `no LISTEN/NOTIFY in pgq: ticker+next_batch poll every ${PGQ_POLL_MS} ms, ticker_max_count 1, ` +
         (process.env.PGQ_DEFAULT_LAG === "1" ? "ticker_max_lag 3 s, idle_period 60 s (defaults)" : `ticker_max_lag = idle_period = ${2 * PGQ_POLL_MS} ms`) +
         " (pgqd default: ticker_period 1 s, max_count 500, max_lag 3 s)" });
   }
