@@ -11,7 +11,8 @@
 set -euo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
-REF=$(awk '!/^#/ && NF >= 2 { c = $2 } END { print c }' RELEASES)
+. bench/builds.sh
+REF=$(latest_release)
 N=10000
 ROUNDS=2
 ONLY=enqueue_ratio,enqueue_single,enqueue_batch,dequeue,process,latency
@@ -28,25 +29,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 log() { echo "[compare $(date -u +%T)] $*" >&2; }
-REF_SHA=$(git rev-parse --verify "$REF^{commit}")
-HEAD_SHA=$(git rev-parse HEAD)
-DIRTY=$(git status --porcelain --untracked-files=no | head -c 1)
 
 # ---------------------------------------------------------------- both builds
-scripts/provision.sh
-. scripts/pg-root.sh
-REF_SRC=$TOP/build/compare-ref
-log "REF $REF ($REF_SHA): sources from git archive into $REF_SRC"
-rm -rf "$REF_SRC"
-mkdir -p "$REF_SRC"
-git archive "$REF_SHA" | tar -x -C "$REF_SRC"
-pg_root_create "$TOP/build/pgroot-compare-ref"
-REF_PGBIN=$PGBIN
-make -s -C "$REF_SRC" -j2 >/dev/null && make -s -C "$REF_SRC" install DESTDIR="$PGROOT" >/dev/null
-pg_root_create "$TOP/build/pgroot-bench"
-HEAD_PGBIN=$PGBIN
-log "this checkout ($HEAD_SHA${DIRTY:+, with uncommitted changes})"
-make -s -j2 >/dev/null && make -s install DESTDIR="$PGROOT" >/dev/null
+build_ref_and_head "$REF"
 
 # ---------------------------------------------------------------- alternate runs
 WORK=$(mktemp -d /tmp/taskmill-compare.XXXXXX)

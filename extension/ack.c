@@ -91,8 +91,9 @@ ACKED_RETURNING "a.result";
 "   interval '1 second' * pg_catalog.power(2, LEAST(GREATEST(attempts - 1, 0), 16))," \
 "   interval '1 hour')))"
 
+/* RETRY_AT is after now() unless $4 is zero or less (the default backoff is >= 1 s) */
 #define NACK_WAITING \
-",  waiting = attempts < max_attempts AND " RETRY_AT " > pg_catalog.now()," \
+",  waiting = attempts < max_attempts AND ($4 IS NULL OR $4 > interval '0')," \
 "   parked_until = NULL"
 #define NACK_SQL(waiting) \
 "UPDATE taskmill.tasks SET" \

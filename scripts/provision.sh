@@ -11,6 +11,8 @@ PACKAGES=(
 	libclang-rt-14-dev gnuplot-nox
 	# bench/peers: PgQ must be installed before scripts/pg-root.sh copies the installation
 	postgresql-15-pgq3
+	# bench/instructions.sh
+	valgrind
 	# the CLI (client/cli, client/dashboard)
 	libcli11-dev libcpp-httplib-dev
 )
