@@ -59,7 +59,8 @@ python3 - "$WORK" "$OUT/$STAMP-compare" "$REF ($REF_SHA)" "$HEAD_SHA${DIRTY:+ (u
 import glob, json, statistics, sys
 work, out, ref, head, command = sys.argv[1:]
 # the fields that name a measurement; everything numeric else is a figure
-KEY = ("workload", "impl", "clients", "batch", "n", "workers", "concurrency", "ephemeral", "curve", "samples")
+KEY = ("workload", "impl", "clients", "batch", "n", "workers", "concurrency", "ephemeral", "curve", "samples",
+       "combined")
 FIGURES = {"jobs_per_s": +1, "ratio": +1, "call_p50_ms": -1, "call_p99_ms": -1,
            "p50_ms": -1, "p99_ms": -1, "p50_from_call_ms": -1, "p99_from_call_ms": -1}
 rows = {}
@@ -68,6 +69,10 @@ for side in ("ref", "head"):
         for m in json.load(open(f))["measurements"]:
             if m.get("peer") != "taskmill":
                 continue
+            # since 0.2 the process rows say whether acks rode with the next claim; the
+            # libpq loop runs both ways ("combined": false is 0.1's only loop)
+            if m.get("workload", "").startswith("process"):
+                m.setdefault("combined", False)
             key = tuple((k, m[k]) for k in KEY if k in m)
             for fig in FIGURES:
                 if fig in m:

@@ -91,7 +91,7 @@ import json, sys
 counts, out, ref, head = sys.argv[1:]
 lines = ["# Instructions per call: `bench/instructions.sh`", "",
          f"REF = {ref}; HEAD = {head}. Instructions executed inside the taskmill function per "
-         "call (callgrind, single-user backend, calls in a row); change < 0 % is better.", "",
+         "call (callgrind, single-user backend, after 3 warm-up calls); change < 0 % is better.", "",
          "| call | calls | REF | HEAD | change |", "|---|---|---|---|---|"]
 rows = []
 for line in open(counts):

@@ -164,38 +164,51 @@ scheduler_run_once(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
+/*
+ * The start of every taskmill background worker (the scheduler, the vacuum worker):
+ * signals, the connection to the database named in bgw_extra, and a session no user
+ * can steer: no schema a user can create in is searched (ALTER DATABASE ... SET
+ * search_path), and READ COMMITTED, which SKIP LOCKED needs to step over rows another
+ * worker just moved on (under a stricter cluster-wide default such a row would fail
+ * the run instead).
+ */
 void
-taskmill_scheduler_main(Datum main_arg)
+taskmill_bgworker_start(const char *appname, const char *what)
 {
 	char		dbname[BGW_EXTRALEN];
 
 	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
-
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
-	pgstat_report_appname("taskmill scheduler");
-
-	/*
-	 * SKIP LOCKED needs READ COMMITTED to step over rows another scheduler just moved
-	 * on; under a stricter cluster-wide default such a row would fail the run instead.
-	 */
+	pgstat_report_appname(appname);
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
-	/* no schema a user can create in is searched (ALTER DATABASE ... SET search_path) */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-	elog(LOG, "taskmill scheduler started for database \"%s\"", dbname);
+	elog(LOG, "%s started for database \"%s\"", what, dbname);
+}
 
+/* At the top of a worker's loop: interrupts, and postgresql.conf again after a SIGHUP. */
+void
+taskmill_bgworker_loop_top(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+void
+taskmill_scheduler_main(Datum main_arg)
+{
+	taskmill_bgworker_start("taskmill scheduler", "taskmill scheduler");
 	for (;;)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		taskmill_bgworker_loop_top();
 
 		scheduler_run_once();
 

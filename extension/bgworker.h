@@ -18,6 +18,8 @@ extern int	taskmill_scheduler_lock_timeout;
 extern int	taskmill_scheduler_statement_timeout;
 
 extern void taskmill_register_scheduler_workers(void);
+extern void taskmill_bgworker_start(const char *appname, const char *what);
+extern void taskmill_bgworker_loop_top(void);
 extern void taskmill_register_database_worker(const char *function, const char *type,
 											  const char *dbname, int arg);
 

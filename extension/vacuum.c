@@ -201,30 +201,13 @@ vacuum_round(MemoryContext cxt)
 void
 taskmill_vacuum_main(Datum main_arg)
 {
-	char		dbname[BGW_EXTRALEN];
 	MemoryContext cxt;
 
-	strlcpy(dbname, MyBgworkerEntry->bgw_extra, sizeof(dbname));
-
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
-	pgstat_report_appname("taskmill vacuum");
-	/* no name this worker resolves may come from a schema a user can create objects in */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	taskmill_bgworker_start("taskmill vacuum", "taskmill vacuum worker");
 	cxt = AllocSetContextCreate(TopMemoryContext, "taskmill vacuum", ALLOCSET_DEFAULT_SIZES);
-	elog(LOG, "taskmill vacuum worker started for database \"%s\"", dbname);
-
 	for (;;)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		taskmill_bgworker_loop_top();
 
 		if (vacuum_interval > 0)
 			vacuum_round(cxt);

@@ -145,6 +145,23 @@ static void measure_depth(Conn& c, const std::string& queue, long depth, const s
   logf("depth " + std::to_string(depth) + " " + variant + " p50 " + std::to_string(pct(lat, 50)) + " ms");
 }
 
+// Claim n tasks 1,000 at a time and nack each: with backoff (an interval) they wait for a
+// retry; without, the default backoff, which dead-letters tasks of max_attempts 1.
+static void claim_and_nack(Conn& c, const std::string& queue, long n, const std::string& backoff) {
+  const std::string nack = backoff.empty() ? "taskmill.nack(x.id, x.lease, 'bench')"
+                                           : "taskmill.nack(x.id, x.lease, 'bench', '" + backoff + "'::interval)";
+  for (long k = 0; k < n; k += 1000) {
+    Res r = c.exec("SELECT id, lease FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
+    std::vector<std::string> ids, leases;
+    for (int i = 0; i < r.rows(); ++i) {
+      ids.push_back(r.str(i, 0));
+      leases.push_back(r.str(i, 1));
+    }
+    c.exec("SELECT count(" + nack + ") FROM unnest($1::bigint[], $2::uuid[]) x(id, lease)",
+           {array_literal(ids), array_literal(leases)});
+  }
+}
+
 void wl_depth(const Opts& o) {
   const std::string queue = o.queue();
   std::vector<long> depths;
@@ -179,17 +196,7 @@ void wl_depth(const Opts& o) {
     Spec s;
     s.max_attempts = 1;
     prefill(c, queue, side, s, 10000);
-    for (long k = 0; k < side; k += 1000) {
-      Res r = c.exec("SELECT id, lease FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
-      std::string a = "{", b = "{";
-      for (int i = 0; i < r.rows(); ++i) {
-        if (i) a += ',', b += ',';
-        a += r.str(i, 0);
-        b += r.str(i, 1);
-      }
-      a += '}', b += '}';
-      c.exec("SELECT count(taskmill.nack(x.id, x.lease, 'bench')) FROM unnest($1::bigint[], $2::uuid[]) x(id, lease)", {a, b});
-    }
+    claim_and_nack(c, queue, side, "");
     logf("dlq now " + scalar_text(c, "SELECT count(*) FROM taskmill.tasks WHERE dlq_at IS NOT NULL"));
     prefill(c, queue, side_depth + ops + 5, Spec{}, 10000);
     measure_depth(c, queue, side_depth, "plus_dlq_" + std::to_string(side), ops, ack_many);
@@ -198,18 +205,7 @@ void wl_depth(const Opts& o) {
   {
     reset_tables(c);
     prefill(c, queue, side, Spec{}, 10000);
-    for (long k = 0; k < side; k += 1000) {
-      Res r = c.exec("SELECT id, lease FROM taskmill.dequeue($1, 1000, '1 hour'::interval)", {queue});
-      std::string a = "{", b = "{";
-      for (int i = 0; i < r.rows(); ++i) {
-        if (i) a += ',', b += ',';
-        a += r.str(i, 0);
-        b += r.str(i, 1);
-      }
-      a += '}', b += '}';
-      c.exec("SELECT count(taskmill.nack(x.id, x.lease, 'bench', '1 hour'::interval)) FROM unnest($1::bigint[], $2::uuid[]) x(id, lease)",
-          {a, b});
-    }
+    claim_and_nack(c, queue, side, "1 hour");
     prefill(c, queue, side_depth + ops + 5, Spec{}, 10000);
     measure_depth(c, queue, side_depth, "plus_retrying_" + std::to_string(side), ops, ack_many);
   }

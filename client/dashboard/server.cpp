@@ -149,9 +149,19 @@ struct Dashboard::Impl {
   }
 
   void routes();
+  void routes_pages_and_session();
+  void routes_reads();
+  void routes_dlq_actions();
 };
 
 void Dashboard::Impl::routes() {
+  routes_pages_and_session();
+  routes_reads();
+  routes_dlq_actions();
+}
+
+// The Host guard, the page and its assets, /metrics, the session (login, logout).
+void Dashboard::Impl::routes_pages_and_session() {
   // Every request: an allowed Host (a page on another name resolving here is refused).
   server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     secure_headers(res);
@@ -207,7 +217,10 @@ void Dashboard::Impl::routes() {
                                      "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     json_reply(res, "{}");
   });
+}
 
+// What the page reads: overview, health, the DLQ, schedules, results.
+void Dashboard::Impl::routes_reads() {
   server.Get("/api/overview", [this](const httplib::Request&, httplib::Response& res) {
     json_reply(res, sampler.overview());
   });
@@ -230,6 +243,37 @@ void Dashboard::Impl::routes() {
     });
   });
 
+  server.Get("/api/schedules", [this](const httplib::Request&, httplib::Response& res) {
+    api(res, [&] {
+      auto lease = client.acquire();
+      json_reply(res, std::string(lease->exec(kSchedulesSql).get(0, 0)));
+    });
+  });
+
+  server.Get("/api/results", [this](const httplib::Request& req, httplib::Response& res) {
+    api(res, [&] {
+      int limit = int_param(req, "limit", 50, 1, 500);
+      int offset = int_param(req, "offset", 0, 0, 1 << 30);
+      auto lease = client.acquire();
+      Result r;
+      try {
+        r = lease->exec(kResultsSql, text_param(req, "queue"), text_param(req, "after"),
+                        text_param(req, "before"), limit + 1, offset);
+      } catch (const Error& e) {
+        if (e.sqlstate().rfind("22", 0) == 0)  // a malformed time
+          throw std::invalid_argument("after / before must be timestamps (2026-01-02T03:04:05Z)");
+        throw;
+      }
+      Json rows = Json::parse(r.get(0, 0));
+      bool more = static_cast<int>(rows.size()) > limit;
+      if (more) rows.erase(rows.end() - 1);
+      json_reply(res, Json{{"rows", rows}, {"limit", limit}, {"offset", offset}, {"more", more}}.dump());
+    });
+  });
+}
+
+// What the page changes: the DLQ (requeue, purge).
+void Dashboard::Impl::routes_dlq_actions() {
   server.Post("/api/dlq/requeue", [this](const httplib::Request& req, httplib::Response& res) {
     if (!allow_action(req, res)) return;
     api(res, [&] {
@@ -264,34 +308,6 @@ void Dashboard::Impl::routes() {
       auto lease = client.acquire();
       auto r = lease->exec("SELECT taskmill.purge_dlq($1)", queue);
       json_reply(res, Json{{"deleted", r.get_int64(0, 0)}, {"queue", queue}}.dump());
-    });
-  });
-
-  server.Get("/api/schedules", [this](const httplib::Request&, httplib::Response& res) {
-    api(res, [&] {
-      auto lease = client.acquire();
-      json_reply(res, std::string(lease->exec(kSchedulesSql).get(0, 0)));
-    });
-  });
-
-  server.Get("/api/results", [this](const httplib::Request& req, httplib::Response& res) {
-    api(res, [&] {
-      int limit = int_param(req, "limit", 50, 1, 500);
-      int offset = int_param(req, "offset", 0, 0, 1 << 30);
-      auto lease = client.acquire();
-      Result r;
-      try {
-        r = lease->exec(kResultsSql, text_param(req, "queue"), text_param(req, "after"),
-                        text_param(req, "before"), limit + 1, offset);
-      } catch (const Error& e) {
-        if (e.sqlstate().rfind("22", 0) == 0)  // a malformed time
-          throw std::invalid_argument("after / before must be timestamps (2026-01-02T03:04:05Z)");
-        throw;
-      }
-      Json rows = Json::parse(r.get(0, 0));
-      bool more = static_cast<int>(rows.size()) > limit;
-      if (more) rows.erase(rows.end() - 1);
-      json_reply(res, Json{{"rows", rows}, {"limit", limit}, {"offset", offset}, {"more", more}}.dump());
     });
   });
 }
