@@ -120,6 +120,8 @@ static char *
 dequeue_sql(int parts)
 {
 	bool		legacy = (parts & DQ_LEGACY) != 0;
+	bool		woken = (parts & DQ_WOKEN) && !legacy;
+	bool		redeliver = (parts & DQ_REDELIVER) != 0;
 	const char *filter = (parts & DQ_BY_GROUP) ? "AND t.task_group_id = $4" :
 		(parts & DQ_GROUPS) ? "" : "AND t.task_group_id IS NULL";
 	char	   *ready = psprintf(ready_sql_fmt,
@@ -127,19 +129,19 @@ dequeue_sql(int parts)
 								 filter);
 	/* only a woken row can be waiting or parked (ready and leased rows are neither) */
 	char	   *update = psprintf(update_sql_fmt,
-								  (parts & DQ_WOKEN) && !legacy ? ", waiting = false, parked_until = NULL" : "");
+								  woken ? ", waiting = false, parked_until = NULL" : "");
 	StringInfoData arms;
 	StringInfoData sql;
 
 	initStringInfo(&arms);
 	appendStringInfo(&arms, "SELECT * FROM (%s) ready", ready);
-	if ((parts & DQ_WOKEN) && !legacy)
+	if (woken)
 	{
 		appendStringInfoString(&arms, " UNION ALL SELECT * FROM (");
 		appendStringInfo(&arms, woken_sql_fmt, filter);
 		appendStringInfoString(&arms, ") woken");
 	}
-	if (parts & DQ_REDELIVER)
+	if (redeliver)
 	{
 		appendStringInfoString(&arms, " UNION ALL SELECT * FROM (");
 		appendStringInfo(&arms, redeliver_sql_fmt, filter);
@@ -157,7 +159,7 @@ dequeue_sql(int parts)
 						 " SELECT * FROM upd UNION ALL SELECT * FROM blocked ORDER BY priority DESC, id",
 						 tm_fifo_blocked_sql, arms.data, tm_fifo_lock_sql(), update,
 						 legacy ? blocked_legacy_sql : blocked_sql);
-	else if (strstr(arms.data, "UNION ALL") == NULL)
+	else if (!woken && !redeliver)	/* the ready scan alone, already in order */
 		appendStringInfo(&sql,
 						 "WITH picked AS MATERIALIZED (%s), upd AS (%s)"
 						 " SELECT * FROM upd ORDER BY priority DESC, id", ready, update);
@@ -179,17 +181,23 @@ const Oid	tm_dequeue_argtypes[4] = {TEXTOID, INT4OID, INTERVALOID, TEXTOID};
 static int
 dequeue_parts(Datum queue, bool by_group)
 {
-	int			parts = 0;
+	int			parts = by_group ? DQ_BY_GROUP | DQ_GROUPS : 0;
+	bool		legacy = !tm_tasks_have_waiting();
+	uint32		probes = TM_PROBE_BIT(TM_PROBE_LEASED);
+	uint32		found;
 
-	if (by_group)
-		parts |= DQ_BY_GROUP | DQ_GROUPS;
-	if (!tm_tasks_have_waiting())
-		parts |= DQ_LEGACY;
-	else if (tm_probe(TM_PROBE_WAITING, queue))
+	if (legacy)
+		parts |= DQ_LEGACY;		/* no tasks_waiting_idx */
+	else
+		probes |= TM_PROBE_BIT(TM_PROBE_WAITING);
+	if (!by_group)
+		probes |= TM_PROBE_BIT(TM_PROBE_GROUPS);
+	found = tm_probe(queue, probes);
+	if (found & TM_PROBE_BIT(TM_PROBE_WAITING))
 		parts |= DQ_WOKEN;
-	if (tm_probe(TM_PROBE_LEASED, queue))
+	if (found & TM_PROBE_BIT(TM_PROBE_LEASED))
 		parts |= DQ_REDELIVER;
-	if (!by_group && tm_probe(TM_PROBE_GROUPS, queue))
+	if (found & TM_PROBE_BIT(TM_PROBE_GROUPS))
 		parts |= DQ_GROUPS;
 	return parts;
 }
@@ -324,7 +332,6 @@ void
 tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 				Datum visibility_timeout, Datum task_group_id, bool by_group)
 {
-	SPIPlanPtr	plan = NULL;
 	Datum		values[4];
 	DequeueCols cols = {0};
 	int			delivered = 0;
@@ -343,7 +350,8 @@ tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 		int			nblocked = 0;
 
 		/* probed again each round: the first may have dead-lettered or parked rows */
-		plan = get_dequeue_plan(dequeue_parts(queue, by_group));
+		SPIPlanPtr	plan = get_dequeue_plan(dequeue_parts(queue, by_group));
+
 		values[1] = Int32GetDatum(batch_size - delivered);
 		rc = tm_execute_nojit(plan, values, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)

@@ -527,6 +527,8 @@ tm_task_table(void)
 		if (col->source == TCS_FIELD && strcmp(NameStr(TupleDescAttr(desc, i)->attname),
 											   "visible_at") != 0)
 			task_table.field_col[col->field] = i;
+		if (col->source == TCS_WAITING)
+			task_table.has_waiting = true;
 		if (col->source != TCS_DEFAULT && col->source != TCS_DROPPED)
 			task_table.inserted_cols =
 				bms_add_member(task_table.inserted_cols,
@@ -541,6 +543,17 @@ tm_task_table(void)
 			elog(ERROR, "taskmill: column taskmill.tasks.%s is missing", tm_fields[f].name);
 	task_table.relid = relid;
 	return &task_table;
+}
+
+/*
+ * Whether taskmill.tasks has the waiting column (0.2). The library is installed before
+ * ALTER EXTENSION UPDATE runs, so it must also work on a 0.1 table: there every task
+ * is in tasks_dequeue_idx and nothing is parked.
+ */
+bool
+tm_tasks_have_waiting(void)
+{
+	return tm_task_table()->has_waiting;
 }
 
 /*

@@ -27,7 +27,6 @@
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -42,7 +41,6 @@ typedef struct TaskRels
 	bool		valid;
 	Oid			tasks;
 	Oid			index[TM_PROBE_COUNT];
-	bool		has_waiting;	/* taskmill.tasks has the waiting column (0.2) */
 } TaskRels;
 
 static TaskRels rels;
@@ -78,48 +76,23 @@ task_rels(void)
 		CacheRegisterRelcacheCallback(rels_invalidate, (Datum) 0);
 		callback_registered = true;
 	}
-	nsp = get_namespace_oid("taskmill", true);
-	rels.tasks = OidIsValid(nsp) ? get_relname_relid("tasks", nsp) : InvalidOid;
+	rels.tasks = tm_task_table()->relid;
+	nsp = get_rel_namespace(rels.tasks);
 	for (int i = 0; i < TM_PROBE_COUNT; i++)
-		rels.index[i] = OidIsValid(rels.tasks) ? get_relname_relid(index_names[i], nsp) : InvalidOid;
-	rels.has_waiting = OidIsValid(rels.tasks) &&
-		get_attnum(rels.tasks, "waiting") != InvalidAttrNumber;
+		rels.index[i] = get_relname_relid(index_names[i], nsp);
 	rels.valid = true;
 	return &rels;
 }
 
-/*
- * Whether taskmill.tasks has the waiting column (0.2). The library is installed before
- * ALTER EXTENSION UPDATE runs, so it must also work on a 0.1 table: there every task
- * is in tasks_dequeue_idx and nothing is parked.
- */
-bool
-tm_tasks_have_waiting(void)
+/* Whether index may hold an entry of queue (and, with nkeys 2, one due by now()). */
+static bool
+probe_index(Relation heap, Oid indexoid, Datum queue, int nkeys)
 {
-	return task_rels()->has_waiting;
-}
-
-/*
- * Whether the probed index may hold an entry of queue: for TM_PROBE_WAITING and
- * TM_PROBE_LEASED one whose time (second key column) is not after now(), for
- * TM_PROBE_GROUPS any. True when the index is not there to probe (the statement then
- * keeps the arm, or fails on the missing index itself).
- */
-bool
-tm_probe(TmProbe probe, Datum queue)
-{
-	const TaskRels *r = task_rels();
-	Relation	heap;
-	Relation	index;
+	Relation	index = index_open(indexoid, AccessShareLock);
 	IndexScanDesc scan;
 	ScanKeyData keys[2];
-	int			nkeys = probe == TM_PROBE_GROUPS ? 1 : 2;
 	bool		found;
 
-	if (!OidIsValid(r->index[probe]))
-		return true;
-	heap = table_open(r->tasks, AccessShareLock);
-	index = index_open(r->index[probe], AccessShareLock);
 	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   index->rd_indcollation[0], F_TEXTEQ, queue);
 	if (nkeys == 2)
@@ -131,6 +104,30 @@ tm_probe(TmProbe probe, Datum queue)
 	found = index_getnext_tid(scan, ForwardScanDirection) != NULL;
 	index_endscan(scan);
 	index_close(index, AccessShareLock);
+	return found;
+}
+
+/*
+ * Of the probes asked for (TM_PROBE_BIT bits), those whose index may hold an entry of
+ * queue: for TM_PROBE_WAITING and TM_PROBE_LEASED one whose time (second key column) is
+ * not after now(), for TM_PROBE_GROUPS any. An index that is not there counts as found
+ * (the statement then keeps the arm, or fails on the missing index itself).
+ */
+uint32
+tm_probe(Datum queue, uint32 probes)
+{
+	const TaskRels *r = task_rels();
+	Relation	heap = table_open(r->tasks, AccessShareLock);
+	uint32		found = 0;
+
+	for (int p = 0; p < TM_PROBE_COUNT; p++)
+	{
+		if (!(probes & TM_PROBE_BIT(p)))
+			continue;
+		if (!OidIsValid(r->index[p]) ||
+			probe_index(heap, r->index[p], queue, p == TM_PROBE_GROUPS ? 1 : 2))
+			found |= TM_PROBE_BIT(p);
+	}
 	table_close(heap, AccessShareLock);
 	return found;
 }

@@ -165,11 +165,13 @@ typedef struct TmTaskTable
 	int			field_col[TF_COUNT];	/* attribute index of each field's column */
 	Bitmapset  *inserted_cols;	/* the columns an enqueue names, as an INSERT's */
 	bool		has_generated;
+	bool		has_waiting;	/* the waiting column (0.2; see tm_tasks_have_waiting) */
 } TmTaskTable;
 
 struct ExprState;
 struct ExprContext;
 extern const TmTaskTable *tm_task_table(void);
+extern bool tm_tasks_have_waiting(void);
 extern Datum tm_column_default(const TmColumn *col, struct ExprState *state,
 							   struct ExprContext *econtext, bool *isnull);
 
@@ -299,8 +301,8 @@ typedef enum TmProbe
 	TM_PROBE_GROUPS,			/* tasks_group_idx: a grouped task in the queue */
 	TM_PROBE_COUNT
 } TmProbe;
-extern bool tm_tasks_have_waiting(void);
-extern bool tm_probe(TmProbe probe, Datum queue);
+#define TM_PROBE_BIT(p)			(1u << (p))
+extern uint32 tm_probe(Datum queue, uint32 probes);
 
 /* fifo.c: FIFO groups (blocked candidates, parking, waking the next head) */
 #define TM_PARK_RECHECK "10 seconds"	/* a parked task's parked_until, from now() */
