@@ -25,11 +25,13 @@ void Executors::join() {
 
 void Executors::loop(std::stop_token st) {
   while (auto c = queue_.next()) {
-    // The deadline starts now, with the handler.
+    // The deadline starts now, with the handler; so does the duration its event reports
+    // (taken first, so a timed-out handler's duration is never under its timeout).
+    const auto started_at = std::chrono::steady_clock::now();
     auto deadline = Clock::now() + s_.opt.process_timeout;
     if (c->task.expires_at && *c->task.expires_at < deadline) deadline = *c->task.expires_at;
     tracker_.start(c->entry, deadline);
-    process(std::move(*c), deadline, st);
+    process(std::move(*c), deadline, started_at, st);
     queue_.finished();
   }
 }
@@ -71,11 +73,11 @@ Executors::Outcome Executors::run_handler(TaskContext& ctx, bool expiry_deadline
   return o;
 }
 
-void Executors::process(Claimed c, Clock::time_point deadline, std::stop_token st) {
+void Executors::process(Claimed c, Clock::time_point deadline,
+                        std::chrono::steady_clock::time_point started_at, std::stop_token st) {
   const bool expiry_deadline = c.task.expires_at && *c.task.expires_at == deadline;
   TaskContext ctx(std::move(c.task), deadline, c.entry->stop.get_token());
   const Task& task = ctx.task();
-  const auto started_at = std::chrono::steady_clock::now();
   const Outcome o = run_handler(ctx, expiry_deadline);
   const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - started_at);

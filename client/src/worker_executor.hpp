@@ -37,7 +37,8 @@ class Executors {
     std::string error{};
   };
   void loop(std::stop_token st);
-  void process(Claimed c, Clock::time_point deadline, std::stop_token st);
+  void process(Claimed c, Clock::time_point deadline, std::chrono::steady_clock::time_point started_at,
+               std::stop_token st);
   Outcome run_handler(TaskContext& ctx, bool expiry_deadline);
   void settle_ok(const TaskContext& ctx);
   void event(const Task& task, TaskEvent::Outcome outcome, std::chrono::microseconds took,
