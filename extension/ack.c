@@ -195,13 +195,11 @@ ack_statement(SPIPlanPtr *plans, const char *const sqls[2], const Oid *argtypes,
 			  Datum *values, const char *nulls, const char *what)
 {
 	TmRelInsert ins;
-	int			rc;
 
 	if (!tm_results_open(&ins))
 		return run_acks(tm_plan(&plans[0], sqls[0], 3, argtypes), values, nulls, what);
-	rc = SPI_execute_plan(tm_plan(&plans[1], sqls[1], 3, argtypes), values, nulls, false, 0);
-	if (rc != SPI_OK_DELETE_RETURNING)
-		elog(ERROR, "taskmill: %s failed: %s", what, SPI_result_code_string(rc));
+	tm_spi_run(tm_plan(&plans[1], sqls[1], 3, argtypes), values, nulls, false, 0,
+			   SPI_OK_DELETE_RETURNING, what);
 	return tm_results_write_acked(&ins, SPI_tuptable, (int) SPI_processed);
 }
 
@@ -344,14 +342,11 @@ nack_delivery(Datum id, Datum lease, Datum error, bool error_null, Datum delay, 
 	bool		isnull;
 	bool		no_group;
 	Datum		group;
-	int			rc;
 
 	bool		legacy = !tm_tasks_have_waiting();
 	SPIPlanPtr	plan = tm_plan(&nack_plans[legacy], legacy ? nack_legacy_sql : tm_nack_sql, 4, tm_nack_argtypes);
 
-	rc = SPI_execute_plan(plan, values, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "taskmill: nack failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(plan, values, nulls, false, 0, SPI_OK_UPDATE_RETURNING, "nack");
 	if (SPI_processed == 0)
 	{
 		check_task_known(DatumGetInt64(id));
@@ -412,7 +407,6 @@ tm_body_extend_visibility(PG_FUNCTION_ARGS)
 {
 	int64		task_id = tm_arg_task_id(fcinfo, 0);
 	Datum		values[3];
-	int			rc;
 	bool		done;
 
 	tm_require_arg(fcinfo, 1, "lease");
@@ -423,9 +417,8 @@ tm_body_extend_visibility(PG_FUNCTION_ARGS)
 	values[2] = PG_GETARG_DATUM(2);
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&extend_plan, tm_extend_sql, 3, tm_extend_argtypes), values, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "taskmill: extend_visibility failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(tm_plan(&extend_plan, tm_extend_sql, 3, tm_extend_argtypes), values, NULL, false, 0,
+			   SPI_OK_UPDATE, "extend_visibility");
 	done = SPI_processed > 0;
 	if (!done)
 		check_task_known(task_id);

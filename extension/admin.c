@@ -234,7 +234,6 @@ run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
 	bool		all = tm_is_queue_admin(caller);
 	TmOwnerScope scope;
 	int64		count = 0;
-	int			rc;
 
 	/* a named queue: the caller's right on it, and then every row of it is visible */
 	if (st->nargs > 0 && !PG_ARGISNULL(0) && !all)
@@ -262,10 +261,8 @@ run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
 
 	tm_owner_begin(&scope);
 	tm_spi_connect();
-	rc = tm_execute_nojit(tm_plan(&st->plan, st->sql, st->nargs + 2, argtypes),
-						  values, nulls, st->read_only, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "taskmill: %s failed: %s", st->name, SPI_result_code_string(rc));
+	tm_spi_run_nojit(tm_plan(&st->plan, st->sql, st->nargs + 2, argtypes),
+					 values, nulls, st->read_only, 0, SPI_OK_SELECT, st->name);
 	if (st->returns_rows)
 		store_rows(fcinfo);
 	else

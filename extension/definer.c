@@ -173,16 +173,13 @@ require_schedule_queues(const char *operation_id)
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(operation_id)};
 	Oid			caller = tm_calling_user();
-	int			rc;
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&plan,
-								  "SELECT s.queue_name FROM taskmill.task_schedules s"
-								  " WHERE s.operation_id OPERATOR(pg_catalog.=) $1",
-								  1, argtypes),
-						  values, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "taskmill: schedule lookup failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(tm_plan(&plan,
+					   "SELECT s.queue_name FROM taskmill.task_schedules s"
+					   " WHERE s.operation_id OPERATOR(pg_catalog.=) $1",
+					   1, argtypes),
+			   values, NULL, true, 0, SPI_OK_SELECT, "schedule lookup");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *q = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);

@@ -345,7 +345,6 @@ tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 	values[3] = task_group_id;
 	for (;;)
 	{
-		int			rc;
 		int			others;
 		int			nblocked = 0;
 
@@ -353,9 +352,7 @@ tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 		SPIPlanPtr	plan = get_dequeue_plan(dequeue_parts(queue, by_group));
 
 		values[1] = Int32GetDatum(batch_size - delivered);
-		rc = tm_execute_nojit(plan, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "taskmill: dequeue failed: %s", SPI_result_code_string(rc));
+		tm_spi_run_nojit(plan, values, NULL, false, 0, SPI_OK_SELECT, "dequeue");
 		if (cols.id == 0)
 			dequeue_columns(SPI_tuptable->tupdesc, rsinfo->setDesc, &cols);
 		others = sort_round(rsinfo, &cols, &delivered, blocked, &nblocked, max_blocked, &left);

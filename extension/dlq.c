@@ -50,13 +50,11 @@ taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 	char	   *queue_name;
 	bool		isnull;
 	bool		in_dlq;
-	int			rc;
 
 	tm_owner_begin(&scope);
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&lookup_plan, lookup_sql, 1, tm_requeue_argtypes), values, NULL, true, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "taskmill: task lookup failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(tm_plan(&lookup_plan, lookup_sql, 1, tm_requeue_argtypes), values, NULL, true, 1,
+			   SPI_OK_SELECT, "task lookup");
 	if (SPI_processed == 0)
 		tm_raise_task_not_found(task_id);
 	queue_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -68,9 +66,8 @@ taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 						(long long) task_id)));
 	if (in_dlq)
 	{
-		rc = SPI_execute_plan(tm_plan(&requeue_plan, tm_requeue_sql, 1, tm_requeue_argtypes), values, NULL, false, 0);
-		if (rc != SPI_OK_UPDATE_RETURNING)
-			elog(ERROR, "taskmill: requeue_from_dlq failed: %s", SPI_result_code_string(rc));
+		tm_spi_run(tm_plan(&requeue_plan, tm_requeue_sql, 1, tm_requeue_argtypes), values, NULL, false, 0,
+				   SPI_OK_UPDATE_RETURNING, "requeue_from_dlq");
 		in_dlq = SPI_processed > 0;	/* a concurrent requeue may have been first */
 	}
 	if (!in_dlq)

@@ -23,12 +23,6 @@
 #include "privileges.h"
 #include "taskmill.h"
 
-
-static SPIPlanPtr enqueue_plan[2];
-static SPIPlanPtr enqueue_plain_plan[2];
-static SPIPlanPtr enqueue_batch_plan[2];
-static SPIPlanPtr enqueue_batch_plain_plan[2];
-
 /*
  * Each INSERT (tm_enqueue_sql & co., built from tm_fields: task_fields.c) comes in two
  * forms. With a caller's idempotency key, ON CONFLICT DO NOTHING turns a duplicate
@@ -200,19 +194,38 @@ tm_enqueue_argtypes(Oid *argtypes, bool batch)
 	argtypes[N_INSERT_PARAMS - 1] = batch ? INT8ARRAYOID : INT8OID;
 }
 
+/*
+ * Run an enqueue INSERT (inside SPI) through its saved plan: one task's or a batch's,
+ * with ON CONFLICT for callers' keys (keyed) or plain, in the 0.1 form (legacy) where
+ * taskmill.tasks has no waiting column.
+ */
+static void
+run_insert(bool batch, bool keyed, Datum *values, const char *nulls)
+{
+	static SPIPlanPtr plans[2][2][2];	/* [batch][keyed][legacy] */
+	static const char **const sqls[2][2] = {
+		{tm_enqueue_plain_sql, tm_enqueue_sql},
+		{tm_enqueue_batch_plain_sql, tm_enqueue_batch_sql},
+	};
+	bool		legacy = !tm_tasks_have_waiting();
+	Oid			argtypes[N_INSERT_PARAMS];
+
+	tm_enqueue_argtypes(argtypes, batch);
+	tm_spi_run(tm_plan(&plans[batch][keyed][legacy], sqls[batch][keyed][legacy],
+					   N_INSERT_PARAMS, argtypes),
+			   values, nulls, false, batch ? 0 : 1,
+			   batch && keyed ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT,
+			   batch ? "enqueue_batch" : "enqueue");
+}
+
 /* One task through the SQL INSERT (a caller's key needs its ON CONFLICT). */
 static void
 insert_one_sql(text *queue, const TmNewTask *t)
 {
-	Oid			argtypes[N_INSERT_PARAMS];
 	Datum		values[N_INSERT_PARAMS];
 	char		nulls[N_INSERT_PARAMS];
 	bool		with_key = !is_generated_key(t->values[TF_IDEMPOTENCY_KEY]);
-	bool		legacy;
-	SPIPlanPtr	plan;
-	int			rc;
 
-	tm_enqueue_argtypes(argtypes, false);
 	values[0] = PointerGetDatum(queue);
 	nulls[0] = ' ';
 	for (int f = 0; f < TF_EXPIRES_IN; f++)
@@ -224,13 +237,7 @@ insert_one_sql(text *queue, const TmNewTask *t)
 	nulls[N_INSERT_PARAMS - 1] = ' ';
 
 	tm_spi_connect();
-	legacy = !tm_tasks_have_waiting();
-	plan = with_key
-		? tm_plan(&enqueue_plan[legacy], tm_enqueue_sql[legacy], N_INSERT_PARAMS, argtypes)
-		: tm_plan(&enqueue_plain_plan[legacy], tm_enqueue_plain_sql[legacy], N_INSERT_PARAMS, argtypes);
-	rc = SPI_execute_plan(plan, values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "taskmill: enqueue failed: %s", SPI_result_code_string(rc));
+	run_insert(false, with_key, values, nulls);
 	if (SPI_processed == 0)
 		raise_duplicate_key(TextDatumGetCString(t->values[TF_IDEMPOTENCY_KEY]),
 							text_to_cstring(queue));
@@ -285,15 +292,10 @@ raise_first_duplicate(text *queue, const TmNewTask *tasks, int n, char **got, ui
 static void
 insert_batch_sql(text *queue, const TmNewTask *tasks, int n, bool any_key)
 {
-	Oid			argtypes[N_INSERT_PARAMS];
 	Datum		values[N_INSERT_PARAMS];
 	Datum	   *col = palloc(sizeof(Datum) * n);
 	bool	   *colnull = palloc(sizeof(bool) * n);
-	bool		legacy;
-	SPIPlanPtr	plan;
-	int			rc;
 
-	tm_enqueue_argtypes(argtypes, true);
 	values[0] = PointerGetDatum(queue);
 	for (int f = 0; f < TF_EXPIRES_IN; f++)
 	{
@@ -309,13 +311,7 @@ insert_batch_sql(text *queue, const TmNewTask *tasks, int n, bool any_key)
 	values[N_INSERT_PARAMS - 1] = make_array(col, NULL, n, INT8OID);
 
 	tm_spi_connect();
-	legacy = !tm_tasks_have_waiting();
-	plan = any_key
-		? tm_plan(&enqueue_batch_plan[legacy], tm_enqueue_batch_sql[legacy], N_INSERT_PARAMS, argtypes)
-		: tm_plan(&enqueue_batch_plain_plan[legacy], tm_enqueue_batch_plain_sql[legacy], N_INSERT_PARAMS, argtypes);
-	rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (rc != (any_key ? SPI_OK_INSERT_RETURNING : SPI_OK_INSERT))
-		elog(ERROR, "taskmill: enqueue_batch failed: %s", SPI_result_code_string(rc));
+	run_insert(true, any_key, values, NULL);
 	if (SPI_processed < (uint64) n)
 	{
 		char	  **got = palloc(sizeof(char *) * Max(SPI_processed, 1));

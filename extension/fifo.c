@@ -111,7 +111,6 @@ void
 tm_park(Datum *ids, int n)
 {
 	Datum		values[1];
-	int			rc;
 
 	if (park_plan == NULL)
 	{
@@ -121,9 +120,7 @@ tm_park(Datum *ids, int n)
 		pfree(sql);
 	}
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	rc = SPI_execute_plan(park_plan, values, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "taskmill: parking FIFO group tasks failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(park_plan, values, NULL, false, 0, SPI_OK_UPDATE, "parking FIFO group tasks");
 }
 
 /*
@@ -136,13 +133,11 @@ void
 tm_wake_group_heads(Datum queue_names, Datum task_group_ids)
 {
 	Datum		values[2] = {queue_names, task_group_ids};
-	int			rc;
 
 	if (!tm_tasks_have_waiting())
 		return;					/* a 0.1 table: nothing is parked */
-	rc = SPI_execute_plan(tm_plan(&wake_plan, tm_wake_heads_sql, 2, tm_wake_heads_argtypes), values, NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "taskmill: waking FIFO group heads failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(tm_plan(&wake_plan, tm_wake_heads_sql, 2, tm_wake_heads_argtypes), values, NULL, false, 0,
+			   SPI_OK_UPDATE, "waking FIFO group heads");
 }
 
 /* Collects the groups whose head left, to wake their next heads in one statement. */

@@ -48,25 +48,41 @@ tm_spi_connect(void)
 }
 
 /*
- * SPI_execute_plan without JIT. A generic plan with "LIMIT $2" is costed as if it
- * fetched a tenth of the queue, which passes jit_above_cost on a large queue and would
- * make every dequeue compile expressions (hundreds of milliseconds) to fetch a few
- * rows. JIT is decided when the plan is built, which may happen at any execution
- * (after an invalidation), so it is off around each execution; the setting is
- * restored afterwards, and by the (sub)transaction abort on error.
+ * Execute a saved plan (inside SPI) and fail unless SPI answers expected_rc; what
+ * names the statement in the error. One place for the check every statement needs.
  */
-int
-tm_execute_nojit(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long count)
+void
+tm_spi_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only, long count,
+		   int expected_rc, const char *what)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+
+	if (rc != expected_rc)
+		elog(ERROR, "taskmill: %s failed: %s", what, SPI_result_code_string(rc));
+}
+
+/*
+ * tm_spi_run without JIT. A generic plan with "LIMIT $2" is costed as if it fetched a
+ * tenth of the queue, which passes jit_above_cost on a large queue and would make
+ * every dequeue compile expressions (hundreds of milliseconds) to fetch a few rows.
+ * JIT is decided when the plan is built, which may happen at any execution (after an
+ * invalidation), so it is off around each execution; the setting is restored
+ * afterwards, and by the (sub)transaction abort on error.
+ */
+void
+tm_spi_run_nojit(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+				 long count, int expected_rc, const char *what)
 {
 	int			nestlevel;
-	int			rc;
 
 	if (!jit_enabled)
-		return SPI_execute_plan(plan, values, nulls, read_only, count);
+	{
+		tm_spi_run(plan, values, nulls, read_only, count, expected_rc, what);
+		return;
+	}
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+	tm_spi_run(plan, values, nulls, read_only, count, expected_rc, what);
 	AtEOXact_GUC(true, nestlevel);
-	return rc;
 }

@@ -82,6 +82,14 @@ static SPIPlanPtr due_plan;
 static SPIPlanPtr due_0_1_plan;
 static SPIPlanPtr update_plan;
 
+/* record_outcome's statement: $1 id, $2 next_run_at, $3 status, $4 error, $5 task, $6 failures */
+static const char *const update_sql =
+"UPDATE taskmill.task_schedules SET next_run_at = $2,"
+" last_run_at = pg_catalog.now(), last_status = $3, last_error = $4,"
+" last_task_id = COALESCE($5, last_task_id),"
+" consecutive_failures = $6, updated_at = pg_catalog.now()"
+" WHERE id OPERATOR(pg_catalog.=) $1";
+
 /*
  * Run fn(arg) in a subtransaction of its own. False, with the error in *edata, if it
  * raised one (rolled back); a cancel or shutdown request is raised again, to stop the
@@ -126,7 +134,6 @@ record_outcome(void *arg)
 	Oid			types[6] = {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INT4OID};
 	Datum		vals[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	int			rc;
 
 	vals[0] = Int64GetDatum(o->s->id);
 	vals[1] = TimestampTzGetDatum(o->next);
@@ -137,16 +144,8 @@ record_outcome(void *arg)
 	vals[4] = Int64GetDatum(o->task_id);
 	nulls[4] = o->have_task ? ' ' : 'n';
 	vals[5] = Int32GetDatum(o->failures);
-	rc = SPI_execute_plan(tm_plan(&update_plan,
-								  "UPDATE taskmill.task_schedules SET next_run_at = $2,"
-								  " last_run_at = pg_catalog.now(), last_status = $3, last_error = $4,"
-								  " last_task_id = COALESCE($5, last_task_id),"
-								  " consecutive_failures = $6, updated_at = pg_catalog.now()"
-								  " WHERE id OPERATOR(pg_catalog.=) $1",
-								  6, types),
-						  vals, nulls, false, 0);
-	if (rc != SPI_OK_UPDATE)
-		elog(ERROR, "schedule update failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(tm_plan(&update_plan, update_sql, 6, types), vals, nulls, false, 0,
+			   SPI_OK_UPDATE, "schedule update");
 }
 
 /*
@@ -263,7 +262,6 @@ fetch_due(MemoryContext cxt, uint64 *ndue)
 {
 	DueSchedule *due;
 	MemoryContext old;
-	int			rc;
 
 #define DUE_SQL(owner) \
 	"SELECT id, queue_name, operation_id, cron, timezone, payload," \
@@ -273,12 +271,10 @@ fetch_due(MemoryContext cxt, uint64 *ndue)
 	" ORDER BY next_run_at, id" \
 	" FOR UPDATE SKIP LOCKED"
 
-	rc = SPI_execute_plan(tm_schedules_have_owner()
-						  ? tm_plan(&due_plan, DUE_SQL("owner"), 0, NULL)
-						  : tm_plan(&due_0_1_plan, DUE_SQL("NULL::pg_catalog.text"), 0, NULL),
-						  NULL, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "due schedule scan failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(tm_schedules_have_owner()
+			   ? tm_plan(&due_plan, DUE_SQL("owner"), 0, NULL)
+			   : tm_plan(&due_0_1_plan, DUE_SQL("NULL::pg_catalog.text"), 0, NULL),
+			   NULL, NULL, false, 0, SPI_OK_SELECT, "due schedule scan");
 
 	*ndue = SPI_processed;
 	old = MemoryContextSwitchTo(cxt);

@@ -47,6 +47,19 @@ static SPIPlanPtr upsert_0_1_plan;
 static SPIPlanPtr delete_plan;
 static SPIPlanPtr find_plan;
 
+/* $1 queue_name, $2 the operation ids kept */
+static const char *const delete_sql =
+"DELETE FROM taskmill.task_schedules"
+" WHERE queue_name OPERATOR(pg_catalog.=) $1"
+" AND NOT (operation_id OPERATOR(pg_catalog.=) ANY ($2))";
+
+/* $1 operation_id, $2 queue_name or NULL */
+static const char *const find_sql =
+"SELECT queue_name, payload, options FROM taskmill.task_schedules"
+" WHERE operation_id OPERATOR(pg_catalog.=) $1"
+" AND ($2 IS NULL OR queue_name OPERATOR(pg_catalog.=) $2)"
+" LIMIT 2";
+
 /* ---------------------------------------------------------------- the task */
 
 int64
@@ -317,7 +330,6 @@ upsert_spec(const char *queue_name, const SchedSpec *s, bool with_owner)
 	Datum		vals[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	SPIPlanPtr	plan;
-	int			rc;
 
 	vals[0] = CStringGetTextDatum(queue_name);
 	vals[1] = CStringGetTextDatum(s->operation_id);
@@ -333,9 +345,7 @@ upsert_spec(const char *queue_name, const SchedSpec *s, bool with_owner)
 	plan = with_owner
 		? tm_plan(&upsert_plan, UPSERT_SQL(", owner", ", $8", " owner = excluded.owner,"), 8, types)
 		: tm_plan(&upsert_0_1_plan, UPSERT_SQL("", "", ""), 7, types);
-	rc = SPI_execute_plan(plan, vals, nulls, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "schedule upsert failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(plan, vals, nulls, false, 0, SPI_OK_INSERT, "schedule upsert");
 }
 
 /* Delete the queue's schedules whose operation_id is not among the n kept. */
@@ -345,20 +355,13 @@ delete_others(const char *queue_name, const SchedSpec *specs, int n)
 	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		vals[2];
 	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
-	int			rc;
 
 	for (int i = 0; i < n; i++)
 		ids[i] = CStringGetTextDatum(specs[i].operation_id);
 	vals[0] = CStringGetTextDatum(queue_name);
 	vals[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
-	rc = SPI_execute_plan(tm_plan(&delete_plan,
-								  "DELETE FROM taskmill.task_schedules"
-								  " WHERE queue_name OPERATOR(pg_catalog.=) $1"
-								  " AND NOT (operation_id OPERATOR(pg_catalog.=) ANY ($2))",
-								  2, types),
-						  vals, NULL, false, 0);
-	if (rc != SPI_OK_DELETE)
-		elog(ERROR, "schedule cleanup failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(tm_plan(&delete_plan, delete_sql, 2, types), vals, NULL, false, 0,
+			   SPI_OK_DELETE, "schedule cleanup");
 }
 
 
@@ -416,7 +419,6 @@ tm_body_trigger_schedule(PG_FUNCTION_ARGS)
 	Jsonb	   *options;
 	bool		isnull;
 	Datum		d;
-	int			rc;
 	int64		id;
 
 	/* JSON null, like SQL NULL, means no overrides */
@@ -433,15 +435,8 @@ tm_body_trigger_schedule(PG_FUNCTION_ARGS)
 				 errmsg("schedule options must be a JSON object")));
 
 	tm_spi_connect();
-	rc = SPI_execute_plan(tm_plan(&find_plan,
-								  "SELECT queue_name, payload, options FROM taskmill.task_schedules"
-								  " WHERE operation_id OPERATOR(pg_catalog.=) $1"
-								  " AND ($2 IS NULL OR queue_name OPERATOR(pg_catalog.=) $2)"
-								  " LIMIT 2",
-								  2, types),
-						  vals, nulls, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "schedule lookup failed: %s", SPI_result_code_string(rc));
+	tm_spi_run(tm_plan(&find_plan, find_sql, 2, types), vals, nulls, true, 0,
+			   SPI_OK_SELECT, "schedule lookup");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),

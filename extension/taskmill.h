@@ -50,8 +50,10 @@ extern int	tm_max_key_bytes;
 /* plans.c: one saved plan per hot statement, prepared on first use in a backend. */
 extern SPIPlanPtr tm_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);
 extern void tm_spi_connect(void);
-extern int	tm_execute_nojit(SPIPlanPtr plan, Datum *values, const char *nulls,
-							 bool read_only, long count);
+extern void tm_spi_run(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+					   long count, int expected_rc, const char *what);
+extern void tm_spi_run_nojit(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+							 long count, int expected_rc, const char *what);
 
 /* validate.c: argument checks that raise docs/sql-api.md's SQLSTATEs. */
 extern char *tm_quote(const char *value, int len);
