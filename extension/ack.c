@@ -258,7 +258,6 @@ tm_deliveries_arg(FunctionCallInfo fcinfo, int argno, ArrayType **ids, ArrayType
 				  ArrayType **results)
 {
 	int			n;
-	int			m;
 
 	*ids = *leases = NULL;
 	if (results)
@@ -268,22 +267,11 @@ tm_deliveries_arg(FunctionCallInfo fcinfo, int argno, ArrayType **ids, ArrayType
 	*ids = PG_GETARG_ARRAYTYPE_P(argno);
 	*leases = PG_GETARG_ARRAYTYPE_P(argno + 1);
 	n = array_length_checked(*ids, "task_ids");
-	m = array_length_checked(*leases, "leases");
-
-	if (m != n)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task_ids and leases must have the same length"),
-				 errdetail("task_ids has %d elements and leases has %d.", n, m)));
+	tm_check_same_length("task_ids", n, "leases", array_length_checked(*leases, "leases"));
 	if (results && !PG_ARGISNULL(argno + 2))
 	{
 		*results = PG_GETARG_ARRAYTYPE_P(argno + 2);
-		m = array_length_checked(*results, "results");
-		if (m != n)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("task_ids and results must have the same length"),
-					 errdetail("task_ids has %d elements and results has %d.", n, m)));
+		tm_check_same_length("task_ids", n, "results", array_length_checked(*results, "results"));
 		tm_check_result_array(*results);
 	}
 	return n;

@@ -217,43 +217,47 @@ get_dequeue_plan(int parts)
 	return plan;
 }
 
-/* batch_size, visibility_timeout and task_group_id arguments at argno, +1, +2 */
-static int32
-batch_size_arg(FunctionCallInfo fcinfo, int argno)
+/* A claim's arguments, as dequeue and ack_dequeue take them. */
+typedef struct ClaimArgs
 {
-	int32		batch_size = PG_ARGISNULL(argno) ? 1 : PG_GETARG_INT32(argno);
+	Datum		queue;
+	int32		batch_size;
+	Datum		visibility_timeout;
+	Datum		task_group_id;	/* (Datum) 0 unless by_group */
+	bool		by_group;
+} ClaimArgs;
 
-	if (batch_size < 1 || batch_size > TM_BATCH_SIZE_MAX)
+/*
+ * Read and check a claim's arguments: queue_name, batch_size and visibility_timeout
+ * are arguments 0 .. 2 of both functions, task_group_id is argument group_argno.
+ */
+static void
+claim_args(FunctionCallInfo fcinfo, int group_argno, ClaimArgs *claim)
+{
+	claim->queue = PointerGetDatum(tm_arg_name(fcinfo, 0, "queue name"));
+	claim->batch_size = PG_ARGISNULL(1) ? 1 : PG_GETARG_INT32(1);
+	if (claim->batch_size < 1 || claim->batch_size > TM_BATCH_SIZE_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size %d is out of range", batch_size),
+				 errmsg("batch_size %d is out of range", claim->batch_size),
 				 errdetail("batch_size must be between 1 and %d.", TM_BATCH_SIZE_MAX)));
-	return batch_size;
-}
+	if (PG_ARGISNULL(2))
+		claim->visibility_timeout = DirectFunctionCall3(interval_in, CStringGetDatum("30 seconds"),
+														ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	else
+	{
+		claim->visibility_timeout = PG_GETARG_DATUM(2);
+		tm_check_interval_not_negative(claim->visibility_timeout, "visibility timeout");
+	}
+	claim->by_group = !PG_ARGISNULL(group_argno);
+	claim->task_group_id = (Datum) 0;
+	if (claim->by_group)
+	{
+		text	   *g = PG_GETARG_TEXT_PP(group_argno);
 
-static Datum
-visibility_timeout_arg(FunctionCallInfo fcinfo, int argno)
-{
-	Datum		vt;
-
-	if (PG_ARGISNULL(argno))
-		return DirectFunctionCall3(interval_in, CStringGetDatum("30 seconds"),
-								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	vt = PG_GETARG_DATUM(argno);
-	tm_check_interval_not_negative(vt, "visibility timeout");
-	return vt;
-}
-
-static Datum
-task_group_arg(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *g;
-
-	if (PG_ARGISNULL(argno))
-		return (Datum) 0;
-	g = PG_GETARG_TEXT_PP(argno);
-	tm_check_name(VARDATA_ANY(g), VARSIZE_ANY_EXHDR(g), "task group id");
-	return PointerGetDatum(g);
+		tm_check_name(VARDATA_ANY(g), VARSIZE_ANY_EXHDR(g), "task group id");
+		claim->task_group_id = PointerGetDatum(g);
+	}
 }
 
 /* Column numbers of the dequeue statement's result. */
@@ -328,30 +332,29 @@ sort_round(ReturnSetInfo *rsinfo, const DequeueCols *c, int *delivered,
  * deliverable in the next round; so this ends). A grouped task dead-lettered here leaves
  * its group: the next head is woken.
  */
-void
-tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
-				Datum visibility_timeout, Datum task_group_id, bool by_group)
+static void
+dequeue_into(ReturnSetInfo *rsinfo, const ClaimArgs *claim)
 {
 	Datum		values[4];
 	DequeueCols cols = {0};
 	int			delivered = 0;
 	TmGroups	left;
-	int			max_blocked = 3 * batch_size;	/* <= 3 scans' rows */
+	int			max_blocked = 3 * claim->batch_size;	/* <= 3 scans' rows */
 	Datum	   *blocked = palloc(sizeof(Datum) * max_blocked);
 
 	tm_groups_init(&left);
-	values[0] = queue;
-	values[2] = visibility_timeout;
-	values[3] = task_group_id;
+	values[0] = claim->queue;
+	values[2] = claim->visibility_timeout;
+	values[3] = claim->task_group_id;
 	for (;;)
 	{
 		int			others;
 		int			nblocked = 0;
 
 		/* probed again each round: the first may have dead-lettered or parked rows */
-		SPIPlanPtr	plan = get_dequeue_plan(dequeue_parts(queue, by_group));
+		SPIPlanPtr	plan = get_dequeue_plan(dequeue_parts(claim->queue, claim->by_group));
 
-		values[1] = Int32GetDatum(batch_size - delivered);
+		values[1] = Int32GetDatum(claim->batch_size - delivered);
 		tm_spi_run_nojit(plan, values, NULL, false, 0, SPI_OK_SELECT, "dequeue");
 		if (cols.id == 0)
 			dequeue_columns(SPI_tuptable->tupdesc, rsinfo->setDesc, &cols);
@@ -359,7 +362,7 @@ tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 		tm_groups_wake(&left);
 		if (nblocked > 0)
 			tm_park(blocked, nblocked);
-		if (others == 0 || delivered >= batch_size)
+		if (others == 0 || delivered >= claim->batch_size)
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -372,15 +375,12 @@ tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
 Datum
 tm_body_dequeue(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
-	int32		batch_size = batch_size_arg(fcinfo, 1);
-	Datum		vt = visibility_timeout_arg(fcinfo, 2);
-	Datum		group = task_group_arg(fcinfo, 3);
+	ClaimArgs	claim;
 
+	claim_args(fcinfo, 3, &claim);
 	InitMaterializedSRF(fcinfo, 0);
 	tm_spi_connect();
-	tm_dequeue_into(rsinfo, PointerGetDatum(queue), batch_size, vt, group, !PG_ARGISNULL(3));
+	dequeue_into((ReturnSetInfo *) fcinfo->resultinfo, &claim);
 	SPI_finish();
 	return (Datum) 0;
 }
@@ -398,11 +398,7 @@ tm_body_dequeue(PG_FUNCTION_ARGS)
 Datum
 tm_body_ack_dequeue(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *queue = tm_arg_name(fcinfo, 0, "queue name");
-	int32		batch_size = batch_size_arg(fcinfo, 1);
-	Datum		vt = visibility_timeout_arg(fcinfo, 2);
-	Datum		group = task_group_arg(fcinfo, 9);
+	ClaimArgs	claim;
 	int			nfailed = 0;
 	Datum	   *f_ids = NULL;
 	Datum	   *f_leases = NULL;
@@ -411,7 +407,11 @@ tm_body_ack_dequeue(PG_FUNCTION_ARGS)
 	ArrayType  *ids;
 	ArrayType  *leases;
 	ArrayType  *results;
-	int			acks = tm_deliveries_arg(fcinfo, 3, &ids, &leases, &results);
+	int			acks;
+
+	/* the claim's arguments (task_group_id included) are checked before the deliveries */
+	claim_args(fcinfo, 9, &claim);
+	acks = tm_deliveries_arg(fcinfo, 3, &ids, &leases, &results);
 
 	if (!PG_ARGISNULL(6) || !PG_ARGISNULL(7))
 	{
@@ -426,20 +426,12 @@ tm_body_ack_dequeue(PG_FUNCTION_ARGS)
 						  &f_ids, NULL, &nfailed);
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(7), UUIDOID, 16, false, TYPALIGN_CHAR,
 						  &f_leases, NULL, &nl);
-		if (nl != nfailed)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("failed_ids and failed_leases must have the same length"),
-					 errdetail("failed_ids has %d elements and failed_leases has %d.", nfailed, nl)));
+		tm_check_same_length("failed_ids", nfailed, "failed_leases", nl);
 		if (!PG_ARGISNULL(8))
 		{
 			deconstruct_array(PG_GETARG_ARRAYTYPE_P(8), TEXTOID, -1, false, TYPALIGN_INT,
 							  &f_errors, &f_errors_null, &ne);
-			if (ne != nfailed)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("failed_ids and errors must have the same length"),
-						 errdetail("failed_ids has %d elements and errors has %d.", nfailed, ne)));
+			tm_check_same_length("failed_ids", nfailed, "errors", ne);
 			for (int i = 0; i < ne; i++)
 				if (!f_errors_null[i])
 					tm_check_error_size(f_errors[i]);
@@ -454,7 +446,7 @@ tm_body_ack_dequeue(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nfailed; i++)
 		tm_nack_delivery(f_ids[i], f_leases[i],
 						 f_errors ? f_errors[i] : (Datum) 0, f_errors == NULL || f_errors_null[i]);
-	tm_dequeue_into(rsinfo, PointerGetDatum(queue), batch_size, vt, group, !PG_ARGISNULL(9));
+	dequeue_into((ReturnSetInfo *) fcinfo->resultinfo, &claim);
 	SPI_finish();
 	return (Datum) 0;
 }

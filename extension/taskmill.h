@@ -64,6 +64,7 @@ extern void tm_check_max_attempts(int32 max_attempts);
 extern void tm_check_idempotency_key(const char *key, int len);
 extern void tm_check_size(const char *what, Size bytes, int limit, const char *guc);
 extern void tm_check_count(const char *what, int64 count, int limit, const char *guc);
+extern void tm_check_same_length(const char *first, int n, const char *other, int m);
 extern void tm_check_result_size(Datum result);
 extern void tm_check_error_size(Datum error);
 struct ArrayType;
@@ -334,10 +335,6 @@ extern int	tm_deliveries_arg(FunctionCallInfo fcinfo, int argno, ArrayType **ids
 							  ArrayType **leases, ArrayType **results);
 extern int32 tm_ack_deliveries(Datum ids, Datum leases, Datum results, bool results_null);
 extern void tm_nack_delivery(Datum id, Datum lease, Datum error, bool error_null);
-
-/* dequeue.c: claim into a materialized SRF result (inside SPI) */
-extern void tm_dequeue_into(ReturnSetInfo *rsinfo, Datum queue, int32 batch_size,
-							Datum visibility_timeout, Datum task_group_id, bool by_group);
 
 /* enqueue.c */
 extern void tm_notify_queue(const char *queue_name);

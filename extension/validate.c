@@ -78,6 +78,17 @@ tm_check_count(const char *what, int64 count, int limit, const char *guc)
 				 errdetail("The call has " INT64_FORMAT " %s; %s allows %d.", count, what, guc, limit)));
 }
 
+/* Paired array arguments: other (m elements) must be as long as first (n). */
+void
+tm_check_same_length(const char *first, int n, const char *other, int m)
+{
+	if (m != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s and %s must have the same length", first, other),
+				 errdetail("%s has %d elements and %s has %d.", first, n, other, m)));
+}
+
 /* A task's result (jsonb) for ack: at most taskmill.max_result_bytes. */
 void
 tm_check_result_size(Datum result)
