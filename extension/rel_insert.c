@@ -30,6 +30,17 @@
 #include "taskmill.h"
 
 /*
+ * The node that holds a relation's permission fields: from PostgreSQL 16 an
+ * RTEPermissionInfo beside the range table entry, before it the entry itself. The
+ * fields set here have the same names in both.
+ */
+#if PG_VERSION_NUM >= 160000
+typedef RTEPermissionInfo TmPermInfo;
+#else
+typedef RangeTblEntry TmPermInfo;
+#endif
+
+/*
  * May the current user insert these columns into relid? Asked as the executor asks it
  * for an INSERT statement, so ExecutorCheckPerms_hook sees it. Fills ins->rte (and,
  * from PostgreSQL 16, ins->perminfos) for ExecInitRangeTable.
@@ -38,9 +49,7 @@ static bool
 insert_permitted(TmRelInsert *ins, Oid relid, Bitmapset *table_cols)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
-
-	/* copied: the caller's cached table description may be rebuilt once the lock is taken */
-	Bitmapset  *cols = bms_copy(table_cols);
+	TmPermInfo *perm;
 
 	ins->rte = rte;
 	rte->rtekind = RTE_RELATION;
@@ -48,23 +57,22 @@ insert_permitted(TmRelInsert *ins, Oid relid, Bitmapset *table_cols)
 	rte->relkind = RELKIND_RELATION;
 	rte->rellockmode = RowExclusiveLock;
 #if PG_VERSION_NUM >= 160000
-	{
-		RTEPermissionInfo *perminfo = makeNode(RTEPermissionInfo);
-
-		perminfo->relid = relid;
-		perminfo->inh = false;
-		perminfo->requiredPerms = ACL_INSERT;
-		perminfo->checkAsUser = InvalidOid;
-		perminfo->insertedCols = cols;
-		rte->perminfoindex = 1;
-		ins->perminfos = list_make1(perminfo);
-		return ExecCheckPermissions(list_make1(rte), ins->perminfos, false);
-	}
+	perm = makeNode(RTEPermissionInfo);
+	perm->relid = relid;
+	perm->inh = false;
+	rte->perminfoindex = 1;
+	ins->perminfos = list_make1(perm);
 #else
-	rte->requiredPerms = ACL_INSERT;
-	rte->checkAsUser = InvalidOid;
-	rte->insertedCols = cols;
+	perm = rte;
 	ins->perminfos = NIL;
+#endif
+	perm->requiredPerms = ACL_INSERT;
+	perm->checkAsUser = InvalidOid;
+	/* copied: the caller's cached table description may be rebuilt once the lock is taken */
+	perm->insertedCols = bms_copy(table_cols);
+#if PG_VERSION_NUM >= 160000
+	return ExecCheckPermissions(list_make1(rte), ins->perminfos, false);
+#else
 	return ExecCheckRTPerms(list_make1(rte), false);
 #endif
 }
