@@ -28,7 +28,6 @@ static const char *const copied_names[TRC_COUNT] = {TM_RESULT_COPIED(TM_COLUMN_S
 static MemoryContext table_cxt = NULL;
 static TmResultTable result_table;
 static Oid	tasks_relid = InvalidOid;
-static bool callback_registered = false;
 
 static void
 result_table_invalidate(Datum arg, Oid relid)
@@ -114,35 +113,22 @@ read_result_columns(Relation rel)
 const TmResultTable *
 tm_result_table(void)
 {
-	Oid			schema;
-	Oid			relid;
 	Relation	rel;
 	MemoryContext old;
 
 	/* valid until an invalidation of either table (a drop included) resets relid */
 	if (OidIsValid(result_table.relid))
 		return &result_table;
-	schema = get_namespace_oid("taskmill", false);
-	relid = get_relname_relid("task_results", schema);
-	tasks_relid = get_relname_relid("tasks", schema);
-	if (!OidIsValid(relid) || !OidIsValid(tasks_relid))
-		elog(ERROR, "taskmill: table taskmill.task_results or taskmill.tasks is missing");
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(result_table_invalidate, (Datum) 0);
-		callback_registered = true;
-	}
-	if (table_cxt == NULL)
-		table_cxt = AllocSetContextCreate(CacheMemoryContext, "taskmill result columns",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(table_cxt);
+	tasks_relid = get_relname_relid("tasks", get_namespace_oid("taskmill", false));
+	if (!OidIsValid(tasks_relid))
+		elog(ERROR, "taskmill: table taskmill.tasks is missing");
+	rel = tm_open_cached_table("task_results", &table_cxt, result_table_invalidate);
 	memset(&result_table, 0, sizeof(result_table));
 
-	rel = table_open(relid, AccessShareLock);
 	old = MemoryContextSwitchTo(table_cxt);
 	result_table.known = read_result_columns(rel);
 	MemoryContextSwitchTo(old);
+	result_table.relid = RelationGetRelid(rel);
 	table_close(rel, AccessShareLock);
-	result_table.relid = relid;
 	return &result_table;
 }

@@ -403,7 +403,6 @@ tm_task_read_json(TmNewTask *t, JsonbContainer *object, uint32 allowed, const ch
 
 static MemoryContext table_cxt = NULL;
 static TmTaskTable task_table;
-static bool table_callback_registered = false;
 
 static void
 table_invalidate(Datum arg, Oid relid)
@@ -483,6 +482,30 @@ tm_read_column_default(Relation rel, Form_pg_attribute att, TmColumn *col)
 }
 
 /*
+ * Open taskmill.relname (AccessShareLock) to read its description into a cache kept for
+ * the backend in *cxt: made on first use, when callback is registered to drop the cache
+ * on a relcache invalidation (there is no unregistering it), and emptied for each read.
+ * relname must be a constant: it names the context.
+ */
+Relation
+tm_open_cached_table(const char *relname, MemoryContext *cxt, RelcacheCallbackFunction callback)
+{
+	Oid			relid = get_relname_relid(relname, get_namespace_oid("taskmill", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "taskmill: table taskmill.%s is missing", relname);
+	if (*cxt == NULL)
+	{
+		*cxt = AllocSetContextCreate(CacheMemoryContext, "taskmill table description",
+									 ALLOCSET_SMALL_SIZES);
+		MemoryContextSetIdentifier(*cxt, relname);
+		CacheRegisterRelcacheCallback(callback, (Datum) 0);
+	}
+	MemoryContextReset(*cxt);
+	return table_open(relid, AccessShareLock);
+}
+
+/*
  * taskmill.tasks as new tasks fill it: per column, where its value comes from and its
  * default, read from the catalog once per backend and again after the table changes
  * (relcache invalidation). Every field with a column must have one.
@@ -498,21 +521,9 @@ tm_task_table(void)
 	/* valid until an invalidation of the table (its drop included) resets relid */
 	if (OidIsValid(task_table.relid))
 		return &task_table;
-	relid = get_relname_relid("tasks", get_namespace_oid("taskmill", false));
-	if (!OidIsValid(relid))
-		elog(ERROR, "taskmill: table taskmill.tasks is missing");
-	if (!table_callback_registered)
-	{
-		CacheRegisterRelcacheCallback(table_invalidate, (Datum) 0);
-		table_callback_registered = true;
-	}
-	if (table_cxt == NULL)
-		table_cxt = AllocSetContextCreate(CacheMemoryContext, "taskmill task columns",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(table_cxt);
+	rel = tm_open_cached_table("tasks", &table_cxt, table_invalidate);
+	relid = RelationGetRelid(rel);
 	memset(&task_table, 0, sizeof(task_table));
-
-	rel = table_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	old = MemoryContextSwitchTo(table_cxt);
 	task_table.natts = desc->natts;

@@ -15,6 +15,7 @@
 #include "nodes/execnodes.h"
 #include "utils/rel.h"
 #include "utils/array.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 
 /*
@@ -205,6 +206,8 @@ extern TupleTableSlot *tm_rel_insert_slot(TmRelInsert *ins, int r);
 extern Datum tm_rel_insert_default(TmRelInsert *ins, int attno, bool *isnull);
 extern void tm_rel_insert_flush(TmRelInsert *ins, int m);
 extern void tm_read_column_default(Relation rel, Form_pg_attribute att, TmColumn *col);
+extern Relation tm_open_cached_table(const char *relname, MemoryContext *cxt,
+									 RelcacheCallbackFunction callback);
 
 /*
  * The columns of taskmill.task_results an ack writes, in order: these, copied from the
