@@ -67,6 +67,8 @@ to_lower(char c)
 	return (c >= 'A' && c <= 'Z') ? (char) (c - 'A' + 'a') : c;
 }
 
+static void set_detail(char *detail, size_t len, const char *fmt,...) pg_attribute_printf(3, 4);
+
 static void
 set_detail(char *detail, size_t len, const char *fmt,...)
 {

@@ -221,7 +221,11 @@ taskmill_wait_end(PG_FUNCTION_ARGS)
 	LOCKTAG		tag;
 
 	tm_wait_lock_tag(&tag, VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
+#if PG_VERSION_NUM >= 170000
+	if (!LockHeldByMe(&tag, ShareLock, false))
+#else
 	if (!LockHeldByMe(&tag, ShareLock))
+#endif
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(LockRelease(&tag, ShareLock, true));
 }

@@ -40,6 +40,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
@@ -133,7 +134,11 @@ tables_to_vacuum(Oid schema, MemoryContext cxt)
 		if (!OidIsValid(relid))
 			continue;
 		stats = pgstat_fetch_stat_tabentry(relid);
+#if PG_VERSION_NUM >= 160000
+		if (stats == NULL || stats->dead_tuples < vacuum_threshold)
+#else
 		if (stats == NULL || stats->n_dead_tuples < vacuum_threshold)
+#endif
 			continue;
 		if (!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
 			continue;			/* autovacuum (or a manual VACUUM) is at it */
@@ -174,7 +179,11 @@ vacuum_round(MemoryContext cxt)
 		int			save_sec_context;
 
 		memset(&params, 0, sizeof(params));
-		params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED;
+		/* what VACUUM (SKIP_LOCKED) sets: the table and its TOAST table */
+		params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED | VACOPT_PROCESS_TOAST;
+#if PG_VERSION_NUM >= 160000
+		params.options |= VACOPT_PROCESS_MAIN;
+#endif
 		params.freeze_min_age = -1;
 		params.freeze_table_age = -1;
 		params.multixact_freeze_min_age = -1;
@@ -190,7 +199,20 @@ vacuum_round(MemoryContext cxt)
 		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
 		/* vacuum() commits this transaction, runs its own per table, and starts a new one */
 		PortalContext = cxt;
+#if PG_VERSION_NUM >= 160000
+		{
+			/* from 16 the caller makes what vacuum() made itself: its context and buffer ring */
+			MemoryContext vac_cxt = AllocSetContextCreate(cxt, "taskmill VACUUM", ALLOCSET_DEFAULT_SIZES);
+			MemoryContext old = MemoryContextSwitchTo(vac_cxt);
+			BufferAccessStrategy ring = GetAccessStrategy(BAS_VACUUM);
+
+			MemoryContextSwitchTo(old);
+			vacuum(rels, &params, ring, vac_cxt, true);
+			MemoryContextDelete(vac_cxt);
+		}
+#else
 		vacuum(rels, &params, NULL, true);
+#endif
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	CommitTransactionCommand();

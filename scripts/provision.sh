@@ -13,6 +13,8 @@ PACKAGES=(
 	postgresql-15-pgq3
 	# bench/instructions.sh
 	valgrind
+	# test/suites/pg17.sh: a Debian 13 root with PostgreSQL 17
+	debootstrap
 	# the CLI (client/cli, client/dashboard)
 	libcli11-dev libcpp-httplib-dev
 )
