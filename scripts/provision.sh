@@ -11,8 +11,8 @@ PACKAGES=(
 	libclang-rt-14-dev gnuplot-nox
 	# bench/peers: PgQ must be installed before scripts/pg-root.sh copies the installation
 	postgresql-15-pgq3
-	# bench/instructions.sh
-	valgrind
+	# bench/instructions.sh, bench/ab.sh
+	valgrind time
 	# test/suites/pg17.sh: a Debian 13 root with PostgreSQL 17
 	debootstrap
 	# the CLI (client/cli, client/dashboard)
