@@ -2,11 +2,34 @@
 # archive) and this checkout, each built and installed into its own copy of PostgreSQL
 # (scripts/pg-root.sh), so that both can run side by side on this machine.
 #
+#   parse_options LINES NAME... -- "$@"
+#                             each --NAME VALUE sets the variable NAME upper-cased (--ref v0.1:
+#                             REF=v0.1); -h/--help prints the script's comment LINES (sed -n)
 #   build_ref_and_head REV    sets REF_SHA, REF_SRC, REF_PGBIN, HEAD_SHA, HEAD_PGBIN, DIRTY
 
 # The latest release named in RELEASES (a clone may carry no tags).
 latest_release() {
 	awk '!/^#/ && NF >= 2 { c = $2 } END { print c }' "$TOP/RELEASES"
+}
+
+# Both scripts' options all take a value, so one table of names is their whole parser.
+parse_options() {
+	local help=$1 names=" "
+	shift
+	while [ "$1" != -- ]; do names+="$1 "; shift; done
+	shift
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		-h|--help) sed -n "${help}p" "$0"; exit 0 ;;
+		--*) if [[ "$names" == *" ${1#--} "* ]] && [ $# -ge 2 ]; then
+				printf -v "$(tr a-z A-Z <<<"${1#--}")" '%s' "$2"
+				shift 2
+				continue
+			fi ;;
+		esac
+		echo "unknown option $1" >&2
+		exit 2
+	done
 }
 
 build_ref_and_head() {

@@ -17,17 +17,7 @@ N=10000
 ROUNDS=2
 ONLY=enqueue_ratio,enqueue_single,enqueue_batch,dequeue,process,latency
 OUT="$TOP/bench/results"
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--ref) REF=$2; shift 2 ;;
-	--n) N=$2; shift 2 ;;
-	--rounds) ROUNDS=$2; shift 2 ;;
-	--only) ONLY=$2; shift 2 ;;
-	--out) OUT=$2; shift 2 ;;
-	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-	*) echo "unknown option $1" >&2; exit 2 ;;
-	esac
-done
+parse_options 2,11 ref n rounds only out -- "$@"
 log() { echo "[compare $(date -u +%T)] $*" >&2; }
 
 # ---------------------------------------------------------------- both builds

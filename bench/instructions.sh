@@ -17,15 +17,7 @@ cd "$TOP"
 REF=$(latest_release)
 ONLY=""
 OUT="$TOP/bench/results"
-while [ $# -gt 0 ]; do
-	case "$1" in
-	--ref) REF=$2; shift 2 ;;
-	--only) ONLY=$2; shift 2 ;;
-	--out) OUT=$2; shift 2 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-	*) echo "unknown option $1" >&2; exit 2 ;;
-	esac
-done
+parse_options 2,12 ref only out -- "$@"
 command -v valgrind >/dev/null || { echo "valgrind is missing (scripts/provision.sh installs it)" >&2; exit 1; }
 
 # name | tasks prefilled (thousands) | C function counted | calls | statement
