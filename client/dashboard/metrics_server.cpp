@@ -2,23 +2,29 @@
 #include "metrics_server.hpp"
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include <httplib.h>
 
 namespace taskmill::dashboard {
 
-void wait_until_running(httplib::Server& server) {
+ServingThread::ServingThread(httplib::Server& server)
+    : server_(server), thread_([&server] { server.listen_after_bind(); }) {
   // stop() before the accept loop started would be lost (and the join would hang).
-  for (int i = 0; i < 5000 && !server.is_running(); ++i)
+  for (int i = 0; i < 5000 && !server_.is_running(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+ServingThread::~ServingThread() {
+  server_.stop();
+  if (thread_.joinable()) thread_.join();
 }
 
 struct MetricsServer::Impl {
   httplib::Server server;
   int port = 0;
-  std::thread thread;
+  std::optional<ServingThread> serving;  // after server: stopped before it goes
 };
 
 MetricsServer::MetricsServer(metrics::Registry& registry, const ListenAddress& address)
@@ -37,14 +43,10 @@ MetricsServer::MetricsServer(metrics::Registry& registry, const ListenAddress& a
     impl_->port = -1;
   if (impl_->port <= 0)
     throw std::runtime_error("cannot listen on " + address.text() + " for metrics");
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
-  wait_until_running(impl_->server);
+  impl_->serving.emplace(impl_->server);
 }
 
-MetricsServer::~MetricsServer() {
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+MetricsServer::~MetricsServer() = default;
 
 int MetricsServer::port() const noexcept { return impl_->port; }
 

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <taskmill/metrics.hpp>
 
@@ -34,8 +35,20 @@ class Server;
 
 namespace taskmill::dashboard {
 
-// Waits (up to 5 s) until `server`'s accept loop, started on another thread, runs.
-void wait_until_running(httplib::Server& server);
+// Runs a bound `server`'s accept loop on its own thread, from construction (which returns
+// once the loop runs, waiting up to 5 s) until destruction (which stops it and joins).
+// The dashboard and the /metrics server share it; declare it after the server it runs.
+class ServingThread {
+ public:
+  explicit ServingThread(httplib::Server& server);
+  ~ServingThread();
+  ServingThread(const ServingThread&) = delete;
+  ServingThread& operator=(const ServingThread&) = delete;
+
+ private:
+  httplib::Server& server_;
+  std::thread thread_;
+};
 
 // The Content-Type of the Prometheus text exposition format.
 inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -3,7 +3,7 @@
 // (jsonb_build_object) so rows pass through without a C++ model of every column.
 #include "dashboard.hpp"
 
-#include <thread>
+#include <optional>
 
 #include <httplib.h>
 
@@ -104,7 +104,7 @@ struct Dashboard::Impl {
   Sampler sampler;
   httplib::Server server;
   int port = 0;
-  std::thread thread;
+  std::optional<ServingThread> serving;  // last: stopped before the rest goes
 
   Impl(Client& c, DashboardOptions o, std::set<std::string> hosts)
       : client(c),
@@ -328,14 +328,10 @@ Dashboard::Dashboard(Client& client, DashboardOptions options) {
   if (!impl_->server.bind_to_port(l.host, l.port))
     throw std::runtime_error("cannot listen on " + l.text());
   impl_->port = l.port;
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
-  wait_until_running(impl_->server);
+  impl_->serving.emplace(impl_->server);
 }
 
-Dashboard::~Dashboard() {
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+Dashboard::~Dashboard() = default;
 
 int Dashboard::port() const noexcept { return impl_->port; }
 metrics::Registry& Dashboard::registry() noexcept { return impl_->registry; }

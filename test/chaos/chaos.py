@@ -233,6 +233,27 @@ def wait_drained(cl, db, limit, tick=None):
     return None
 
 
+class WorkerKiller:
+    """The kill and fifo scenarios' fault: called often (as wait_drained's tick, say), it
+    SIGKILLs (and restarts) a random worker ("w..." role) once `every` seconds have passed."""
+
+    def __init__(self, procs, every):
+        self.procs, self.every = procs, every
+        self.kills, self.last = 0, time.time()
+
+    def __call__(self):
+        if time.time() - self.last >= self.every:
+            self.procs.kill(random.choice(self.procs.roles("w")))
+            self.kills += 1
+            self.last = time.time()
+
+    def while_running(self, role):
+        """Kills workers until `role` (the producer) exits by itself."""
+        while self.procs.live[role][0].poll() is None:
+            self()
+            time.sleep(0.05)
+
+
 def finish(cl, db, procs, hist, name, faults, fifo=False, cron=False, extra=None):
     procs.stop_all()
     cl.dump_final(db, os.path.join(hist, "final.jsonl"))
@@ -257,20 +278,11 @@ def sc_kill(ctx, sz):
         procs.start("w%d" % i, "worker", conninfo=cl.conninfo(db), queue="chaos", batch=5,
                     vt_ms=sz["vt_ms"], fail_rate=0.05, extend_rate=0.1, release_rate=0.02,
                     slow_rate=0.005, work_ms=2)
-    kills = [0]
-    last = [time.time()]
-
-    def fault():
-        if time.time() - last[0] >= sz["every"]:
-            procs.kill(random.choice(procs.roles("w")))
-            kills[0] += 1
-            last[0] = time.time()
+    killer = WorkerKiller(procs, sz["every"])
     procs.wait_exit("producer", 0.01)
-    while procs.live["producer"][0].poll() is None:
-        fault()
-        time.sleep(0.05)
-    drained = wait_drained(cl, db, 300 if ctx.long else 120, fault)
-    return finish(cl, db, procs, ctx.hist("kill"), "kill", {"worker_sigkill": kills[0]},
+    killer.while_running("producer")
+    drained = wait_drained(cl, db, 300 if ctx.long else 120, killer)
+    return finish(cl, db, procs, ctx.hist("kill"), "kill", {"worker_sigkill": killer.kills},
                   extra={"drained_s": drained})
 
 
@@ -557,19 +569,10 @@ def sc_fifo(ctx, sz):
     for i in range(sz["workers"]):
         procs.start("w%d" % i, "worker", conninfo=cl.conninfo(db), queue="chaos", batch=5,
                     vt_ms=sz["vt_ms"], fail_rate=0.05, extend_rate=0.1, work_ms=2)
-    kills = [0]
-    last = [time.time()]
-
-    def fault():
-        if time.time() - last[0] >= sz["every"]:
-            procs.kill(random.choice(procs.roles("w")))
-            kills[0] += 1
-            last[0] = time.time()
-    while procs.live["producer"][0].poll() is None:
-        fault()
-        time.sleep(0.05)
-    drained = wait_drained(cl, db, 900 if ctx.long else 150, fault)
-    return finish(cl, db, procs, hist, "fifo", {"worker_sigkill": kills[0]}, fifo=True,
+    killer = WorkerKiller(procs, sz["every"])
+    killer.while_running("producer")
+    drained = wait_drained(cl, db, 900 if ctx.long else 150, killer)
+    return finish(cl, db, procs, hist, "fifo", {"worker_sigkill": killer.kills}, fifo=True,
                   extra={"drained_s": drained, "groups": sz["groups"], "per_group": sz["per_group"]})
 
 

@@ -259,6 +259,14 @@ int run_worker(const Args& a, History& h) {
     if (t.group) r["group"] = *t.group;
     return r;
   };
+  // A statement on one claim ($1 its id, $2 its lease) whose row is (result, the server's
+  // clock): release, nack and ack. res_of reads the result.
+  auto on_claim = [&](const std::string& op, const Claimed& t, const char* sql, auto&& res_of) {
+    step(op, lease_rec(t), [&](taskmill::Connection& c) {
+      auto r = c.exec(sql, static_cast<long long>(t.id), t.lease);
+      return Json{{"res", res_of(r)}, {"t", to_d(r.get(0, 1))}};
+    });
+  };
 
   while (!g_stop.load()) {
     std::vector<Claimed> claimed;
@@ -294,13 +302,10 @@ int run_worker(const Args& a, History& h) {
       if (g_stop.load()) break;  // the rest come back after their visibility timeout
       if (u(rng) < release_rate) {
         // "cancel": give the claim back without running it.
-        step("release", lease_rec(t), [&](taskmill::Connection& c) {
-          auto r = c.exec(
-              "SELECT taskmill.release(ARRAY[$1]::bigint[], ARRAY[$2]::uuid[]), "
-              "extract(epoch from now())::text",
-              static_cast<long long>(t.id), t.lease);
-          return Json{{"res", r.get_int64(0, 0) == 1}, {"t", to_d(r.get(0, 1))}};
-        });
+        on_claim("release", t,
+                 "SELECT taskmill.release(ARRAY[$1]::bigint[], ARRAY[$2]::uuid[]), "
+                 "extract(epoch from now())::text",
+                 [](auto& r) { return r.get_int64(0, 0) == 1; });
         continue;
       }
       if (work_ms > 0)
@@ -318,19 +323,13 @@ int run_worker(const Args& a, History& h) {
       if (u(rng) < slow_rate)
         std::this_thread::sleep_for(std::chrono::milliseconds(vt_ms + 300));
       if (u(rng) < fail_rate) {
-        step("nack", lease_rec(t), [&](taskmill::Connection& c) {
-          auto r = c.exec(
-              "SELECT taskmill.nack($1, $2::uuid, 'chaos handler failure', '100 milliseconds'), "
-              "extract(epoch from now())::text",
-              static_cast<long long>(t.id), t.lease);
-          return Json{{"res", std::string(r.get(0, 0))}, {"t", to_d(r.get(0, 1))}};
-        });
+        on_claim("nack", t,
+                 "SELECT taskmill.nack($1, $2::uuid, 'chaos handler failure', '100 milliseconds'), "
+                 "extract(epoch from now())::text",
+                 [](auto& r) { return std::string(r.get(0, 0)); });
       } else {
-        step("ack", lease_rec(t), [&](taskmill::Connection& c) {
-          auto r = c.exec("SELECT taskmill.ack($1, $2::uuid), extract(epoch from now())::text",
-                          static_cast<long long>(t.id), t.lease);
-          return Json{{"res", r.get_bool(0, 0)}, {"t", to_d(r.get(0, 1))}};
-        });
+        on_claim("ack", t, "SELECT taskmill.ack($1, $2::uuid), extract(epoch from now())::text",
+                 [](auto& r) { return r.get_bool(0, 0); });
       }
     }
   }

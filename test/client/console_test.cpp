@@ -34,6 +34,15 @@ std::vector<int64_t> Completed(TestEnv& env, const std::string& queue, int n) {
   return testutil::CompleteTasks(env.pg, queue, n);
 }
 
+// The set-up of both purges: two tasks of the test's queue in the DLQ, five pending.
+void TwoInDlqFivePending(TestEnv& env) {
+  auto e = env.enqueuer();
+  EnqueueOptions once;
+  once.max_attempts = 1;
+  for (int i = 0; i < 2; ++i) testutil::FailToDLQ(env.pg, env.queue, e.enqueue("op", nullptr, once));
+  for (int i = 0; i < 5; ++i) e.enqueue("op");
+}
+
 }  // namespace
 
 // ---- 4.1 Queue operations
@@ -93,11 +102,7 @@ TEST(Console, Stats_Mixed) {
 
 TEST(Console, Purge) {
   TestEnv env;
-  auto e = env.enqueuer();
-  EnqueueOptions once;
-  once.max_attempts = 1;
-  for (int i = 0; i < 2; ++i) testutil::FailToDLQ(env.pg, env.queue, e.enqueue("op", nullptr, once));
-  for (int i = 0; i < 5; ++i) e.enqueue("op");
+  TwoInDlqFivePending(env);
   std::string other = env.another_queue("other");
   taskmill::Enqueuer(env.client, other).enqueue("op");
   EXPECT_EQ(Console(env.client).purge(env.queue), 5);
@@ -108,11 +113,7 @@ TEST(Console, Purge) {
 
 TEST(Console, PurgeDLQ) {
   TestEnv env;
-  auto e = env.enqueuer();
-  EnqueueOptions once;
-  once.max_attempts = 1;
-  for (int i = 0; i < 2; ++i) testutil::FailToDLQ(env.pg, env.queue, e.enqueue("op", nullptr, once));
-  for (int i = 0; i < 5; ++i) e.enqueue("op");
+  TwoInDlqFivePending(env);
   EXPECT_EQ(Console(env.client).purge_dlq(env.queue), 2);
   EXPECT_EQ(testutil::CountDLQ(env.pg, env.queue), 0);
   EXPECT_EQ(testutil::CountTasks(env.pg, env.queue), 5) << "purge_dlq must keep pending tasks";

@@ -31,6 +31,15 @@ void FailUntilDLQ(TestEnv& env, int64_t id, int max_attempts, const std::string&
   w.stop();
 }
 
+// A task of one attempt whose handler (of "op") fails: its DLQ reason quotes `message`.
+void ExpectReasonQuotes(TestEnv& env, taskmill::Handler h, const std::string& message) {
+  EnqueueOptions o;
+  o.max_attempts = 1;
+  int64_t id = env.enqueuer().enqueue("op", nullptr, o);
+  FailUntilDLQ(env, id, 1, "op", std::move(h));
+  EXPECT_NE(DlqReason(env, id).find(message), std::string::npos) << DlqReason(env, id);
+}
+
 }  // namespace
 
 TEST(DLQ, MaxAttemptsExceeded) {
@@ -58,21 +67,13 @@ TEST(DLQ, Expired) {
 TEST(DLQ, Reason_Error) {
   TestEnv env;
   auto fail = testutil::MakeFailingTask("op", "payment gateway said no (code 402)");
-  EnqueueOptions o;
-  o.max_attempts = 1;
-  int64_t id = env.enqueuer().enqueue("op", nullptr, o);
-  FailUntilDLQ(env, id, 1, fail->op, fail->handler());
-  EXPECT_NE(DlqReason(env, id).find("payment gateway said no (code 402)"), std::string::npos) << DlqReason(env, id);
+  ExpectReasonQuotes(env, fail->handler(), "payment gateway said no (code 402)");
 }
 
 TEST(DLQ, Reason_Panic) {
   TestEnv env;
   auto panic = testutil::MakePanicTask("op", "vector::_M_range_check: n >= size()");
-  EnqueueOptions o;
-  o.max_attempts = 1;
-  int64_t id = env.enqueuer().enqueue("op", nullptr, o);
-  FailUntilDLQ(env, id, 1, panic->op, panic->handler());
-  EXPECT_NE(DlqReason(env, id).find("vector::_M_range_check: n >= size()"), std::string::npos) << DlqReason(env, id);
+  ExpectReasonQuotes(env, panic->handler(), "vector::_M_range_check: n >= size()");
 }
 
 TEST(DLQ, Stats) {

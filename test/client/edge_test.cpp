@@ -39,6 +39,13 @@ bool Available(TestEnv& env, int64_t id) {
                            {std::to_string(id)}) == 1;
 }
 
+// The next dequeue of one task hands out `id`.
+void ExpectNextDequeued(TestEnv& env, int64_t id) {
+  auto d = testutil::SqlDequeue(env.pg, env.queue, 1);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].id, id);
+}
+
 }  // namespace
 
 // ---- 9.1 Payload edge cases
@@ -108,9 +115,7 @@ TEST(Edge, ScheduledAt_Past) {
   o.scheduled_at = std::chrono::system_clock::now() - 1h;
   int64_t id = env.enqueuer().enqueue("op", nullptr, o);
   EXPECT_TRUE(Available(env, id));
-  auto d = testutil::SqlDequeue(env.pg, env.queue, 1);
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].id, id);
+  ExpectNextDequeued(env, id);
 }
 
 TEST(Edge, ScheduledAt_Now) {
@@ -119,9 +124,7 @@ TEST(Edge, ScheduledAt_Now) {
   o.scheduled_at = std::chrono::system_clock::now();
   int64_t id = env.enqueuer().enqueue("op", nullptr, o);
   ASSERT_TRUE(testutil::WaitFor([&] { return Available(env, id); }, "the task to be available"));
-  auto d = testutil::SqlDequeue(env.pg, env.queue, 1);
-  ASSERT_EQ(d.size(), 1u);
-  EXPECT_EQ(d[0].id, id);
+  ExpectNextDequeued(env, id);
 }
 
 TEST(Edge, ExpiresAt_Past) {

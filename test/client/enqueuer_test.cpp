@@ -32,6 +32,12 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Order, id, sku, quantities)
 
 const std::string kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
+// Enqueueing with options `o` fails validation and leaves the queue empty.
+void ExpectInvalid(TestEnv& env, const EnqueueOptions& o) {
+  EXPECT_TASKMILL_ERROR(env.enqueuer().enqueue("op", nullptr, o), ErrorCode::Validation);
+  EXPECT_EQ(testutil::CountTasks(env.pg, env.queue), 0);
+}
+
 }  // namespace
 
 // ---- 1.1 Single task enqueue
@@ -291,34 +297,22 @@ TEST(EnqueueBatch, ConflictWithExisting) {
 
 TEST(Enqueue, InvalidPriority_TooHigh) {
   TestEnv env;
-  EnqueueOptions o;
-  o.priority = 101;
-  EXPECT_TASKMILL_ERROR(env.enqueuer().enqueue("op", nullptr, o), ErrorCode::Validation);
-  EXPECT_EQ(testutil::CountTasks(env.pg, env.queue), 0);
+  ExpectInvalid(env, {.priority = 101});
 }
 
 TEST(Enqueue, InvalidPriority_TooLow) {
   TestEnv env;
-  EnqueueOptions o;
-  o.priority = -101;
-  EXPECT_TASKMILL_ERROR(env.enqueuer().enqueue("op", nullptr, o), ErrorCode::Validation);
-  EXPECT_EQ(testutil::CountTasks(env.pg, env.queue), 0);
+  ExpectInvalid(env, {.priority = -101});
 }
 
 TEST(Enqueue, InvalidMaxAttempts_Zero) {
   TestEnv env;
-  EnqueueOptions o;
-  o.max_attempts = 0;
-  EXPECT_TASKMILL_ERROR(env.enqueuer().enqueue("op", nullptr, o), ErrorCode::Validation);
-  EXPECT_EQ(testutil::CountTasks(env.pg, env.queue), 0);
+  ExpectInvalid(env, {.max_attempts = 0});
 }
 
 TEST(Enqueue, EmptyIdempotencyKey) {
   TestEnv env;
-  EnqueueOptions o;
-  o.idempotency_key = "";
-  EXPECT_TASKMILL_ERROR(env.enqueuer().enqueue("op", nullptr, o), ErrorCode::Validation);
-  EXPECT_EQ(testutil::CountTasks(env.pg, env.queue), 0);
+  ExpectInvalid(env, {.idempotency_key = ""});
 }
 
 // Defaults are the server's (issue: defaults stated once): an unset option is sent as NULL,

@@ -74,23 +74,35 @@ void ExpectAllSingleAttempt(TestEnv& env) {
       << "some task was delivered more than once";
 }
 
+
+struct FleetRun {
+  int tasks, workers, concurrency, batch;
+  std::chrono::seconds timeout;
+};
+
+// Enqueues r.tasks, runs them through a Fleet of r.workers Workers (r.concurrency threads,
+// batches of r.batch): every task is handled exactly once, on its first delivery.
+void RunFleet(TestEnv& env, const FleetRun& r) {
+  auto ids = EnqueueN(env, r.tasks);
+  ExactlyOnce once;
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = r.concurrency;
+  opts.batch_size = r.batch;
+  Fleet fleet(env, r.workers, opts, "op", once.handler());
+  fleet.start();
+  ASSERT_TRUE(testutil::WaitForResultsCount(env.pg, env.queue, r.tasks, r.timeout));
+  fleet.stop();
+  EXPECT_TRUE(once.check(ids));
+  ExpectAllSingleAttempt(env);
+}
+
 }  // namespace
 
 // ---- 6.1 Concurrent workers
 
 TEST(Concurrency, MultipleWorkers_SameQueue) {
   TestEnv env;
-  auto ids = EnqueueN(env, 100);
-  ExactlyOnce once;
-  auto opts = testutil::FastWorkerOptions();
-  opts.concurrency = 2;
-  opts.batch_size = 5;
-  Fleet fleet(env, 5, opts, "op", once.handler());
-  fleet.start();
-  ASSERT_TRUE(testutil::WaitForResultsCount(env.pg, env.queue, 100, 60s));
-  fleet.stop();
-  EXPECT_TRUE(once.check(ids));
-  ExpectAllSingleAttempt(env);
+  RunFleet(env, {.tasks = 100, .workers = 5, .concurrency = 2, .batch = 5, .timeout = 60s});
 }
 
 TEST(Concurrency, SkipLocked) {
@@ -141,17 +153,7 @@ TEST(Concurrency, SkipLocked) {
 
 TEST(Concurrency, HighThroughput) {
   TestEnv env;
-  auto ids = EnqueueN(env, 1000);
-  ExactlyOnce once;
-  auto opts = testutil::FastWorkerOptions();
-  opts.concurrency = 5;
-  opts.batch_size = 10;
-  Fleet fleet(env, 10, opts, "op", once.handler());
-  fleet.start();
-  ASSERT_TRUE(testutil::WaitForResultsCount(env.pg, env.queue, 1000, 120s));
-  fleet.stop();
-  EXPECT_TRUE(once.check(ids));
-  ExpectAllSingleAttempt(env);
+  RunFleet(env, {.tasks = 1000, .workers = 10, .concurrency = 5, .batch = 10, .timeout = 120s});
 }
 
 TEST(Concurrency, WorkerInternalConcurrency) {

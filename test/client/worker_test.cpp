@@ -254,12 +254,17 @@ TEST(Worker, PollInterval) {
 // objsubid 21581) in this test's database, where only this test's queue is waited on: the
 // lock's key is a hash of the queue name keyed by the database's install secret
 // (docs/security.md), which no client can compute. Enqueues NOTIFY only while it is held.
-static int64_t WaitLockHolders(testutil::PgConn& pg, const std::string& /*queue*/) {
-  return pg.scalar_i64(
-      "SELECT count(*) FROM pg_catalog.pg_locks l"
-      " WHERE l.locktype = 'advisory' AND l.objsubid = 21581 AND l.granted AND l.mode = 'ShareLock'"
-      " AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())",
-      {});
+// Waits until `holders` sessions hold it.
+static ::testing::AssertionResult WaitForLockHolders(TestEnv& env, int64_t holders, const std::string& what) {
+  return testutil::WaitFor(
+      [&] {
+        return env.pg.scalar_i64(
+                   "SELECT count(*) FROM pg_catalog.pg_locks l"
+                   " WHERE l.locktype = 'advisory' AND l.objsubid = 21581 AND l.granted AND l.mode = 'ShareLock'"
+                   " AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())",
+                   {}) == holders;
+      },
+      what);
 }
 
 TEST(Worker, Listen_WakesIdleWorker) {
@@ -274,21 +279,18 @@ TEST(Worker, Listen_WakesIdleWorker) {
   taskmill::Worker w(env.client, env.queue, opts);
   w.register_task(task->op, task->handler());
   w.start();
-  ASSERT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
-                                "the idle worker to hold the queue's wait lock"));
+  ASSERT_TRUE(WaitForLockHolders(env, 1, "the idle worker to hold the queue's wait lock"));
   for (int i = 0; i < 3; ++i) {
     int64_t id = env.enqueuer().enqueue("op", Json{{"i", i}});
     ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, id)) << "task " << i << " not woken by NOTIFY";
     // The wake-up claim committed like any other: one attempt, acked under its lease.
     EXPECT_EQ(testutil::ResultRow(env.pg, id).i64(0, "attempts"), 1);
     // Idle again after each task: waiting (again) for the next notification.
-    ASSERT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
-                                  "the worker to wait on the queue again"));
+    ASSERT_TRUE(WaitForLockHolders(env, 1, "the worker to wait on the queue again"));
   }
   EXPECT_EQ(task->executed.load(), 3);
   w.stop();
-  EXPECT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 0; },
-                                "the stopped worker to give the wait lock back"));
+  EXPECT_TRUE(WaitForLockHolders(env, 0, "the stopped worker to give the wait lock back"));
 }
 
 TEST(Worker, Listen_BusyWorkerStopsWaiting) {
@@ -305,17 +307,14 @@ TEST(Worker, Listen_BusyWorkerStopsWaiting) {
   taskmill::Worker w(env.client, env.queue, opts);
   w.register_task(gate->op, gate->handler());
   w.start();
-  ASSERT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
-                                "the idle worker to hold the queue's wait lock"));
+  ASSERT_TRUE(WaitForLockHolders(env, 1, "the idle worker to hold the queue's wait lock"));
   std::vector<taskmill::BatchItem> items(5, taskmill::BatchItem{"op"});
   env.enqueuer().enqueue_batch(items);
   ASSERT_TRUE(gate->wait_executed(1));
-  EXPECT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 0; },
-                                "the busy worker not to hold the wait lock"));
+  EXPECT_TRUE(WaitForLockHolders(env, 0, "the busy worker not to hold the wait lock"));
   gate->open();
   ASSERT_TRUE(testutil::WaitForQueueEmpty(env.pg, env.queue));
-  EXPECT_TRUE(testutil::WaitFor([&] { return WaitLockHolders(env.pg, env.queue) == 1; },
-                                "the idle worker to hold the wait lock again"));
+  EXPECT_TRUE(WaitForLockHolders(env, 1, "the idle worker to hold the wait lock again"));
   // Idle and waiting: a new task is found through the notification.
   int64_t id = env.enqueuer().enqueue("op");
   EXPECT_TRUE(testutil::WaitForTaskProcessed(env.pg, id));

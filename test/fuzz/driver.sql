@@ -107,14 +107,12 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[
 	'1e-308', '123456789012345678901234567890123456789012345678901234567890']
 $$;
 
--- An expression giving a text value of the given kind (name, cron, zone, time, interval, any).
-CREATE FUNCTION fuzz.text_expr(kind text) RETURNS text
+-- An expression giving a text value of the given kind (name, cron, zone, time, interval, any),
+-- for a draw r in [0.06, 1) (arg_expr draws it; below 0.06 the argument is NULL).
+CREATE FUNCTION fuzz.text_expr(kind text, r double precision) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE r double precision := pg_catalog.random();
 BEGIN
-	IF r < 0.06 THEN
-		RETURN 'NULL';
-	ELSIF r < 0.5 THEN
+	IF r < 0.5 THEN
 		RETURN pg_catalog.quote_literal(fuzz.pick(CASE kind
 			WHEN 'cron' THEN fuzz.crons() WHEN 'zone' THEN fuzz.zones()
 			WHEN 'time' THEN fuzz.times() WHEN 'interval' THEN fuzz.intervals()
@@ -224,13 +222,12 @@ BEGIN
 		ELSE pg_catalog.to_jsonb(fuzz.pick(fuzz.names())) END;
 END $$;
 
-CREATE FUNCTION fuzz.json_expr(shape text) RETURNS text
+-- An expression giving a JSON value of the given shape (as json_value), for a draw r in
+-- [0.06, 1) (as text_expr).
+CREATE FUNCTION fuzz.json_expr(shape text, r double precision) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $$
-DECLARE r double precision := pg_catalog.random();
 BEGIN
-	IF r < 0.06 THEN
-		RETURN 'NULL';
-	ELSIF r < 0.985 THEN
+	IF r < 0.985 THEN
 		RETURN pg_catalog.quote_literal(fuzz.json_value(shape, 0)::text);
 	ELSIF r < 0.997 THEN
 		-- deep nesting, and documents that are large in one dimension
@@ -251,6 +248,16 @@ BEGIN
 	END IF;
 END $$;
 
+-- The statement that calls fn with these argument expressions: CALL for a procedure, else a
+-- SELECT counting the rows of its result (case_sql and probe_sql).
+CREATE FUNCTION fuzz.call_sql(fn regprocedure, args text[]) RETURNS text
+LANGUAGE sql STABLE AS $$
+	SELECT CASE WHEN p.prokind = 'p' THEN 'CALL ' ELSE 'SELECT pg_catalog.count(*) FROM ' END
+		|| pg_catalog.format('%I.%I(%s)', p.pronamespace::regnamespace, p.proname,
+							 pg_catalog.array_to_string(args, ', '))
+	FROM pg_catalog.pg_proc p WHERE p.oid = fn
+$$;
+
 -- An expression for one argument of type typ named pname. ref is the case's row number
 -- among the in-flight tasks, so that a task id and a lease of one call can belong together.
 CREATE FUNCTION fuzz.arg_expr(typ regtype, pname text, ref integer) RETURNS text
@@ -260,14 +267,20 @@ DECLARE
 	elem regtype;
 	kind text;
 BEGIN
-	IF typ = 'text'::regtype OR typ = 'name'::regtype THEN
+	IF typ IN ('text'::regtype, 'name'::regtype, 'jsonb'::regtype, 'json'::regtype) THEN
+		-- Text and JSON arguments draw again (the seeded sequence of draws stays as it was):
+		-- 6 % of them are NULL.
+		r := pg_catalog.random();
+		IF r < 0.06 THEN
+			RETURN 'NULL';
+		ELSIF typ IN ('jsonb'::regtype, 'json'::regtype) THEN
+			RETURN fuzz.json_expr(CASE WHEN pname IN ('tasks', 'schedules', 'options') THEN pname ELSE 'any' END, r);
+		END IF;
 		kind := CASE WHEN pname IN ('expr', 'cron') THEN 'cron'
 					 WHEN pname IN ('timezone', 'time_zone', 'tz') THEN 'zone'
 					 WHEN pname LIKE '%name' OR pname LIKE '%_id' OR pname LIKE '%key' THEN 'name'
 					 ELSE 'any' END;
-		RETURN fuzz.text_expr(kind);
-	ELSIF typ = 'jsonb'::regtype OR typ = 'json'::regtype THEN
-		RETURN fuzz.json_expr(CASE WHEN pname IN ('tasks', 'schedules', 'options') THEN pname ELSE 'any' END);
+		RETURN fuzz.text_expr(kind, r);
 	ELSIF typ IN ('integer'::regtype, 'smallint'::regtype) THEN
 		RETURN CASE WHEN r < 0.06 THEN 'NULL'
 					WHEN r < 0.85 THEN fuzz.pick(ARRAY['0', '1', '-1', '2', '3', '5', '10', '99', '100', '101',
@@ -335,7 +348,6 @@ DECLARE
 	args text[] := '{}';
 	nargs integer;
 	ref integer;
-	call text;
 BEGIN
 	PERFORM pg_catalog.setseed((pg_catalog.hashtext(fn::text || '#' || case_no || '#' || seed)::double precision)
 							   / 2147483648.0);
@@ -351,10 +363,7 @@ BEGIN
 			fuzz.arg_expr(p.proargtypes[i]::regtype, COALESCE(p.proargnames[i + 1], ''), ref),
 			p.proargtypes[i]::regtype);
 	END LOOP;
-	call := pg_catalog.format('%I.%I(%s)', p.pronamespace::regnamespace, p.proname,
-							  pg_catalog.array_to_string(args, ', '));
-	RETURN CASE WHEN p.prokind = 'p' THEN 'CALL ' || call
-				ELSE 'SELECT pg_catalog.count(*) FROM ' || call END;
+	RETURN fuzz.call_sql(fn, args);
 END $$;
 
 -- Run one case, letting its error through (the suite's server-log pass).
@@ -456,7 +465,6 @@ DECLARE
 	big text := pg_catalog.format('pg_catalog.repeat(%L, %s)', CASE variant WHEN 1 THEN '9' WHEN 2 THEN '* ' ELSE 'x' END,
 								  CASE variant WHEN 2 THEN bytes / 2 ELSE bytes END);
 	huge text;
-	call text;
 BEGIN
 	PERFORM pg_catalog.setseed((pg_catalog.hashtext(fn::text || '#probe') :: double precision) / 2147483648.0);
 	SELECT * INTO p FROM pg_catalog.pg_proc WHERE oid = fn;
@@ -485,10 +493,7 @@ BEGIN
 		END IF;
 		args := args || pg_catalog.format('(%s)::%s', huge, p.proargtypes[i]::regtype);
 	END LOOP;
-	call := pg_catalog.format('%I.%I(%s)', p.pronamespace::regnamespace, p.proname,
-							  pg_catalog.array_to_string(args, ', '));
-	RETURN CASE WHEN p.prokind = 'p' THEN 'CALL ' || call
-				ELSE 'SELECT pg_catalog.count(*) FROM ' || call END;
+	RETURN fuzz.call_sql(fn, args);
 END $$;
 
 -- What must not change while the fuzzer runs: every object of the database (and the

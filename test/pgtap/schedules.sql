@@ -5,17 +5,6 @@ BEGIN;
 \ir helpers.psql
 SELECT plan(47);
 
--- Make a schedule due: its tick one minute ago (on a whole minute, so its key is simple).
-CREATE FUNCTION tm_test.make_due(queue text, op text) RETURNS timestamptz LANGUAGE sql AS $$
-	UPDATE taskmill.task_schedules SET next_run_at = date_trunc('minute', now()) - interval '1 minute'
-	WHERE queue_name = queue AND operation_id = op RETURNING next_run_at
-$$;
-
--- The tick's idempotency key, as docs/schedules.md documents it.
-CREATE FUNCTION tm_test.tick_key(op text, tick timestamptz) RETURNS text LANGUAGE sql AS $$
-	SELECT 'schedule:' || op || '@' || to_char(tick AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-$$;
-
 -- An independent oracle for small tests: the first minute after t (UTC) that a predicate on
 -- the minute's fields accepts, found by walking minute by minute.
 CREATE FUNCTION tm_test.first_minute(t timestamptz, days int, pred text) RETURNS timestamptz

@@ -8,13 +8,6 @@ BEGIN;
 \ir helpers.psql
 SELECT plan(16);
 
-CREATE FUNCTION tm_test.make_due(queue text, op text) RETURNS timestamptz LANGUAGE sql AS $$
-	UPDATE taskmill.task_schedules SET next_run_at = date_trunc('minute', now()) - interval '1 minute'
-	WHERE queue_name = queue AND operation_id = op RETURNING next_run_at
-$$;
-CREATE FUNCTION tm_test.tick_key(op text, tick timestamptz) RETURNS text LANGUAGE sql AS $$
-	SELECT 'schedule:' || op || '@' || to_char(tick AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-$$;
 CREATE FUNCTION tm_test.schedule(queue text, op text) RETURNS taskmill.task_schedules LANGUAGE sql AS $$
 	SELECT * FROM taskmill.task_schedules WHERE queue_name = queue AND operation_id = op
 $$;

@@ -5,8 +5,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../testutil/suite.sh"
 cd "$TOP"
-client_cluster
-client_build build/test-asan -DTASKMILL_SANITIZE=address -DTASKMILL_TEST_EXTRAS=OFF
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=0 halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
-client_ctest build/test-asan
+client_sanitized address build/test-asan

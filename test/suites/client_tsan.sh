@@ -6,7 +6,5 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../testutil/suite.sh"
 cd "$TOP"
-client_cluster
-client_build build/test-tsan -DTASKMILL_SANITIZE=thread -DTASKMILL_TEST_EXTRAS=OFF
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4"
-client_ctest build/test-tsan -R '^(Race|Concurrency|FIFO|Worker)\.'
+client_sanitized thread build/test-tsan -R '^(Race|Concurrency|FIFO|Worker)\.'

@@ -23,19 +23,6 @@ pgdata=$TASKMILL_PGDATA/data
 new_db bgw_a
 psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE bgw_plain"
 
-q() { psql -XAtq -d "$1" -v ON_ERROR_STOP=1 -c "$2"; }
-# Wait (up to $1 seconds) until query $3 in database $2 returns t. Connection failures
-# (the server restarting after a crash) count as "not yet".
-wait_for() {
-	local limit=$1 db=$2 query=$3 i
-	for ((i = 0; i < limit * 10; i++)); do
-		[ "$(psql -XAtq -d "$db" -c "$query" 2>/dev/null)" = t ] && return 0
-		sleep 0.1
-	done
-	echo "FAIL: timed out after ${limit}s waiting in $db for: $query" >&2
-	tail -n 30 "$log" >&2
-	return 1
-}
 worker_pid() {
 	psql -XAtq -d postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = '$1'" 2>/dev/null
 }
@@ -44,10 +31,10 @@ expect_tick() {
 	local db=$1 before
 	before=$(q "$db" "SELECT count(*) FROM taskmill.tasks WHERE operation_id = 'tick'")
 	q "$db" "UPDATE taskmill.task_schedules SET next_run_at = now() WHERE operation_id = 'tick'" >/dev/null
-	wait_for 60 "$db" "SELECT count(*) >= $before + 1 FROM taskmill.tasks WHERE operation_id = 'tick'"
+	wait_true 60 "$db" "SELECT count(*) >= $before + 1 FROM taskmill.tasks WHERE operation_id = 'tick'"
 }
 
-wait_for 60 postgres "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname IN ('bgw_a', 'bgw_plain')"
+wait_true 60 postgres "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname IN ('bgw_a', 'bgw_plain')"
 echo "ok workers: one per listed database (bgw_a, bgw_plain)"
 
 q bgw_a "SELECT taskmill.register_schedules('bgw', '[{\"operation_id\": \"tick\", \"cron\": \"0 0 1 1 *\", \"payload\": {\"from\": \"bgworker\"}}]')" >/dev/null
@@ -56,7 +43,7 @@ q bgw_a "SELECT last_status = 'enqueued' AND next_run_at > now() FROM taskmill.t
 echo "ok TestScheduler_ProcessDueSchedule: the server enqueued the due schedule and advanced it"
 
 q bgw_a "UPDATE taskmill.task_schedules SET next_run_at = now() + interval '2 seconds' WHERE operation_id = 'tick'" >/dev/null
-wait_for 60 bgw_a "SELECT count(*) >= 2 FROM taskmill.tasks WHERE operation_id = 'tick'"
+wait_true 60 bgw_a "SELECT count(*) >= 2 FROM taskmill.tasks WHERE operation_id = 'tick'"
 echo "ok TestScheduler_CheckInterval: a schedule due in 2 s was enqueued by the 1 s loop"
 
 # Issue 10 finding 1: the owner of a database plants an operator in a schema of the
@@ -76,7 +63,7 @@ ALTER DATABASE bgw_a SET search_path = evil, pg_catalog;
 SQL
 old=$(worker_pid bgw_a)
 q postgres "SELECT pg_terminate_backend($old)" | grep -qx t
-wait_for 60 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
+wait_true 60 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
 expect_tick bgw_a
 q postgres "SELECT NOT rolsuper FROM pg_roles WHERE rolname = 'bgw_owner'" | grep -qx t
 echo "ok SchedulerWorker_SearchPathAttack: the worker ran with the owner's operator on the search_path and the owner is not superuser"
@@ -85,13 +72,13 @@ q bgw_a "SET client_min_messages = warning; DROP SCHEMA evil CASCADE" >/dev/null
 
 old=$(worker_pid bgw_a)
 q postgres "SELECT pg_terminate_backend($old)" | grep -qx t
-wait_for 60 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
+wait_true 60 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
 expect_tick bgw_a
 echo "ok restart: terminated worker $old came back as $(worker_pid bgw_a) and goes on"
 
 old=$(worker_pid bgw_a)
 kill -9 "$old"
-wait_for 120 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
+wait_true 120 postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'taskmill scheduler' AND datname = 'bgw_a' AND pid <> $old"
 expect_tick bgw_a
 echo "ok crash: after SIGKILL of worker $old the server reset and the worker ($(worker_pid bgw_a)) goes on"
 
@@ -102,7 +89,7 @@ echo "ok a database without the extension was skipped quietly, then served once 
 
 q postgres "ALTER SYSTEM SET taskmill.scheduler_interval = '2s'" >/dev/null
 q postgres "SELECT pg_reload_conf()" >/dev/null
-wait_for 30 postgres "SELECT setting = '2' FROM pg_settings WHERE name = 'taskmill.scheduler_interval'"
+wait_true 30 postgres "SELECT setting = '2' FROM pg_settings WHERE name = 'taskmill.scheduler_interval'"
 expect_tick bgw_a
 echo "ok SIGHUP: interval reloaded to 2 s, worker goes on"
 

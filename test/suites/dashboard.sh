@@ -16,16 +16,7 @@ new_db dash
 export PGDATABASE=dash
 shots=${DASHBOARD_SHOTS:-$TOP/build/dashboard-shots}
 mkdir -p "$shots"
-work=$(mktemp -d /tmp/taskmill-dashboard.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-	"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"
-}
-trap cleanup EXIT
+background_work dashboard
 
 # ---- data: dead letters, schedules, results, and steady traffic for the sparklines ----
 tm() { "$TASKMILL" "$@"; }

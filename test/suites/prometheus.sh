@@ -12,16 +12,7 @@ cli_build
 start_cluster
 new_db prom
 export PGDATABASE=prom
-work=$(mktemp -d /tmp/taskmill-prometheus.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-	"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"
-}
-trap cleanup EXIT
+background_work prometheus
 tm() { "$TASKMILL" "$@"; }
 
 dash_port=$(free_port)

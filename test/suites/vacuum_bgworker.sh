@@ -20,26 +20,15 @@ log=$TASKMILL_PGDATA/server.log
 new_db vac_a
 psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE vac_plain"
 
-q() { psql -XAtq -d "$1" -v ON_ERROR_STOP=1 -c "$2"; }
-wait_for() {
-	local limit=$1 db=$2 query=$3 i
-	for ((i = 0; i < limit * 10; i++)); do
-		[ "$(psql -XAtq -d "$db" -c "$query" 2>/dev/null)" = t ] && return 0
-		sleep 0.1
-	done
-	echo "FAIL: timed out after ${limit}s waiting in $db for: $query" >&2
-	tail -n 30 "$log" >&2
-	return 1
-}
 vacuums() { q vac_a "SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'taskmill.tasks'::regclass"; }
 
-wait_for 60 postgres "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'taskmill vacuum' AND datname IN ('vac_a', 'vac_plain')"
+wait_true 60 postgres "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'taskmill vacuum' AND datname IN ('vac_a', 'vac_plain')"
 echo "ok workers: one per listed database (vac_plain has no extension and its worker stays up)"
 
 # 5000 dead tuples: vacuumed by the worker (vacuum_count, not autovacuum_count)
 q vac_a "SELECT count(taskmill.enqueue_arrays('q', array_fill('noop'::text, ARRAY[5000])))" >/dev/null
 q vac_a "DELETE FROM taskmill.tasks WHERE queue_name = 'q'" >/dev/null
-wait_for 60 vac_a "SELECT vacuum_count >= 1 AND n_dead_tup < 1000 AND autovacuum_count = 0 FROM pg_stat_user_tables WHERE relid = 'taskmill.tasks'::regclass"
+wait_true 60 vac_a "SELECT vacuum_count >= 1 AND n_dead_tup < 1000 AND autovacuum_count = 0 FROM pg_stat_user_tables WHERE relid = 'taskmill.tasks'::regclass"
 echo "ok dead tuples past taskmill.vacuum_threshold vacuumed by the worker, not autovacuum"
 
 # below the threshold: left alone for several intervals (the worker's loop goes on: the
@@ -47,7 +36,7 @@ echo "ok dead tuples past taskmill.vacuum_threshold vacuumed by the worker, not 
 before=$(vacuums)
 q vac_a "SELECT count(taskmill.enqueue_arrays('q', array_fill('noop'::text, ARRAY[100])))" >/dev/null
 q vac_a "DELETE FROM taskmill.tasks WHERE queue_name = 'q'" >/dev/null
-wait_for 30 vac_a "SELECT n_dead_tup >= 100 FROM pg_stat_user_tables WHERE relid = 'taskmill.tasks'::regclass"
+wait_true 30 vac_a "SELECT n_dead_tup >= 100 FROM pg_stat_user_tables WHERE relid = 'taskmill.tasks'::regclass"
 q vac_a "SELECT pg_sleep(3)" >/dev/null # three intervals; a wait for something NOT to happen
 [ "$(vacuums)" = "$before" ] || { echo "FAIL: vacuumed below the threshold"; exit 1; }
 echo "ok fewer dead tuples than the threshold are left to autovacuum"
@@ -62,12 +51,12 @@ SELECT pg_sleep(3);
 COMMIT;
 SQL
 holder=$!
-wait_for 30 vac_a "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'taskmill.tasks'::regclass AND mode = 'ShareUpdateExclusiveLock' AND granted"
+wait_true 30 vac_a "SELECT count(*) = 1 FROM pg_locks WHERE relation = 'taskmill.tasks'::regclass AND mode = 'ShareUpdateExclusiveLock' AND granted"
 before=$(vacuums)
 q vac_a "SELECT pg_sleep(1.5)" >/dev/null
 wait "$holder"
 q vac_a "DELETE FROM taskmill.tasks WHERE queue_name = 'q'" >/dev/null
-wait_for 60 vac_a "SELECT vacuum_count > $before AND n_dead_tup < 1000 FROM pg_stat_user_tables WHERE relid = 'taskmill.tasks'::regclass"
+wait_true 60 vac_a "SELECT vacuum_count > $before AND n_dead_tup < 1000 FROM pg_stat_user_tables WHERE relid = 'taskmill.tasks'::regclass"
 if grep -q "skipping vacuum of \"tasks\"" "$log"; then echo "FAIL: the worker warned about a held lock"; exit 1; fi
 echo "ok a table someone else vacuums is skipped quietly and vacuumed on a later round"
 
@@ -76,7 +65,7 @@ grep -q 'taskmill vacuum worker started for database "vac_a"' "$log"
 # SIGHUP: interval 0 stops vacuuming
 echo "taskmill.vacuum_interval = 0" >>"$TASKMILL_PGDATA/data/postgresql.conf"
 q postgres "SELECT pg_reload_conf()" >/dev/null
-wait_for 30 vac_a "SELECT setting = '0' FROM pg_settings WHERE name = 'taskmill.vacuum_interval'"
+wait_true 30 vac_a "SELECT setting = '0' FROM pg_settings WHERE name = 'taskmill.vacuum_interval'"
 q vac_a "SELECT pg_sleep(1.5)" >/dev/null # the worker's own reload happens at its next wake-up
 before=$(vacuums)
 q vac_a "SELECT count(taskmill.enqueue_arrays('q', array_fill('noop'::text, ARRAY[3000])))" >/dev/null

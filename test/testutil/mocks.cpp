@@ -17,6 +17,24 @@ struct Leave {
   RunStats& s;
   ~Leave() { s.leave(); }
 };
+
+// The handler of most mocks: body(self, ctx) counted in the mock's RunStats. The handler
+// holds `self`, so worker threads never outlive the state they touch.
+template <class T, class Body>
+taskmill::Handler counted(std::shared_ptr<T> self, Body body) {
+  return [self = std::move(self), body](taskmill::TaskContext& ctx) {
+    self->enter();
+    Leave l{*self};
+    body(self, ctx);
+  };
+}
+
+template <class T>
+std::shared_ptr<T> make_mock(std::string op) {
+  auto t = std::make_shared<T>();
+  t->op = std::move(op);
+  return t;
+}
 }  // namespace
 
 void RunStats::enter() {
@@ -34,16 +52,14 @@ void RunStats::leave() {
 
 // --- SuccessTask
 taskmill::Handler SuccessTask::handler() {
-  return [self = shared_from_this()](taskmill::TaskContext& ctx) {
-    self->enter();
-    Leave l{*self};
+  return counted(shared_from_this(), [](const auto& self, taskmill::TaskContext& ctx) {
     {
       std::lock_guard g(self->mu);
       self->last_payload_ = ctx.payload();
       self->tasks_.push_back(ctx.task());
     }
     if (self->on_run) self->on_run(ctx);
-  };
+  });
 }
 taskmill::Json SuccessTask::last_payload() const {
   std::lock_guard g(mu);
@@ -54,48 +70,38 @@ std::vector<taskmill::Task> SuccessTask::tasks() const {
   return tasks_;
 }
 std::shared_ptr<SuccessTask> MakeSuccessTask(std::string op) {
-  auto t = std::make_shared<SuccessTask>();
-  t->op = std::move(op);
-  return t;
+  return make_mock<SuccessTask>(std::move(op));
 }
 
 // --- FailingTask
 taskmill::Handler FailingTask::handler() {
-  return [self = shared_from_this()](taskmill::TaskContext& ctx) {
-    self->enter();
-    Leave l{*self};
+  return counted(shared_from_this(), [](const auto& self, taskmill::TaskContext& ctx) {
     if (self->before_fail) self->before_fail(ctx);
     self->fail_count.fetch_add(1);
     throw taskmill::Error(taskmill::ErrorCode::Internal, self->error_message);
-  };
+  });
 }
 std::shared_ptr<FailingTask> MakeFailingTask(std::string op, std::string error_message) {
-  auto t = std::make_shared<FailingTask>();
-  t->op = std::move(op);
+  auto t = make_mock<FailingTask>(std::move(op));
   t->error_message = std::move(error_message);
   return t;
 }
 
 // --- PanicTask
 taskmill::Handler PanicTask::handler() {
-  return [self = shared_from_this()](taskmill::TaskContext&) {
-    self->enter();
-    Leave l{*self};
+  return counted(shared_from_this(), [](const auto& self, taskmill::TaskContext&) {
     throw std::runtime_error(self->panic_value);
-  };
+  });
 }
 std::shared_ptr<PanicTask> MakePanicTask(std::string op, std::string panic_value) {
-  auto t = std::make_shared<PanicTask>();
-  t->op = std::move(op);
+  auto t = make_mock<PanicTask>(std::move(op));
   t->panic_value = std::move(panic_value);
   return t;
 }
 
 // --- SlowTask
 taskmill::Handler SlowTask::handler() {
-  return [self = shared_from_this()](taskmill::TaskContext& ctx) {
-    self->enter();
-    Leave l{*self};
+  return counted(shared_from_this(), [](const auto& self, taskmill::TaskContext& ctx) {
     self->last_start_us.store(now_us());
     self->last_deadline_us.store(
         std::chrono::duration_cast<std::chrono::microseconds>(ctx.deadline().time_since_epoch()).count());
@@ -113,7 +119,7 @@ taskmill::Handler SlowTask::handler() {
       self->cv.wait_for(lk, self->duration, [&] { return self->released; });
     }
     self->completed.fetch_add(1);
-  };
+  });
 }
 void SlowTask::release() {
   {
@@ -123,8 +129,7 @@ void SlowTask::release() {
   cv.notify_all();
 }
 std::shared_ptr<SlowTask> MakeSlowTask(std::string op, std::chrono::milliseconds duration, bool respect_cancel) {
-  auto t = std::make_shared<SlowTask>();
-  t->op = std::move(op);
+  auto t = make_mock<SlowTask>(std::move(op));
   t->duration = duration;
   t->respect_cancel = respect_cancel;
   return t;
@@ -132,27 +137,22 @@ std::shared_ptr<SlowTask> MakeSlowTask(std::string op, std::chrono::milliseconds
 
 // --- ConditionalTask
 taskmill::Handler ConditionalTask::handler() {
-  return [self = shared_from_this()](taskmill::TaskContext&) {
-    self->enter();
-    Leave l{*self};
+  return counted(shared_from_this(), [](const auto& self, taskmill::TaskContext&) {
     int n = self->current_count.fetch_add(1) + 1;
     if (n <= self->fail_times)
       throw taskmill::Error(taskmill::ErrorCode::Internal, "conditional failure " + std::to_string(n));
     self->successes.fetch_add(1);
-  };
+  });
 }
 std::shared_ptr<ConditionalTask> MakeConditionalTask(std::string op, int fail_times) {
-  auto t = std::make_shared<ConditionalTask>();
-  t->op = std::move(op);
+  auto t = make_mock<ConditionalTask>(std::move(op));
   t->fail_times = fail_times;
   return t;
 }
 
 // --- OrderTrackingTask
 taskmill::Handler OrderTrackingTask::handler() {
-  return [self = shared_from_this()](taskmill::TaskContext& ctx) {
-    self->enter();
-    Leave l{*self};
+  return counted(shared_from_this(), [](const auto& self, taskmill::TaskContext& ctx) {
     {
       std::lock_guard g(self->mu);
       self->order_.push_back(ctx.task().id);
@@ -161,7 +161,7 @@ taskmill::Handler OrderTrackingTask::handler() {
       self->groups_.push_back(ctx.task().task_group_id.value_or(""));
     }
     if (self->hold.count() > 0) std::this_thread::sleep_for(self->hold);
-  };
+  });
 }
 std::vector<int64_t> OrderTrackingTask::order() const {
   std::lock_guard g(mu);
@@ -176,8 +176,7 @@ std::vector<std::string> OrderTrackingTask::groups() const {
   return groups_;
 }
 std::shared_ptr<OrderTrackingTask> MakeOrderTrackingTask(std::string op, std::chrono::milliseconds hold) {
-  auto t = std::make_shared<OrderTrackingTask>();
-  t->op = std::move(op);
+  auto t = make_mock<OrderTrackingTask>(std::move(op));
   t->hold = hold;
   return t;
 }
@@ -226,8 +225,7 @@ std::vector<int64_t> GateTask::ids() const {
   return ids_;
 }
 std::shared_ptr<GateTask> MakeGateTask(std::string op, int release_at_active) {
-  auto t = std::make_shared<GateTask>();
-  t->op = std::move(op);
+  auto t = make_mock<GateTask>(std::move(op));
   t->release_at_active = release_at_active;
   return t;
 }

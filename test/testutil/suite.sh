@@ -5,6 +5,8 @@
 #   client_cluster                      the suite's cluster and the test template database
 #   client_build BUILD_DIR [cmake -D options ...]
 #   client_ctest BUILD_DIR [ctest options ...]
+#   client_sanitized SANITIZER BUILD_DIR [ctest options ...]
+#                                       cluster, build with -fsanitize=SANITIZER, run
 # Env: CLIENT_TEST_JOBS (ctest -j, default 2), CLIENT_BUILD_JOBS (default 2).
 
 client_cluster() {
@@ -49,6 +51,15 @@ client_ctest() {
 		return 1
 	fi
 	echo "[  PASSED  ] $total tests."
+}
+
+# The sanitizer suites leave the CLI and examples out: they add build time, not cases.
+client_sanitized() {
+	local sanitizer=$1 dir=$2
+	shift 2
+	client_cluster
+	client_build "$dir" -DTASKMILL_SANITIZE="$sanitizer" -DTASKMILL_TEST_EXTRAS=OFF
+	client_ctest "$dir" "$@"
 }
 
 # Every case of the seed catalogue's sections 1-9 must have a GoogleTest of its name

@@ -37,22 +37,25 @@ namespace testutil {
   return WaitFor([&] { return CountTasks(pg, queue) == 0; }, "queue " + queue + " to be empty", timeout);
 }
 
-::testing::AssertionResult WaitForDLQCount(PgConn& pg, const std::string& queue, int64_t count,
-                                           std::chrono::milliseconds timeout) {
+namespace {
+// Waits until count() returns `want`; a timeout's message says the last count seen.
+::testing::AssertionResult WaitForCount(const std::function<int64_t()>& count, int64_t want, const std::string& what,
+                                        std::chrono::milliseconds timeout) {
   int64_t last = -1;
-  auto r = WaitFor([&] { return (last = CountDLQ(pg, queue)) == count; },
-                   "DLQ of " + queue + " to hold " + std::to_string(count), timeout);
+  auto r = WaitFor([&] { return (last = count()) == want; }, what + " to hold " + std::to_string(want), timeout);
   if (!r) r << " (last seen " << last << ")";
   return r;
+}
+}  // namespace
+
+::testing::AssertionResult WaitForDLQCount(PgConn& pg, const std::string& queue, int64_t count,
+                                           std::chrono::milliseconds timeout) {
+  return WaitForCount([&] { return CountDLQ(pg, queue); }, count, "DLQ of " + queue, timeout);
 }
 
 ::testing::AssertionResult WaitForResultsCount(PgConn& pg, const std::string& queue, int64_t count,
                                                std::chrono::milliseconds timeout) {
-  int64_t last = -1;
-  auto r = WaitFor([&] { return (last = CountResults(pg, queue)) == count; },
-                   "results of " + queue + " to hold " + std::to_string(count), timeout);
-  if (!r) r << " (last seen " << last << ")";
-  return r;
+  return WaitForCount([&] { return CountResults(pg, queue); }, count, "results of " + queue, timeout);
 }
 
 ::testing::AssertionResult WaitForNacked(PgConn& pg, int64_t id, int attempts, std::chrono::milliseconds timeout) {
