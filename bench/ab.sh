@@ -11,14 +11,10 @@
 #
 #   bench/ab.sh --rounds 12 --args "process --n 150000 --workers 1 --concurrency 4 --batch 100 --ephemeral"
 set -euo pipefail
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-cd "$TOP"
-. bench/builds.sh
-REF=$(latest_release)
+. "$(dirname "$0")/builds.sh"
 ROUNDS=8
 ARGS="process --n 100000 --workers 1 --concurrency 4 --batch 100 --ephemeral"
-OUT="$TOP/bench/results"
-parse_options 2,12 ref rounds args out -- "$@"
+parse_options ref rounds args out -- "$@"
 N=$(sed -n 's/.*--n \([0-9]*\).*/\1/p' <<<"$ARGS")
 [ -n "$N" ] || { echo "--args must name the task count (--n N)" >&2; exit 2; }
 log() { echo "[ab $(date -u +%T)] $*" >&2; }

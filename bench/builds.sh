@@ -1,10 +1,12 @@
-# Sourced by bench/compare.sh and bench/instructions.sh: an earlier commit (REF, from git
-# archive) and this checkout, each built and installed into its own copy of PostgreSQL
-# (scripts/pg-root.sh), so that both can run side by side on this machine.
+# Sourced by bench/compare.sh, bench/instructions.sh and bench/ab.sh: an earlier commit (REF,
+# from git archive) and this checkout, each built and installed into its own copy of
+# PostgreSQL (scripts/pg-root.sh), so that both can run side by side on this machine.
+# Sourcing it sets TOP (the checkout, also the working directory), REF (default: the latest
+# release) and OUT (bench/results), which the scripts' options may change.
 #
-#   parse_options LINES NAME... -- "$@"
+#   parse_options NAME... -- "$@"
 #                             each --NAME VALUE sets the variable NAME upper-cased (--ref v0.1:
-#                             REF=v0.1); -h/--help prints the script's comment LINES (sed -n)
+#                             REF=v0.1); -h/--help prints the script's opening comment
 #   build_ref_and_head REV    sets REF_SHA, REF_SRC, REF_PGBIN, HEAD_SHA, HEAD_PGBIN, DIRTY
 
 # The latest release named in RELEASES (a clone may carry no tags).
@@ -12,15 +14,19 @@ latest_release() {
 	awk '!/^#/ && NF >= 2 { c = $2 } END { print c }' "$TOP/RELEASES"
 }
 
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$TOP"
+REF=$(latest_release)
+OUT="$TOP/bench/results"
+
 # Both scripts' options all take a value, so one table of names is their whole parser.
 parse_options() {
-	local help=$1 names=" "
-	shift
+	local names=" "
 	while [ "$1" != -- ]; do names+="$1 "; shift; done
 	shift
 	while [ $# -gt 0 ]; do
 		case "$1" in
-		-h|--help) sed -n "${help}p" "$0"; exit 0 ;;
+		-h|--help) sed -n '2,/^[^#]/s/^#//p' "$0"; exit 0 ;;
 		--*) if [[ "$names" == *" ${1#--} "* ]] && [ $# -ge 2 ]; then
 				printf -v "$(tr a-z A-Z <<<"${1#--}")" '%s' "$2"
 				shift 2

@@ -9,15 +9,11 @@
 #   bench/compare.sh --ref v0.1 --n 20000 --rounds 3
 #   bench/compare.sh --only enqueue_single,process
 set -euo pipefail
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-cd "$TOP"
-. bench/builds.sh
-REF=$(latest_release)
+. "$(dirname "$0")/builds.sh"
 N=10000
 ROUNDS=2
 ONLY=enqueue_ratio,enqueue_single,enqueue_batch,dequeue,process,latency
-OUT="$TOP/bench/results"
-parse_options 2,11 ref n rounds only out -- "$@"
+parse_options ref n rounds only out -- "$@"
 log() { echo "[compare $(date -u +%T)] $*" >&2; }
 
 # ---------------------------------------------------------------- both builds

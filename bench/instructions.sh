@@ -11,13 +11,9 @@
 #   bench/instructions.sh                 REF = latest release
 #   bench/instructions.sh --ref v0.1 --only dequeue_1,dequeue_100
 set -euo pipefail
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-cd "$TOP"
-. bench/builds.sh
-REF=$(latest_release)
+. "$(dirname "$0")/builds.sh"
 ONLY=""
-OUT="$TOP/bench/results"
-parse_options 2,12 ref only out -- "$@"
+parse_options ref only out -- "$@"
 command -v valgrind >/dev/null || { echo "valgrind is missing (scripts/provision.sh installs it)" >&2; exit 1; }
 
 # name | tasks prefilled (thousands) | C function counted | calls | statement
