@@ -21,9 +21,10 @@ log() { echo "[ab $(date -u +%T)] $*" >&2; }
 
 build_ref_and_head "$REF"
 for src in "$REF_SRC" "$TOP"; do
-	cmake -S "$src/bench" -B "$src/bench/build" -DCMAKE_BUILD_TYPE=Release >"$src/bench/build.log" 2>&1 &&
-		cmake --build "$src/bench/build" -j2 >>"$src/bench/build.log" 2>&1 ||
-		{ cat "$src/bench/build.log" >&2; exit 1; }
+	mkdir -p "$src/bench/build"
+	cmake -S "$src/bench" -B "$src/bench/build" -DCMAKE_BUILD_TYPE=Release >"$src/bench/build/ab.log" 2>&1 &&
+		cmake --build "$src/bench/build" -j2 >>"$src/bench/build/ab.log" 2>&1 ||
+		{ cat "$src/bench/build/ab.log" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d /tmp/taskmill-ab.XXXXXX)
