@@ -7,16 +7,20 @@
 # the server backends' (the postmaster's reaped children, from /proc). CPU per task moves much
 # less with a shared machine's load than jobs/s does, so it resolves differences of a few
 # per cent that throughput alone cannot on 2 busy cores.
+# --args holds one driver workload or several separated by ';' (each run in its own rounds).
 # Writes bench/results/<stamp>-ab.{md,json}.
 #
 #   bench/ab.sh --rounds 12 --args "process --n 150000 --workers 1 --concurrency 4 --batch 100 --ephemeral"
+#   bench/ab.sh --args "process --n 150000 --workers 1 --concurrency 4 --batch 100; enqueue_single --n 5000"
 set -euo pipefail
 . "$(dirname "$0")/builds.sh"
 ROUNDS=8
 ARGS="process --n 100000 --workers 1 --concurrency 4 --batch 100 --ephemeral"
 parse_options ref rounds args out -- "$@"
-N=$(sed -n 's/.*--n \([0-9]*\).*/\1/p' <<<"$ARGS")
-[ -n "$N" ] || { echo "--args must name the task count (--n N)" >&2; exit 2; }
+IFS=';' read -ra WORKLOADS <<<"$ARGS"
+for w in "${WORKLOADS[@]}"; do
+	[[ "$w" =~ --n\ [0-9]+ ]] || { echo "each workload in --args must name its task count (--n N): $w" >&2; exit 2; }
+done
 log() { echo "[ab $(date -u +%T)] $*" >&2; }
 
 build_ref_and_head "$REF"
@@ -47,7 +51,7 @@ wait_idle() {
 	done
 }
 run_side() {
-	local side=$1 round=$2 src drv c0 c1 t
+	local side=$1 round=$2 k=$3 src drv c0 c1 t
 	if [ "$side" = ref ]; then src=$REF_SRC; else src=$TOP; fi
 	drv=$src/bench/build/taskmill-bench
 	. "$WORK/$side.env"
@@ -56,34 +60,36 @@ run_side() {
 	wait_idle
 	c0=$(children_cpu "$side")
 	# shellcheck disable=SC2086
-	/usr/bin/time -o "$WORK/time" -f "%U %S" "$drv" $ARGS --conninfo dbname=ab >"$WORK/out" 2>"$WORK/err" ||
+	/usr/bin/time -o "$WORK/time" -f "%U %S" "$drv" ${WORKLOADS[$k]} --conninfo dbname=ab >"$WORK/out" 2>"$WORK/err" ||
 		{ cat "$WORK/err" >&2; exit 1; }
 	t=$(cat "$WORK/time")
 	wait_idle
 	c1=$(children_cpu "$side")
-	echo "$round $side $(tail -1 "$WORK/out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["jobs_per_s"])') $t $c0 $c1" >>"$WORK/runs"
-	log "round $round $side: $(tail -1 "$WORK/runs" | cut -d' ' -f3) jobs/s"
+	echo "$k $round $side $(tail -1 "$WORK/out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["jobs_per_s"])') $t $c0 $c1" >>"$WORK/runs"
+	log "${WORKLOADS[$k]}: round $round $side: $(tail -1 "$WORK/runs" | cut -d' ' -f4) jobs/s"
 }
 : >"$WORK/runs"
-for round in $(seq 1 "$ROUNDS"); do
-	if [ $((round % 2)) = 1 ]; then run_side ref "$round"; run_side head "$round"
-	else run_side head "$round"; run_side ref "$round"; fi
+for k in "${!WORKLOADS[@]}"; do
+	for round in $(seq 1 "$ROUNDS"); do
+		if [ $((round % 2)) = 1 ]; then run_side ref "$round" "$k"; run_side head "$round" "$k"
+		else run_side head "$round" "$k"; run_side ref "$round" "$k"; fi
+	done
 done
 
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 mkdir -p "$OUT"
-python3 - "$WORK/runs" "$OUT/$STAMP-ab" "$N" "$REF ($REF_SHA)" "$HEAD_SHA${DIRTY:+ (uncommitted changes)}" \
-	"bench/ab.sh --ref $REF --rounds $ROUNDS --args \"$ARGS\"" <<'EOF'
-import json, statistics as st, sys
-runs, out, n, ref, head, command = sys.argv[1:]
-n = int(n)
+python3 - "$WORK/runs" "$OUT/$STAMP-ab" "$REF ($REF_SHA)" "$HEAD_SHA${DIRTY:+ (uncommitted changes)}" \
+	"bench/ab.sh --ref $REF --rounds $ROUNDS --args \"$ARGS\"" "${WORKLOADS[@]}" <<'EOF'
+import json, re, statistics as st, sys
+runs, out, ref, head, command = sys.argv[1:6]
+workloads = [w.strip() for w in sys.argv[6:]]
 rows = {}
 for line in open(runs):
-    r, side, jobs, u, s, c0, c1 = line.split()
+    k, r, side, jobs, u, s, c0, c1 = line.split()
+    n = int(re.search(r"--n (\d+)", workloads[int(k)]).group(1))
     cpu = (float(u) + float(s) + (int(c1) - int(c0)) / 100) * 1e6 / n   # ms per 1,000 tasks
-    rows.setdefault(int(r), {})[side] = {"jobs_per_s": float(jobs), "cpu_ms_per_1k": round(cpu, 2)}
-rounds = [rows[r] for r in sorted(rows) if len(rows[r]) == 2]
-def summary(key):
+    rows.setdefault(int(k), {}).setdefault(int(r), {})[side] = {"jobs_per_s": float(jobs), "cpu_ms_per_1k": round(cpu, 2)}
+def summary(rounds, key):
     ref = [x["ref"][key] for x in rounds]
     head = [x["head"][key] for x in rounds]
     ratios = [x["head"][key] / x["ref"][key] for x in rounds]
@@ -91,22 +97,27 @@ def summary(key):
     return {"ref_median": st.median(ref), "head_median": st.median(head),
             "median_change_pct": round((st.median(head) / st.median(ref) - 1) * 100, 1),
             "paired_change_pct": round((st.mean(ratios) - 1) * 100, 1), "paired_se_pct": round(se * 100, 1)}
-res = {"command": command, "ref": ref, "head": head, "rounds": rounds,
-       "jobs_per_s": summary("jobs_per_s"), "cpu_ms_per_1k": summary("cpu_ms_per_1k")}
+res = {"command": command, "ref": ref, "head": head, "workloads": []}
+top = [f"# A/B: `{command}`", "", f"REF = {ref}; HEAD = {head}. Sides alternate; each its own cluster, "
+       "driver and client library. CPU = driver user+sys + server backends, per 1,000 tasks. Change: of the "
+       "medians, and the mean of the per-round HEAD/REF ratios ± its standard error (paired).", "",
+       "| workload | jobs/s REF | jobs/s HEAD | change | paired | CPU ms/1k REF | HEAD | change | paired |",
+       "|---|---|---|---|---|---|---|---|---|"]
+detail = []
+for k in sorted(rows):
+    rounds = [rows[k][r] for r in sorted(rows[k]) if len(rows[k][r]) == 2]
+    j, c = summary(rounds, "jobs_per_s"), summary(rounds, "cpu_ms_per_1k")
+    res["workloads"].append({"args": workloads[k], "rounds": rounds, "jobs_per_s": j, "cpu_ms_per_1k": c})
+    top.append(f"| `{workloads[k]}` | {j['ref_median']:,.0f} | {j['head_median']:,.0f} | {j['median_change_pct']:+.1f} % | "
+               f"{j['paired_change_pct']:+.1f} ± {j['paired_se_pct']:.1f} % | {c['ref_median']:.1f} | {c['head_median']:.1f} | "
+               f"{c['median_change_pct']:+.1f} % | {c['paired_change_pct']:+.1f} ± {c['paired_se_pct']:.1f} % |")
+    detail += ["", f"## `{workloads[k]}`", "", "| round | REF jobs/s | HEAD jobs/s | REF CPU ms/1k | HEAD CPU ms/1k |",
+               "|---|---|---|---|---|"]
+    for i, x in enumerate(rounds, 1):
+        detail.append(f"| {i} | {x['ref']['jobs_per_s']:,.0f} | {x['head']['jobs_per_s']:,.0f} | "
+                      f"{x['ref']['cpu_ms_per_1k']:.1f} | {x['head']['cpu_ms_per_1k']:.1f} |")
 json.dump(res, open(out + ".json", "w"), indent=1)
-lines = [f"# A/B: `{command}`", "", f"REF = {ref}; HEAD = {head}. Sides alternate; each its own "
-         "cluster, driver and client library. CPU = driver user+sys + server backends, per 1,000 tasks.", "",
-         "| round | REF jobs/s | HEAD jobs/s | REF CPU ms/1k | HEAD CPU ms/1k |", "|---|---|---|---|---|"]
-for i, x in enumerate(rounds, 1):
-    lines.append(f"| {i} | {x['ref']['jobs_per_s']:,.0f} | {x['head']['jobs_per_s']:,.0f} | "
-                 f"{x['ref']['cpu_ms_per_1k']:.1f} | {x['head']['cpu_ms_per_1k']:.1f} |")
-lines += ["", "| measure | REF median | HEAD median | change (medians) | change (mean of per-round ratios ± s.e.) |",
-          "|---|---|---|---|---|"]
-for key, name, better in (("jobs_per_s", "jobs/s", "higher"), ("cpu_ms_per_1k", "CPU ms per 1k tasks", "lower")):
-    m = res[key]
-    lines.append(f"| {name} ({better} is better) | {m['ref_median']:,.1f} | {m['head_median']:,.1f} | "
-                 f"{m['median_change_pct']:+.1f} % | {m['paired_change_pct']:+.1f} ± {m['paired_se_pct']:.1f} % |")
-open(out + ".md", "w").write("\n".join(lines) + "\n")
-print("\n".join(lines))
+open(out + ".md", "w").write("\n".join(top + detail) + "\n")
+print("\n".join(top))
 EOF
 log "wrote $OUT/$STAMP-ab.md"
