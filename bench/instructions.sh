@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Before/after in instructions instead of seconds: each call of the queue's hot path
-# (enqueue, enqueue_batch of 100, dequeue of 1 and of 100, ack, ack_many of 100, nack) run
+# (enqueue, enqueue_batch of 100, enqueue_arrays of 1000 (the C++ Enqueuer's batch), dequeue of
+# 1 and of 100, ack, ack_many of 100, nack) run
 # CALLS times in a single-user backend under callgrind (after three warm-up calls), counting
 # only inside the taskmill function, for an earlier commit (default: the latest release in RELEASES) and for this
 # checkout. An instruction count does not move with the load of a shared machine, so
@@ -20,6 +21,7 @@ command -v valgrind >/dev/null || { echo "valgrind is missing (scripts/provision
 WORKLOADS=(
 	"enqueue|0|taskmill_enqueue|400|SELECT taskmill.enqueue('q', 'op', '{\"a\": 1}');"
 	"enqueue_batch_100|0|taskmill_enqueue_batch|40|SELECT taskmill.enqueue_batch('q', (SELECT jsonb_agg(jsonb_build_object('operation_id', 'op', 'payload', jsonb_build_object('i', i))) FROM generate_series(1, 100) i));"
+	"enqueue_arrays_1000|0|taskmill_enqueue_arrays|20|SELECT cardinality(taskmill.enqueue_arrays('q', (SELECT array_agg('op'::text) FROM generate_series(1, 1000)), (SELECT array_agg(jsonb_build_object('i', i)) FROM generate_series(1, 1000) i)));"
 	"dequeue_1|5|taskmill_dequeue|400|SELECT count(*) FROM taskmill.dequeue('q', 1, '1 hour');"
 	"dequeue_100|10|taskmill_dequeue|60|SELECT count(*) FROM taskmill.dequeue('q', 100, '1 hour');"
 	"ack|5|taskmill_ack|400|SELECT taskmill.ack(id, lease) FROM taskmill.dequeue('q', 1, '1 hour');"

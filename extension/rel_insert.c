@@ -128,6 +128,7 @@ tm_rel_insert_prepare(TmRelInsert *ins, const TmColumn *cols, int natts, int nro
 	Assert(natts == desc->natts);
 	ins->cols = cols;
 	ins->defaults = palloc0(sizeof(ExprState *) * natts);
+	ins->econtext = GetPerTupleExprContext(ins->estate);
 	for (int i = 0; i < natts; i++)
 		if (cols[i].kind == TDK_EXPR)
 			ins->defaults[i] = ExecInitExpr(cols[i].expr, NULL);
@@ -143,14 +144,6 @@ tm_rel_insert_slot(TmRelInsert *ins, int r)
 {
 	Assert(r < ins->nslots);
 	return ExecClearTuple(ins->slots[r]);
-}
-
-/* Column attno's (0-based) default for one row, as an INSERT that leaves it out gets. */
-Datum
-tm_rel_insert_default(TmRelInsert *ins, int attno, bool *isnull)
-{
-	return tm_column_default(&ins->cols[attno], ins->defaults[attno],
-							 GetPerTupleExprContext(ins->estate), isnull);
 }
 
 /* ExecInsertIndexTuples' arguments changed in PostgreSQL 16. */

@@ -457,6 +457,8 @@ tm_read_column_default(Relation rel, Form_pg_attribute att, TmColumn *col)
 	Node	   *expr;
 
 	col->kind = TDK_NONE;
+	col->isnull = true;
+	col->value = (Datum) 0;
 	if (att->attgenerated || att->attidentity)
 		return;
 	expr = build_column_default(rel, att->attnum);
@@ -568,11 +570,11 @@ tm_tasks_have_waiting(void)
 }
 
 /*
- * The default of a column for one row: its constant, now(), or its expression (state
- * made by the caller with ExecInitExpr, evaluated in econtext).
+ * tm_column_default (taskmill.h) past a constant: now(), or the column's expression
+ * (state made by the caller with ExecInitExpr, evaluated in econtext).
  */
 Datum
-tm_column_default(const TmColumn *col, ExprState *state, ExprContext *econtext, bool *isnull)
+tm_column_default_eval(const TmColumn *col, ExprState *state, ExprContext *econtext, bool *isnull)
 {
 	switch (col->kind)
 	{
@@ -600,8 +602,11 @@ void
 tm_task_fill_defaults(TmNewTask *tasks, int n)
 {
 	const TmTaskTable *table = tm_task_table();
+	int			fields[TF_COUNT];	/* the fields with a default, in field order */
+	const TmColumn *cols[TF_COUNT];
 	ExprState  *states[TF_COUNT] = {0};
 	ExprContext *econtext = NULL;
+	int			nfields = 0;
 
 	for (int f = 0; f < TF_COUNT; f++)
 	{
@@ -610,19 +615,23 @@ tm_task_fill_defaults(TmNewTask *tasks, int n)
 		if (!(TF_COLUMNS & TF_BIT(f)) || f == TF_IDEMPOTENCY_KEY)
 			continue;
 		col = &table->cols[table->field_col[f]];
-		if (col->kind != TDK_EXPR)
-			continue;
-		if (econtext == NULL)
-			econtext = CreateStandaloneExprContext();
-		states[f] = ExecInitExpr(col->expr, NULL);
+		if (col->kind == TDK_EXPR)
+		{
+			if (econtext == NULL)
+				econtext = CreateStandaloneExprContext();
+			states[nfields] = ExecInitExpr(col->expr, NULL);
+		}
+		fields[nfields] = f;
+		cols[nfields++] = col;
 	}
 	for (int i = 0; i < n; i++)
-		for (int f = 0; f < TF_COUNT; f++)
+		for (int k = 0; k < nfields; k++)
 		{
-			if (!tasks[i].isnull[f] || !(TF_COLUMNS & TF_BIT(f)) || f == TF_IDEMPOTENCY_KEY)
-				continue;
-			tasks[i].values[f] = tm_column_default(&table->cols[table->field_col[f]],
-												   states[f], econtext, &tasks[i].isnull[f]);
+			int			f = fields[k];
+
+			if (tasks[i].isnull[f])
+				tasks[i].values[f] = tm_column_default(cols[k], states[k], econtext,
+													   &tasks[i].isnull[f]);
 		}
 	if (econtext != NULL)
 		FreeExprContext(econtext, true);

@@ -176,8 +176,24 @@ struct ExprState;
 struct ExprContext;
 extern const TmTaskTable *tm_task_table(void);
 extern bool tm_tasks_have_waiting(void);
-extern Datum tm_column_default(const TmColumn *col, struct ExprState *state,
-							   struct ExprContext *econtext, bool *isnull);
+extern Datum tm_column_default_eval(const TmColumn *col, struct ExprState *state,
+									struct ExprContext *econtext, bool *isnull);
+
+/*
+ * The default of a column for one row. A constant or none (NULL), most columns of a new
+ * task, is read inline: this runs for every defaulted column of every row enqueued.
+ */
+static inline Datum
+tm_column_default(const TmColumn *col, struct ExprState *state,
+				  struct ExprContext *econtext, bool *isnull)
+{
+	if (col->kind == TDK_CONST || col->kind == TDK_NONE)
+	{
+		*isnull = col->isnull;
+		return col->value;
+	}
+	return tm_column_default_eval(col, state, econtext, isnull);
+}
 
 /*
  * rel_insert.c: rows into a table without the SQL layer, as logical replication's apply
@@ -197,15 +213,22 @@ typedef struct TmRelInsert
 	int			nslots;			/* rows per flush */
 	const TmColumn *cols;		/* the caller's column defaults, one per attribute */
 	struct ExprState **defaults;	/* TDK_EXPR columns' states */
+	struct ExprContext *econtext;	/* the per-row context they are evaluated in */
 } TmRelInsert;
 
 extern bool tm_rel_insert_open(TmRelInsert *ins, Oid relid, Bitmapset *inserted_cols);
 extern void tm_rel_insert_close(TmRelInsert *ins);
 extern void tm_rel_insert_prepare(TmRelInsert *ins, const TmColumn *cols, int natts, int nrows);
 extern TupleTableSlot *tm_rel_insert_slot(TmRelInsert *ins, int r);
-extern Datum tm_rel_insert_default(TmRelInsert *ins, int attno, bool *isnull);
 extern void tm_rel_insert_flush(TmRelInsert *ins, int m);
 extern void tm_read_column_default(Relation rel, Form_pg_attribute att, TmColumn *col);
+
+/* Column attno's (0-based) default for one row, as an INSERT that leaves it out gets. */
+static inline Datum
+tm_rel_insert_default(TmRelInsert *ins, int attno, bool *isnull)
+{
+	return tm_column_default(&ins->cols[attno], ins->defaults[attno], ins->econtext, isnull);
+}
 extern Relation tm_open_cached_table(const char *relname, MemoryContext *cxt,
 									 RelcacheCallbackFunction callback);
 
