@@ -71,8 +71,7 @@ run_side() {
 : >"$WORK/runs"
 for k in "${!WORKLOADS[@]}"; do
 	for round in $(seq 1 "$ROUNDS"); do
-		if [ $((round % 2)) = 1 ]; then run_side ref "$round" "$k"; run_side head "$round" "$k"
-		else run_side head "$round" "$k"; run_side ref "$round" "$k"; fi
+		alternate "$round" run_side "$k"
 	done
 done
 

@@ -8,6 +8,9 @@
 #                             each --NAME VALUE sets the variable NAME upper-cased (--ref v0.1:
 #                             REF=v0.1); -h/--help prints the script's opening comment
 #   build_ref_and_head REV    sets REF_SHA, REF_SRC, REF_PGBIN, HEAD_SHA, HEAD_PGBIN, DIRTY
+#   alternate ROUND FN ARGS...
+#                             FN ref ROUND ARGS... and FN head ROUND ARGS..., ref first in odd
+#                             rounds and head first in even ones (neither side always goes first)
 
 # The latest release named in RELEASES (a clone may carry no tags).
 latest_release() {
@@ -56,4 +59,11 @@ build_ref_and_head() {
 	HEAD_PGBIN=$PGBIN
 	echo "[builds] this checkout ($HEAD_SHA${DIRTY:+, with uncommitted changes})" >&2
 	make -s -C "$TOP" -j2 >/dev/null && make -s -C "$TOP" install DESTDIR="$PGROOT" >/dev/null
+}
+
+alternate() {
+	local round=$1 fn=$2
+	shift 2
+	if [ $((round % 2)) = 1 ]; then "$fn" ref "$round" "$@"; "$fn" head "$round" "$@"
+	else "$fn" head "$round" "$@"; "$fn" ref "$round" "$@"; fi
 }

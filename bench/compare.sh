@@ -32,8 +32,7 @@ side() {
 }
 for round in $(seq 1 "$ROUNDS"); do
 	for w in ${ONLY//,/ }; do
-		if [ $((round % 2)) = 1 ]; then side ref "$round" "$w"; side head "$round" "$w"
-		else side head "$round" "$w"; side ref "$round" "$w"; fi
+		alternate "$round" side "$w"
 	done
 done
 
