@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+/* c.h's, for the fuzz build without postgres.h */
+#define pg_attribute_printf(f, a) __attribute__((format(printf, f, a)))
 #else
 #include "postgres.h"
 
