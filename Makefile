@@ -19,7 +19,7 @@ MODULEDIR = extension
 # The full script of the current version is assembled from extension/sql/*.sql (never
 # committed); full scripts of released versions are rebuilt from their commits by the
 # upgrade suite (test/suites/upgrade.sh), not kept here.
-EXTVERSION = 0.2
+EXTVERSION = 0.3
 DATA = extension/taskmill.control $(wildcard extension/taskmill--*--*.sql)
 DATA_built = extension/taskmill--$(EXTVERSION).sql
 
