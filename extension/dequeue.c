@@ -283,57 +283,112 @@ dequeue_columns(TupleDesc desc, TupleDesc expected, DequeueCols *c)
 		elog(ERROR, "taskmill: dequeue result does not match taskmill.tasks");
 }
 
+/* The park locks (lock_keys.h TM_LOCK_KIND_PARK) one dequeue call took, each once. */
+typedef struct ParkLocks
+{
+	LOCKTAG    *tags;
+	int			n;
+	int			cap;
+} ParkLocks;
+
+/* Take the group's park lock unless another session holds it; false if it does. */
+static bool
+take_park_lock(ParkLocks *locks, Datum queue, Datum group)
+{
+	LOCKTAG		tag;
+
+	if (!tm_try_park_lock(queue, group, &tag))
+		return false;
+	if (locks->n > 0 && memcmp(&locks->tags[locks->n - 1], &tag, sizeof(tag)) == 0)
+	{
+		LockRelease(&tag, ExclusiveLock, true); /* held already: one release at the end */
+		return true;
+	}
+	if (locks->n == locks->cap)
+	{
+		locks->cap = locks->cap == 0 ? 8 : locks->cap * 2;
+		locks->tags = locks->tags ? repalloc(locks->tags, sizeof(LOCKTAG) * locks->cap) :
+			palloc(sizeof(LOCKTAG) * locks->cap);
+	}
+	locks->tags[locks->n++] = tag;
+	return true;
+}
+
+static void
+release_park_locks(ParkLocks *locks)
+{
+	for (int i = 0; i < locks->n; i++)
+		LockRelease(&locks->tags[i], ExclusiveLock, true);
+	locks->n = 0;
+}
+
 /*
  * Sort one round's rows (SPI_tuptable): the claimed ones (with a lease) go into the
- * tuplestore, the ids of blocked ones into blocked[] (to park; at most max), the groups
- * of dead-lettered grouped ones into *left (to wake). Returns how many were not
- * claimed; *delivered counts the claimed.
+ * tuplestore, the ids of blocked ones whose group's park lock this call holds (or wins
+ * now) into blocked[] (to park; at most max), the groups of dead-lettered
+ * grouped ones into *left (to wake). Returns how many rows left the scans for good:
+ * claimed, dead-lettered or to be parked; *delivered counts the claimed, *others the
+ * rows not claimed.
  */
 static int
-sort_round(ReturnSetInfo *rsinfo, const DequeueCols *c, int *delivered,
-		   Datum *blocked, int *nblocked, int max, TmGroups *left)
+sort_round(ReturnSetInfo *rsinfo, const DequeueCols *c, int *delivered, int *others,
+		   Datum *blocked, int *nblocked, int max, ParkLocks *locks, TmGroups *left)
 {
 	TupleDesc	desc = SPI_tuptable->tupdesc;
-	int			others = 0;
+	int			moved = 0;
 
+	*others = 0;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		bool		no_group;
 		bool		isnull;
 		Datum		group;
+		Datum		queue;
 
 		/* null tests read the null bitmap only (a value read walks the tuple) */
 		if (!heap_attisnull(tup, c->lease, desc))
 		{
 			tuplestore_puttuple(rsinfo->setResult, tup);
 			(*delivered)++;
+			moved++;
 			continue;
 		}
-		others++;				/* blocked, or dead-lettered */
+		(*others)++;			/* blocked, or dead-lettered */
+		group = SPI_getbinval(tup, desc, c->group, &no_group);
+		queue = SPI_getbinval(tup, desc, c->queue, &isnull);
 		if (heap_attisnull(tup, c->dlq, desc))
 		{
-			if (*nblocked < max)
+			/* blocked: always grouped */
+			if (*nblocked < max && !no_group && take_park_lock(locks, queue, group))
+			{
 				blocked[(*nblocked)++] = SPI_getbinval(tup, desc, c->id, &isnull);
+				moved++;
+			}
 			continue;
 		}
-		group = SPI_getbinval(tup, desc, c->group, &no_group);
+		moved++;
 		if (!no_group)
-			tm_groups_add(left, SPI_getbinval(tup, desc, c->queue, &isnull), group);
+			tm_groups_add(left, queue, group);
 	}
-	return others;
+	return moved;
 }
 
 /*
  * Claim up to batch_size tasks into rsinfo's tuplestore (inside SPI). Usually one
  * round. Rows moved to the DLQ or found blocked take places of the batch, so while a
- * round dead-letters or parks some and the batch is not full, claim again for the rest
- * (a parked row has left every scan; a blocked row the park found free again is
- * deliverable in the next round; so this ends). A grouped task dead-lettered here leaves
- * its group: the next head is woken.
+ * round dead-letters or parks some and the batch is not full, claim again for the rest,
+ * at most CLAIM_ROUNDS rounds: a call does bounded work and returns, perhaps short of
+ * batch_size with tasks still available (the caller claims again). Unbounded, concurrent
+ * dequeuers of one large blocked group each parked it one batch a round, every round
+ * scanning past the rows the others held, for minutes, while an ack of the group's head
+ * waited on their parking (an uncommitted write to its next head): the group never moved.
+ * A grouped task dead-lettered here leaves its group: the next head is woken.
  */
+#define CLAIM_ROUNDS 4
+
 static void
-dequeue_into(ReturnSetInfo *rsinfo, const ClaimArgs *claim)
+claim_rounds(ReturnSetInfo *rsinfo, const ClaimArgs *claim, ParkLocks *locks)
 {
 	Datum		values[4];
 	DequeueCols cols = {0};
@@ -346,9 +401,10 @@ dequeue_into(ReturnSetInfo *rsinfo, const ClaimArgs *claim)
 	values[0] = claim->queue;
 	values[2] = claim->visibility_timeout;
 	values[3] = claim->task_group_id;
-	for (;;)
+	for (int round = 1;; round++)
 	{
 		int			others;
+		int			moved;
 		int			nblocked = 0;
 
 		/* probed again each round: the first may have dead-lettered or parked rows */
@@ -358,14 +414,31 @@ dequeue_into(ReturnSetInfo *rsinfo, const ClaimArgs *claim)
 		tm_spi_run_nojit(plan, values, NULL, false, 0, SPI_OK_SELECT, "dequeue");
 		if (cols.id == 0)
 			dequeue_columns(SPI_tuptable->tupdesc, rsinfo->setDesc, &cols);
-		others = sort_round(rsinfo, &cols, &delivered, blocked, &nblocked, max_blocked, &left);
+		moved = sort_round(rsinfo, &cols, &delivered, &others, blocked, &nblocked, max_blocked, locks, &left);
 		tm_groups_wake(&left);
 		if (nblocked > 0)
 			tm_park(blocked, nblocked);
-		if (others == 0 || delivered >= claim->batch_size)
+		/* a round that moved nothing out of the scans would find the same rows again */
+		if (others == 0 || moved == 0 || delivered >= claim->batch_size || round >= CLAIM_ROUNDS)
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+static void
+dequeue_into(ReturnSetInfo *rsinfo, const ClaimArgs *claim)
+{
+	ParkLocks  *locks = palloc0(sizeof(ParkLocks));
+
+	PG_TRY();
+	{
+		claim_rounds(rsinfo, claim, locks);
+	}
+	PG_FINALLY();
+	{
+		release_park_locks(locks);
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -87,13 +87,56 @@ const char *const tm_wake_heads_sql =
 "   AND (NOT t.waiting OR t.visible_at <= pg_catalog.now())";
 
 /*
- * Park candidates a dequeue found blocked ($1 ids, rows this transaction has locked):
- * those still blocked under this statement's snapshot leave tasks_dequeue_idx.
+ * Park candidates a dequeue found blocked ($1 ids, rows this transaction has locked,
+ * of groups whose park lock it holds: tm_try_park_lock): those still blocked under this
+ * statement's snapshot leave tasks_dequeue_idx, and with the first of each group the
+ * next TM_PARK_FOLLOWING tasks of the group that are not parked yet (or whose recheck
+ * time came): they come after a live task of their group that this transaction holds,
+ * so none of them can be its head. A large group is thus parked in a few calls rather
+ * than one batch per call, each call's work bounded, by one dequeue at a time (the
+ * others write nothing: rows that several dequeues rewrite in turn make their locking
+ * scans wait on each other, as PostgreSQL follows a row's updates even under SKIP
+ * LOCKED); rows another transaction holds are skipped, never waited for.
  */
-static const char *const park_sql_head =
-"UPDATE taskmill.tasks c SET waiting = true,"
-"    parked_until = pg_catalog.now() + interval '" TM_PARK_RECHECK "'"
-" WHERE c.id = ANY ($1) AND c.lease IS NULL AND c.dlq_at IS NULL AND ";
+#define TM_PARK_FOLLOWING "256"
+
+/*
+ * The following tasks are looked at again later than the candidates: none of them can
+ * head its group before the tasks ahead of it leave, and each that leaves wakes the
+ * next; the recheck is only the net under a missed wake-up. A short one would re-park
+ * a large group's every task each TM_PARK_RECHECK, in bursts, for as long as it waits.
+ */
+#define TM_PARK_RECHECK_FOLLOWING "5 minutes"
+
+static const char *const park_sql_fmt =
+"WITH still AS MATERIALIZED ("
+"  SELECT c.ctid AS tid, c.id, c.queue_name, c.task_group_id, c.priority FROM taskmill.tasks c"
+"  WHERE c.id = ANY ($1) AND c.lease IS NULL AND c.dlq_at IS NULL AND %s),"
+" first AS (SELECT DISTINCT ON (s.queue_name, s.task_group_id) s.*"
+"  FROM still s ORDER BY s.queue_name, s.task_group_id, s.priority DESC, s.id),"
+" following AS MATERIALIZED ("
+"  SELECT t.ctid AS tid FROM taskmill.tasks t"
+"  WHERE t.ctid = ANY (ARRAY("
+"      SELECT n.tid FROM first s, LATERAL ("
+"        SELECT x.tid FROM ("
+"          (SELECT f.ctid AS tid, f.priority, f.id FROM taskmill.tasks f"
+"            WHERE f.queue_name = s.queue_name AND f.task_group_id = s.task_group_id"
+"              AND f.dlq_at IS NULL AND f.priority = s.priority AND f.id > s.id"
+"            ORDER BY f.id LIMIT " TM_PARK_FOLLOWING ")"
+"          UNION ALL"
+"          (SELECT f.ctid, f.priority, f.id FROM taskmill.tasks f"
+"            WHERE f.queue_name = s.queue_name AND f.task_group_id = s.task_group_id"
+"              AND f.dlq_at IS NULL AND f.priority < s.priority"
+"            ORDER BY f.priority DESC, f.id LIMIT " TM_PARK_FOLLOWING ")) x"
+"        ORDER BY x.priority DESC, x.id LIMIT " TM_PARK_FOLLOWING ") n"
+"      LIMIT " TM_PARK_FOLLOWING "))"
+"    AND t.lease IS NULL AND t.dlq_at IS NULL"
+"    AND (NOT t.waiting OR t.parked_until <= pg_catalog.now())"
+"  FOR UPDATE SKIP LOCKED)"
+" UPDATE taskmill.tasks t SET waiting = true,"
+"    parked_until = pg_catalog.now() + CASE WHEN t.id = ANY ($1)"
+"      THEN interval '" TM_PARK_RECHECK "' ELSE interval '" TM_PARK_RECHECK_FOLLOWING "' END"
+" WHERE t.ctid = ANY (ARRAY(SELECT s.tid FROM still s UNION ALL SELECT f.tid FROM following f))";
 
 static SPIPlanPtr wake_plan = NULL;
 static SPIPlanPtr park_plan = NULL;
@@ -102,7 +145,7 @@ static SPIPlanPtr park_plan = NULL;
 char *
 tm_park_sql(void)
 {
-	return psprintf("%s%s", park_sql_head, tm_fifo_blocked_sql);
+	return psprintf(park_sql_fmt, tm_fifo_blocked_sql);
 }
 
 const Oid	tm_park_argtypes[1] = {INT8ARRAYOID};

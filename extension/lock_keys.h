@@ -40,6 +40,15 @@
 #define TM_LOCK_KIND_GROUP			0x5447
 
 /*
+ * A FIFO group's park lock (dequeue.c, fifo.c tm_park): EXCLUSIVE, session level but
+ * held only for one dequeue call, tried without waiting by a dequeue that met blocked
+ * tasks of the group; only its holder
+ * parks them (and the tasks that follow them), so concurrent dequeues of one large
+ * blocked group do not all rewrite the same rows. "TP".
+ */
+#define TM_LOCK_KIND_PARK			0x5450
+
+/*
  * The registrations of one queue's schedules (schedules.c, register_schedules):
  * EXCLUSIVE, transaction level, so that two registrations upserting and deleting the
  * same rows in different orders cannot deadlock. Schedulers never take it. "TS". (It

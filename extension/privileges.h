@@ -69,5 +69,6 @@ extern void tm_queue_lock_tag(LOCKTAG *tag, const char *purpose, const char *que
 							  int len, uint16 kind);
 extern char *tm_queue_channel(const char *queue_name, int len);
 extern bool tm_have_group_lock_function(void);
+extern bool tm_try_park_lock(Datum queue_name, Datum task_group_id, LOCKTAG *tag);
 
 #endif							/* TASKMILL_PRIVILEGES_H */

@@ -232,6 +232,25 @@ tm_have_group_lock_function(void)
 }
 
 /*
+ * Try the FIFO group's park lock (lock_keys.h TM_LOCK_KIND_PARK) without waiting, as a
+ * session lock (the caller releases it with LockRelease(tag, ExclusiveLock, true) when
+ * its call ends, error or not: a dequeue inside a long transaction must not keep the
+ * others from parking the group). *tag is set either way.
+ */
+bool
+tm_try_park_lock(Datum queue_name, Datum task_group_id, LOCKTAG *tag)
+{
+	text	   *queue = DatumGetTextPP(queue_name);
+	text	   *group = DatumGetTextPP(task_group_id);
+	uint8		h[PG_SHA256_DIGEST_LENGTH];
+
+	keyed_hash("park", VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue),
+			   VARDATA_ANY(group), VARSIZE_ANY_EXHDR(group), h);
+	set_tag(tag, h, TM_LOCK_KIND_PARK);
+	return LockAcquire(tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
  * taskmill.try_group_lock(queue_name text, task_group_id text) RETURNS boolean
  *
  * Try the FIFO group's dequeue lock (lock_keys.h TM_LOCK_KIND_GROUP) for the rest of
