@@ -566,9 +566,11 @@ def sc_fifo(ctx, sz):
     n = sz["groups"] * sz["per_group"]
     procs.start("producer", "producer", conninfo=cl.conninfo(db), queue="chaos", prefix="f",
                 count=n, groups=sz["groups"], max_attempts="1,2,3,3,5")
+    # Half the workers ack and nack each delivery in a statement of its own, half send them
+    # with their next claim (ack_dequeue, as the library's Worker does).
     for i in range(sz["workers"]):
         procs.start("w%d" % i, "worker", conninfo=cl.conninfo(db), queue="chaos", batch=5,
-                    vt_ms=sz["vt_ms"], fail_rate=0.05, extend_rate=0.1, work_ms=2)
+                    vt_ms=sz["vt_ms"], fail_rate=0.05, extend_rate=0.1, work_ms=2, combine=i % 2)
     killer = WorkerKiller(procs, sz["every"])
     killer.while_running("producer")
     drained = wait_drained(cl, db, 900 if ctx.long else 150, killer)

@@ -12,7 +12,8 @@
 //
 // Modes:
 //   producer   enqueue --count tasks with keys <prefix>-<i> through raw SQL (per-task records)
-//   worker     dequeue / ack / nack / extend_visibility / release through raw SQL
+//   worker     dequeue / ack / nack / extend_visibility / release through raw SQL (--combine 1:
+//              acks and nacks sent with the next claim through ack_dequeue)
 //   scheduler  a taskmill::Scheduler calling run_due_schedules (run_once) in a loop
 //   libworker  the library's own taskmill::Worker and taskmill::Enqueuer (reconnect behaviour):
 //              records each handler run and each enqueue; SIGUSR1 stops its enqueues only
@@ -235,8 +236,14 @@ int run_worker(const Args& a, History& h) {
   std::uniform_real_distribution<double> u(0, 1);
   const std::string vt = std::to_string(vt_ms) + " milliseconds";
 
+  // --combine 1: acks and nacks go with the next claim, through taskmill.ack_dequeue (the
+  // library Worker's round trip) instead of a statement each.
+  const bool combine = a.num("combine", 0) != 0;
+  std::string last_outcome;  // of the last step: ok, fail, unknown, or "" (not sent)
+
   // One statement with its record; returns the result or nullopt (recorded fail / unknown).
   auto step = [&](const std::string& op, Json rec, auto&& call) -> std::optional<Json> {
+    last_outcome.clear();
     auto* c = conn.get();
     if (!c) return std::nullopt;
     long seq = h.next_seq();
@@ -245,10 +252,12 @@ int run_worker(const Args& a, History& h) {
       Json out = call(*c);
       for (auto& [k, v] : out.items()) rec[k] = v;
       h.write(seq, op, "ok", rec);
+      last_outcome = "ok";
       return rec;
     } catch (const std::exception& e) {
       rec["error"] = std::string(e.what()).substr(0, 200);
       auto kind = outcome_of(e);
+      last_outcome = kind;
       h.write(seq, op, kind, rec);
       if (kind == "unknown") conn.drop();
       return std::nullopt;
@@ -268,14 +277,40 @@ int run_worker(const Args& a, History& h) {
     });
   };
 
+  std::vector<Claimed> acks, nacks;  // combine: sent with the next claim
+  // "{a,b}" of ids, or of leases (uuids need no quoting)
+  auto array_of = [](const std::vector<Claimed>& v, bool lease) {
+    std::string out = "{";
+    for (size_t i = 0; i < v.size(); ++i)
+      out += (i ? "," : "") + (lease ? v[i].lease : std::to_string(v[i].id));
+    return out + "}";
+  };
+  static const char* const kColumns =
+      "SELECT t.id, t.idempotency_key, t.lease::text, t.task_group_id, t.attempts, "
+      "t.max_attempts, extract(epoch from t.visible_at)::text, extract(epoch from now())::text ";
+
   while (!g_stop.load()) {
     std::vector<Claimed> claimed;
+    // The combined acks and nacks are recorded as operations of their own around the claim.
+    std::vector<std::pair<long, std::string>> sent;  // seq, op
+    std::vector<Json> sent_recs;
+    if (combine && conn.get()) {
+      for (auto* list : {&acks, &nacks})
+        for (auto& t : *list) {
+          const char* op = list == &acks ? "ack" : "nack";
+          sent.emplace_back(h.next_seq(), op);
+          sent_recs.push_back(lease_rec(t));
+          h.write(sent.back().first, op, "invoke", sent_recs.back());
+        }
+    }
     auto got = step("claim", Json{{"batch", batch}}, [&](taskmill::Connection& c) {
-      auto r = c.exec(
-          "SELECT t.id, t.idempotency_key, t.lease::text, t.task_group_id, t.attempts, "
-          "t.max_attempts, extract(epoch from t.visible_at)::text, extract(epoch from now())::text "
-          "FROM taskmill.dequeue($1, $2, $3::interval) t",
-          queue, batch, vt);
+      auto r = !combine
+          ? c.exec(std::string(kColumns) + "FROM taskmill.dequeue($1, $2, $3::interval) t", queue, batch, vt)
+          : c.exec(std::string(kColumns) +
+                       "FROM taskmill.ack_dequeue($1, $2, $3::interval, $4::bigint[], $5::uuid[], NULL, "
+                       "$6::bigint[], $7::uuid[], NULL) t",
+                   queue, batch, vt, array_of(acks, false), array_of(acks, true),
+                   array_of(nacks, false), array_of(nacks, true));
       Json tasks = Json::array();
       double t = 0;
       for (int i = 0; i < r.rows(); ++i) {
@@ -294,6 +329,15 @@ int run_worker(const Args& a, History& h) {
       if (r.rows() > 0) out["t"] = t;
       return out;
     });
+    if (combine) {
+      // ack_dequeue reports no outcome per delivery (a stale lease is skipped): applied or
+      // not is unknown, unless the statement failed (rolled back) or was never sent.
+      std::string kind = last_outcome == "fail" || last_outcome.empty() ? "fail" : "unknown";
+      for (size_t i = 0; i < sent.size(); ++i)
+        h.write(sent[i].first, sent[i].second, kind, sent_recs[i]);
+      acks.clear();
+      nacks.clear();
+    }
     if (!got || claimed.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
       continue;
@@ -322,6 +366,10 @@ int run_worker(const Args& a, History& h) {
       }
       if (u(rng) < slow_rate)
         std::this_thread::sleep_for(std::chrono::milliseconds(vt_ms + 300));
+      if (combine) {
+        (u(rng) < fail_rate ? nacks : acks).push_back(t);
+        continue;
+      }
       if (u(rng) < fail_rate) {
         on_claim("nack", t,
                  "SELECT taskmill.nack($1, $2::uuid, 'chaos handler failure', '100 milliseconds'), "
