@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "pg_compat.h"
 #include "taskmill.h"
 
 typedef struct IndexExprs
@@ -101,7 +102,8 @@ build(RelExprs *e, const ResultRelInfo *rri)
 	e->ncheck = constr ? constr->num_check : 0;
 	e->checks = palloc0(sizeof(Expr *) * Max(e->ncheck, 1));
 	for (int i = 0; i < e->ncheck; i++)
-		e->checks[i] = expression_planner((Expr *) stringToNode(constr->check[i].ccbin));
+		if (tm_check_enforced(&constr->check[i]))
+			e->checks[i] = expression_planner((Expr *) stringToNode(constr->check[i].ccbin));
 	e->nindexes = rri->ri_NumIndices;
 	e->indexes = palloc0(sizeof(IndexExprs) * Max(e->nindexes, 1));
 	for (int i = 0; i < e->nindexes; i++)
@@ -150,9 +152,11 @@ tm_prepare_insert_exprs(ResultRelInfo *rri, EState *estate)
 	old = MemoryContextSwitchTo(estate->es_query_cxt);
 	if (e->ncheck > 0)
 	{
-		rri->ri_ConstraintExprs = palloc(sizeof(ExprState *) * e->ncheck);
+		/* a CHECK that is not enforced keeps a NULL state, as the executor gives it */
+		tm_rri_check_exprs(rri) = palloc0(sizeof(ExprState *) * e->ncheck);
 		for (int i = 0; i < e->ncheck; i++)
-			rri->ri_ConstraintExprs[i] = ExecInitExpr(e->checks[i], NULL);
+			if (e->checks[i] != NULL)
+				tm_rri_check_exprs(rri)[i] = ExecInitExpr(e->checks[i], NULL);
 	}
 	for (int i = 0; i < e->nindexes; i++)
 	{

@@ -46,6 +46,7 @@
 #include "utils/memutils.h"
 
 #include "lock_keys.h"
+#include "pg_compat.h"
 #include "privileges.h"
 #include "taskmill.h"
 
@@ -221,11 +222,7 @@ taskmill_wait_end(PG_FUNCTION_ARGS)
 	LOCKTAG		tag;
 
 	tm_wait_lock_tag(&tag, VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
-#if PG_VERSION_NUM >= 170000
-	if (!LockHeldByMe(&tag, ShareLock, false))
-#else
-	if (!LockHeldByMe(&tag, ShareLock))
-#endif
+	if (!tm_lock_held_by_me(&tag, ShareLock))
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(LockRelease(&tag, ShareLock, true));
 }

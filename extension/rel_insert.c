@@ -13,7 +13,7 @@
  * or the permission check (ExecutorCheckPerms_hook included, so sepgsql and pgaudit see
  * this insert as they see the statement) says no, tm_rel_insert_open says false and the
  * caller runs its SQL statement, which does everything an INSERT does (and raises the
- * permission error itself). Version differences (15 .. 17) are guarded by PG_VERSION_NUM.
+ * permission error itself). What differs between PostgreSQL versions is in pg_compat.h.
  */
 #include "postgres.h"
 
@@ -27,18 +27,8 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 
+#include "pg_compat.h"
 #include "taskmill.h"
-
-/*
- * The node that holds a relation's permission fields: from PostgreSQL 16 an
- * RTEPermissionInfo beside the range table entry, before it the entry itself. The
- * fields set here have the same names in both.
- */
-#if PG_VERSION_NUM >= 160000
-typedef RTEPermissionInfo TmPermInfo;
-#else
-typedef RangeTblEntry TmPermInfo;
-#endif
 
 /*
  * May the current user insert these columns into relid? Asked as the executor asks it
@@ -56,25 +46,12 @@ insert_permitted(TmRelInsert *ins, Oid relid, Bitmapset *table_cols)
 	rte->relid = relid;
 	rte->relkind = RELKIND_RELATION;
 	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	perm = makeNode(RTEPermissionInfo);
-	perm->relid = relid;
-	perm->inh = false;
-	rte->perminfoindex = 1;
-	ins->perminfos = list_make1(perm);
-#else
-	perm = rte;
-	ins->perminfos = NIL;
-#endif
+	perm = tm_rte_perminfo(rte, &ins->perminfos);
 	perm->requiredPerms = ACL_INSERT;
 	perm->checkAsUser = InvalidOid;
 	/* copied: the caller's cached table description may be rebuilt once the lock is taken */
 	perm->insertedCols = bms_copy(table_cols);
-#if PG_VERSION_NUM >= 160000
-	return ExecCheckPermissions(list_make1(rte), ins->perminfos, false);
-#else
-	return ExecCheckRTPerms(list_make1(rte), false);
-#endif
+	return tm_check_permissions(list_make1(rte), ins->perminfos);
 }
 
 /*
@@ -95,7 +72,7 @@ tm_rel_insert_open(TmRelInsert *ins, Oid relid, Bitmapset *inserted_cols)
 	rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(rel);
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->trigdesc != NULL ||
-		(desc->constr && desc->constr->has_generated_stored))
+		tm_has_generated_columns(desc->constr))
 	{
 		table_close(rel, RowExclusiveLock);
 		return false;
@@ -103,11 +80,7 @@ tm_rel_insert_open(TmRelInsert *ins, Oid relid, Bitmapset *inserted_cols)
 	ins->rel = rel;
 	ins->estate = CreateExecutorState();
 	/* a one-entry range table, so that a constraint error can describe the row */
-#if PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(ins->estate, list_make1(ins->rte), ins->perminfos);
-#else
-	ExecInitRangeTable(ins->estate, list_make1(ins->rte));
-#endif
+	tm_init_range_table(ins->estate, list_make1(ins->rte), ins->perminfos);
 	ins->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(ins->rri, rel, 1, NULL, 0);
 	ExecOpenIndices(ins->rri, false);
@@ -146,17 +119,6 @@ tm_rel_insert_slot(TmRelInsert *ins, int r)
 	return ExecClearTuple(ins->slots[r]);
 }
 
-/* ExecInsertIndexTuples' arguments changed in PostgreSQL 16. */
-static void
-insert_index_entries(ResultRelInfo *rri, TupleTableSlot *slot, EState *estate)
-{
-#if PG_VERSION_NUM >= 160000
-	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false));
-#else
-	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
-#endif
-}
-
 /*
  * Insert the first m filled slots: checks, heap, then each row's index entries. The
  * command id is taken now, so SPI statements run since the open are seen as before.
@@ -179,7 +141,7 @@ tm_rel_insert_flush(TmRelInsert *ins, int m)
 	else if (m > 1)
 		table_multi_insert(ins->rel, ins->slots, m, estate->es_output_cid, 0, NULL);
 	for (int r = 0; r < m; r++)
-		insert_index_entries(ins->rri, ins->slots[r], estate);
+		tm_insert_index_entries(ins->rri, ins->slots[r], estate);
 	ResetPerTupleExprContext(estate);
 	CHECK_FOR_INTERRUPTS();
 }

@@ -34,6 +34,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "pg_compat.h"
 #include "taskmill.h"
 
 typedef struct TaskRels
@@ -99,7 +100,7 @@ probe_index(Relation heap, Oid indexoid, Datum queue, int nkeys)
 		ScanKeyEntryInitialize(&keys[1], 0, 2, BTLessEqualStrategyNumber, InvalidOid,
 							   InvalidOid, F_TIMESTAMPTZ_LE,
 							   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()));
-	scan = index_beginscan(heap, index, SnapshotAny, nkeys, 0);
+	scan = tm_index_beginscan(heap, index, SnapshotAny, nkeys, 0);
 	index_rescan(scan, keys, nkeys, NULL, 0);
 	found = index_getnext_tid(scan, ForwardScanDirection) != NULL;
 	index_endscan(scan);

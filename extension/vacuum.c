@@ -53,6 +53,7 @@
 #include "utils/varlena.h"
 
 #include "bgworker.h"
+#include "pg_compat.h"
 #include "vacuum.h"
 
 PGDLLEXPORT void taskmill_vacuum_main(Datum main_arg);
@@ -134,11 +135,7 @@ tables_to_vacuum(Oid schema, MemoryContext cxt)
 		if (!OidIsValid(relid))
 			continue;
 		stats = pgstat_fetch_stat_tabentry(relid);
-#if PG_VERSION_NUM >= 160000
-		if (stats == NULL || stats->dead_tuples < vacuum_threshold)
-#else
-		if (stats == NULL || stats->n_dead_tuples < vacuum_threshold)
-#endif
+		if (stats == NULL || tm_stat_dead_tuples(stats) < vacuum_threshold)
 			continue;
 		if (!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
 			continue;			/* autovacuum (or a manual VACUUM) is at it */
@@ -180,10 +177,8 @@ vacuum_round(MemoryContext cxt)
 
 		memset(&params, 0, sizeof(params));
 		/* what VACUUM (SKIP_LOCKED) sets: the table and its TOAST table */
-		params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED | VACOPT_PROCESS_TOAST;
-#if PG_VERSION_NUM >= 160000
-		params.options |= VACOPT_PROCESS_MAIN;
-#endif
+		params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED | TM_VACOPT_PROCESS_MAIN |
+			VACOPT_PROCESS_TOAST;
 		params.freeze_min_age = -1;
 		params.freeze_table_age = -1;
 		params.multixact_freeze_min_age = -1;
@@ -193,26 +188,14 @@ vacuum_round(MemoryContext cxt)
 		params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
 		params.truncate = VACOPTVALUE_UNSPECIFIED;
 		params.nworkers = -1;
+		tm_vacuum_params_from_settings(&params);
 
 		pgstat_report_activity(STATE_RUNNING, "VACUUM taskmill.tasks, taskmill.task_results");
 		GetUserIdAndSecContext(&save_userid, &save_sec_context);
 		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
 		/* vacuum() commits this transaction, runs its own per table, and starts a new one */
 		PortalContext = cxt;
-#if PG_VERSION_NUM >= 160000
-		{
-			/* from 16 the caller makes what vacuum() made itself: its context and buffer ring */
-			MemoryContext vac_cxt = AllocSetContextCreate(cxt, "taskmill VACUUM", ALLOCSET_DEFAULT_SIZES);
-			MemoryContext old = MemoryContextSwitchTo(vac_cxt);
-			BufferAccessStrategy ring = GetAccessStrategy(BAS_VACUUM);
-
-			MemoryContextSwitchTo(old);
-			vacuum(rels, &params, ring, vac_cxt, true);
-			MemoryContextDelete(vac_cxt);
-		}
-#else
-		vacuum(rels, &params, NULL, true);
-#endif
+		tm_vacuum(rels, &params, cxt);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	CommitTransactionCommand();

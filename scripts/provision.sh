@@ -13,7 +13,7 @@ PACKAGES=(
 	postgresql-15-pgq3
 	# bench/instructions.sh, bench/ab.sh
 	valgrind time
-	# test/suites/pg17.sh: a Debian 13 root with PostgreSQL 17
+	# test/suites/pg17.sh, pg18.sh: Debian roots with PostgreSQL 17 and 18
 	debootstrap
 	# the CLI (client/cli, client/dashboard)
 	libcli11-dev libcpp-httplib-dev

@@ -22,7 +22,7 @@ suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
 	for f in test/suites/*.sh; do
 		n=$(basename "$f" .sh)
-		[ "$n" = lib ] || suites+=("$n")
+		case $n in lib | lib_*) ;; *) suites+=("$n") ;; esac
 	done
 fi
 

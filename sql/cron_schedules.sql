@@ -19,6 +19,7 @@ ORDER BY a.attnum;
 
 SELECT conname, pg_catalog.pg_get_constraintdef(oid) AS definition
 FROM pg_catalog.pg_constraint WHERE conrelid = 'taskmill.task_schedules'::regclass
+  AND contype <> 'n'  -- NOT NULLs: attnotnull above (18 also lists them here)
 ORDER BY conname;
 
 -- kept by pg_dump

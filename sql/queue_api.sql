@@ -30,6 +30,7 @@ ORDER BY a.attnum;
 SELECT c.conname, pg_catalog.pg_get_constraintdef(c.oid)
 FROM pg_catalog.pg_constraint c
 WHERE c.conrelid = 'taskmill.tasks'::regclass
+  AND c.contype <> 'n'  -- NOT NULLs: attnotnull above (18 also lists them here)
 ORDER BY c.conname;
 
 SELECT indexrelid::regclass AS index, pg_catalog.pg_get_indexdef(indexrelid)
