@@ -50,7 +50,7 @@ class Listener {
     Connection conn;
     bool held = false;      // the idle-waiter lock
     bool prepared = false;  // the wake-up dequeue is prepared here
-    std::string channel;    // the queue's NOTIFY channel (taskmill.listen)
+    std::string channel{};  // the queue's NOTIFY channel (taskmill.listen)
   };
   void loop(std::stop_token st);
   void serve(Session& s, std::stop_token st);
