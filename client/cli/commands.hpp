@@ -42,6 +42,9 @@ struct WorkerArgs {
   int concurrency = 4, batch_size = 10, poll_interval = 1000, visibility_timeout = 30000,
       process_timeout = 60000;
   std::optional<std::string> group, metrics_listen;
+  // /metrics needs the token in this file (or TASKMILL_METRICS_TOKEN), or metrics_public.
+  std::optional<std::string> metrics_token_file;
+  bool metrics_public = false;
   // A direct server connection for the worker's LISTEN when --dsn goes through a
   // transaction pooler (ClientOptions::listen_conninfo); without one it polls there.
   std::optional<std::string> listen_dsn;
@@ -53,6 +56,7 @@ struct DashboardArgs {
   std::optional<std::string> token_file;
   double interval = 2.0;
   std::vector<std::string> allow_hosts;
+  bool metrics_public = false, redact_payloads = false;
 };
 
 int cmd_queues(Ctx& c);
@@ -76,5 +80,9 @@ int cmd_dashboard(Ctx& c, const DashboardArgs& a);  // dashboard.cpp
 Json parse_json_arg(const std::string& text, const std::string& what);
 std::chrono::seconds parse_duration(const std::string& s);
 Clock::time_point parse_time(const std::string& s);
+// An access token: the first line of `file`, else the variable `env`, else none; at least
+// 16 characters (dashboard.cpp). Never from argv, which every local user reads in ps.
+std::optional<std::string> read_access_token(const std::optional<std::string>& file,
+                                             const char* env, const std::string& option);
 
 }  // namespace taskmill::cli

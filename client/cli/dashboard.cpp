@@ -1,6 +1,8 @@
 // `taskmill dashboard`: serves the web dashboard (client/dashboard/) until SIGINT/SIGTERM.
 // The access token comes from --token-file or TASKMILL_DASHBOARD_TOKEN, never from argv
-// (which every local user can read in ps).
+// (which every local user can read in ps). With a token, every read and action needs it
+// (or the session a login trades it for); without one the dashboard listens on loopback
+// only and says that every local user reads every queue through it.
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -12,25 +14,23 @@
 
 namespace taskmill::cli {
 
-namespace {
-
-std::optional<std::string> read_token(const DashboardArgs& a) {
+std::optional<std::string> read_access_token(const std::optional<std::string>& file,
+                                             const char* env, const std::string& option) {
   std::string token;
-  if (a.token_file) {
-    std::ifstream f(*a.token_file);
-    if (!f) throw Usage("cannot read --token-file " + *a.token_file);
+  if (file) {
+    std::ifstream f(*file);
+    if (!f) throw Usage("cannot read " + option + " " + *file);
     std::getline(f, token);
-  } else if (const char* env = std::getenv("TASKMILL_DASHBOARD_TOKEN")) {
-    token = env;
+  } else if (const char* value = std::getenv(env)) {
+    token = value;
   } else {
     return std::nullopt;
   }
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.size() < 16) throw Usage("the dashboard's access token must have at least 16 characters");
+  if (token.size() < 16)
+    throw Usage("the access token (" + option + " or " + env + ") must have at least 16 characters");
   return token;
 }
-
-}  // namespace
 
 int cmd_dashboard(Ctx& c, const DashboardArgs& a) {
   dashboard::DashboardOptions o;
@@ -41,25 +41,47 @@ int cmd_dashboard(Ctx& c, const DashboardArgs& a) {
   }
   if (a.interval < 0.2 || a.interval > 3600) throw Usage("--interval must be 0.2 .. 3600 seconds");
   o.interval = std::chrono::milliseconds(static_cast<long>(a.interval * 1000));
-  o.token = read_token(a);
+  o.token = read_access_token(a.token_file, "TASKMILL_DASHBOARD_TOKEN", "--token-file");
   o.allowed_hosts = a.allow_hosts;
-  if (!dashboard::is_loopback(o.listen.host))
-    std::cerr << "dashboard: warning: listening on " << o.listen.host
-              << ", not on loopback: anyone who can reach it sees the queues"
-              << (o.token ? "" : " (and nothing needs a token: it is read-only)") << "\n";
+  o.metrics_public = a.metrics_public;
+  o.redact_payloads = a.redact_payloads;
+  const bool loopback = dashboard::is_loopback(o.listen.host);
+  if (!o.token && !loopback)
+    throw Usage("--listen " + o.listen.text() +
+                ": without an access token the dashboard listens on loopback only (whoever "
+                "reaches it reads every queue's payloads, results and errors); give "
+                "--token-file FILE (or TASKMILL_DASHBOARD_TOKEN), or --listen 127.0.0.1:PORT");
+  const std::string url = "http://" + o.listen.text() + "/";
+  if (!o.token)
+    std::cerr << "dashboard: WARNING: no access token: anyone on this host can read every queue "
+                 "(payloads, results, errors) at "
+              << url << "; give --token-file FILE to require sign-in" << std::endl;
+  else if (!loopback)
+    std::cerr << "dashboard: listening on " << o.listen.host
+              << ", not on loopback: plain HTTP (put TLS in front, or use an SSH tunnel)"
+              << std::endl;
+  if (o.token && o.metrics_public)
+    std::cerr << "dashboard: /metrics answers without the access token (--metrics-public)"
+              << std::endl;
 
   auto signals = block_stop_signals();
   dashboard::Dashboard dash(c.client, o);
   if (c.json)
     std::cout << Json{{"event", "listening"},
-                      {"url", "http://" + o.listen.text() + "/"},
-                      {"read_only", !o.token}}
+                      {"url", url},
+                      {"read_only", !o.token},
+                      {"auth_required", o.token.has_value()},
+                      {"redact_payloads", o.redact_payloads}}
                      .dump()
               << std::endl;
   else
-    std::cerr << "dashboard: http://" << o.listen.text() << "/ ("
-              << (o.token ? "actions need the access token" : "read-only: no access token")
-              << "; metrics on /metrics; Ctrl-C stops)" << std::endl;
+    std::cerr << "dashboard: " << url << " ("
+              << (o.token ? "every read and action needs the access token"
+                          : "read-only, readable by every local user: no access token")
+              << (o.redact_payloads ? "; payloads redacted" : "")
+              << "; metrics on /metrics"
+              << (o.token && !o.metrics_public ? " with the token" : "") << "; Ctrl-C stops)"
+              << std::endl;
   while (!wait_stop_signal(signals, 1000)) {
   }
   return 0;

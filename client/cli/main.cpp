@@ -159,8 +159,17 @@ struct Cli {
     w->add_option("--group", wrk.group, "only tasks of this FIFO group");
     w->add_flag("--until-empty", wrk.until_empty,
                 "stop when nothing is available, in flight or waiting for a retry");
-    w->add_option("--metrics-listen", wrk.metrics_listen,
-                  "serve Prometheus metrics on HOST:PORT/metrics");
+    auto* ml = w->add_option("--metrics-listen", wrk.metrics_listen,
+                             "serve Prometheus metrics on HOST:PORT/metrics (needs "
+                             "--metrics-token-file or --metrics-public)");
+    auto* mt = w->add_option("--metrics-token-file", wrk.metrics_token_file,
+                             "file holding the token scrapers send as Authorization: Bearer "
+                             "(or set TASKMILL_METRICS_TOKEN)")
+                   ->needs(ml);
+    w->add_flag("--metrics-public", wrk.metrics_public,
+                "serve /metrics without a token to whoever reaches HOST:PORT")
+        ->needs(ml)
+        ->excludes(mt);
     w->add_option("--listen-dsn", wrk.listen_dsn,
                   "a direct server connection for LISTEN when --dsn goes through a transaction "
                   "pooler such as PgBouncer (without one the worker polls there); password from "
@@ -173,11 +182,16 @@ struct Cli {
     d->add_option("--listen", dash.listen, "HOST:PORT (loopback unless told otherwise)")
         ->capture_default_str();
     d->add_option("--token-file", dash.token_file,
-                  "file holding the access token that unlocks actions (or set "
-                  "TASKMILL_DASHBOARD_TOKEN); without one the dashboard is read-only");
+                  "file holding the access token every read and action needs (or set "
+                  "TASKMILL_DASHBOARD_TOKEN); without one the dashboard is read-only, "
+                  "readable by every local user, and loopback only");
     d->add_option("--interval", dash.interval, "seconds between samples")->capture_default_str();
     d->add_option("--allow-host", dash.allow_hosts,
                   "another HOST:PORT the browser may use to reach it (e.g. behind a proxy)");
+    d->add_flag("--metrics-public", dash.metrics_public,
+                "serve /metrics without the access token");
+    d->add_flag("--redact-payloads", dash.redact_payloads,
+                "never show payloads, results or error texts");
     d->callback([this] { run = [this](Ctx& c) { return cmd_dashboard(c, dash); }; });
   }
 };

@@ -1,7 +1,8 @@
 // `taskmill worker`: runs the example handlers (handlers.hpp) on one queue. Each handled
 // task prints one line, or with --json one object: {"event": "task", "task_id", "queue",
 // "operation", "attempt", "outcome", "duration_ms", "time", "error"}. --metrics-listen serves
-// the worker's registry (metrics.hpp: counts by outcome, handler-time histograms) on /metrics.
+// the worker's registry (metrics.hpp: counts by outcome, handler-time histograms) on /metrics,
+// to scrapers that send the --metrics-token-file token, or to anyone with --metrics-public.
 #include <iomanip>
 #include <iostream>
 #include <mutex>
@@ -46,11 +47,22 @@ std::string event_line(const TaskEvent& e) {
 
 int cmd_worker(Ctx& c, const WorkerArgs& a) {
   std::optional<dashboard::ListenAddress> metrics_at;
+  std::optional<std::string> metrics_token;
   if (a.metrics_listen) {
     try {
       metrics_at = dashboard::parse_listen(*a.metrics_listen);
     } catch (const std::invalid_argument& e) {
       throw Usage(std::string("--metrics-listen: ") + e.what());
+    }
+    // The metrics name the queue and its operations: served to whom holds the token, or
+    // to anyone only when asked for.
+    if (!a.metrics_public) {
+      metrics_token = read_access_token(a.metrics_token_file, "TASKMILL_METRICS_TOKEN",
+                                        "--metrics-token-file");
+      if (!metrics_token)
+        throw Usage("--metrics-listen needs --metrics-token-file FILE (or TASKMILL_METRICS_TOKEN; "
+                    "scrapers send Authorization: Bearer TOKEN) or --metrics-public (anyone who "
+                    "reaches " + metrics_at->text() + " reads the metrics)");
     }
   }
   std::mutex out_mu;
@@ -75,14 +87,17 @@ int cmd_worker(Ctx& c, const WorkerArgs& a) {
 
   auto signals = block_stop_signals();
   std::unique_ptr<dashboard::MetricsServer> metrics_server;
-  if (metrics_at) metrics_server = std::make_unique<dashboard::MetricsServer>(registry, *metrics_at);
+  if (metrics_at)
+    metrics_server = std::make_unique<dashboard::MetricsServer>(registry, *metrics_at, metrics_token);
 
   Worker worker(c.client, a.queue, o);
   register_example_handlers(worker, [](const std::string&) {});  // events say it all
   worker.start();
   if (!c.json) {
     std::cerr << "worker: processing queue \"" << a.queue << "\" (Ctrl-C stops)";
-    if (metrics_at) std::cerr << "; metrics on http://" << metrics_at->text() << "/metrics";
+    if (metrics_at)
+      std::cerr << "; metrics on http://" << metrics_at->text() << "/metrics"
+                << (metrics_token ? " (with the token)" : " (public)");
     std::cerr << "\n";
   }
   Console con(c.client);

@@ -7,6 +7,8 @@
 
 #include <httplib.h>
 
+#include "security.hpp"
+
 namespace taskmill::dashboard {
 
 ServingThread::ServingThread(httplib::Server& server)
@@ -27,9 +29,17 @@ struct MetricsServer::Impl {
   std::optional<ServingThread> serving;  // after server: stopped before it goes
 };
 
-MetricsServer::MetricsServer(metrics::Registry& registry, const ListenAddress& address)
+MetricsServer::MetricsServer(metrics::Registry& registry, const ListenAddress& address,
+                             std::optional<std::string> token)
     : impl_(std::make_unique<Impl>()) {
-  impl_->server.Get("/metrics", [&registry](const httplib::Request&, httplib::Response& res) {
+  impl_->server.Get("/metrics", [&registry, token = std::move(token)](const httplib::Request& req,
+                                                                       httplib::Response& res) {
+    if (token && !bearer_matches(req.get_header_value("Authorization"), *token)) {
+      res.status = 401;
+      res.set_header("WWW-Authenticate", "Bearer realm=\"taskmill worker metrics\"");
+      res.set_content("the metrics need Authorization: Bearer TOKEN\n", "text/plain");
+      return;
+    }
     res.set_content(registry.expose(), kMetricsContentType);
   });
   impl_->server.Get("/", [](const httplib::Request&, httplib::Response& res) {

@@ -1,8 +1,11 @@
 // A small HTTP server answering GET /metrics from a metrics::Registry (the CLI worker's
-// --metrics-listen). Runs on its own thread from construction to destruction.
+// --metrics-listen). Runs on its own thread from construction to destruction. With a token,
+// /metrics answers only "Authorization: Bearer TOKEN" (401 otherwise); without one, anyone
+// who reaches the address (the CLI asks for --metrics-public then).
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -15,7 +18,8 @@ namespace taskmill::dashboard {
 class MetricsServer {
  public:
   // Binds at once: throws std::runtime_error when the address cannot be bound.
-  MetricsServer(metrics::Registry& registry, const ListenAddress& address);
+  MetricsServer(metrics::Registry& registry, const ListenAddress& address,
+                std::optional<std::string> token = std::nullopt);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

@@ -31,6 +31,12 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+bool bearer_matches(const std::string& authorization, const std::string& token) {
+  static const std::string bearer = "Bearer ";
+  return authorization.rfind(bearer, 0) == 0 &&
+         constant_time_equal(authorization.substr(bearer.size()), token);
+}
+
 Guard::Guard(std::optional<std::string> token, std::set<std::string> allowed_hosts)
     : token_(std::move(token)), allowed_hosts_(std::move(allowed_hosts)) {}
 
@@ -88,14 +94,20 @@ std::string Guard::refuse_origin(const RequestHeaders& h) const {
   return "";
 }
 
+std::string Guard::refuse_read(const RequestHeaders& h) {
+  if (!token_) return "";
+  if (!h.authorization.empty())
+    return bearer_matches(h.authorization, *token_) ? "" : "wrong access token";
+  if (session_csrf(h.cookie)) return "";
+  return "sign in with the access token first (scripts: Authorization: Bearer TOKEN)";
+}
+
 std::string Guard::refuse_action(const RequestHeaders& h) {
   if (!token_) return "the dashboard is read-only (started without an access token)";
   if (auto why = refuse_origin(h); !why.empty()) return why;
-  const std::string bearer = "Bearer ";
-  if (h.authorization.rfind(bearer, 0) == 0) {
+  if (h.authorization.rfind("Bearer ", 0) == 0) {
     // Not sent by browsers on their own: no CSRF token needed.
-    return constant_time_equal(h.authorization.substr(bearer.size()), *token_) ? ""
-                                                                               : "wrong access token";
+    return bearer_matches(h.authorization, *token_) ? "" : "wrong access token";
   }
   if (h.origin.empty()) return "missing Origin header";
   auto csrf = session_csrf(h.cookie);

@@ -1,9 +1,11 @@
-// Who may change things through the dashboard. Without an access token the dashboard is
-// read-only. With one, a browser trades the token for a session (POST /api/login): an
-// HttpOnly SameSite=Strict cookie plus a per-session CSRF token that every action sends back
-// in X-CSRF-Token. Every request must name an allowed Host (no DNS rebinding); every action
-// must come from the dashboard's own Origin with a JSON body (so no plain HTML form of another
-// site can post one). Scripts may send "Authorization: Bearer TOKEN" instead of a session.
+// Who may read and change things through the dashboard. Without an access token the
+// dashboard is read-only, and every local user reads it (it listens on loopback only). With
+// one, a browser trades the token for a session (POST /api/login): an HttpOnly
+// SameSite=Strict cookie plus a per-session CSRF token that every action sends back in
+// X-CSRF-Token; every read needs the session too. Every request must name an allowed Host
+// (no DNS rebinding); every action must come from the dashboard's own Origin with a JSON
+// body (so no plain HTML form of another site can post one). Scripts (and Prometheus) may
+// send "Authorization: Bearer TOKEN" instead of a session.
 #pragma once
 
 #include <chrono>
@@ -33,6 +35,9 @@ class Guard {
   std::optional<std::string> session_csrf(const std::string& cookie_header);
   void logout(const std::string& cookie_header);
 
+  // Why a read (an API GET, /metrics) is refused ("" = allowed): never without a token;
+  // with one, the bearer token or a live session cookie is needed.
+  std::string refuse_read(const RequestHeaders& h);
   // Why an action request is refused ("" = allowed). Checks Origin, content type, then the
   // bearer token or the session cookie + CSRF token.
   std::string refuse_action(const RequestHeaders& h);
@@ -59,5 +64,7 @@ class Guard {
 std::string random_token();
 // Equality that takes the same time wherever the strings differ.
 bool constant_time_equal(const std::string& a, const std::string& b);
+// Does an Authorization header carry this bearer token? (The /metrics servers' check.)
+bool bearer_matches(const std::string& authorization, const std::string& token);
 
 }  // namespace taskmill::dashboard

@@ -4,6 +4,7 @@
 #include "dashboard.hpp"
 
 #include <optional>
+#include <stdexcept>
 
 #include <httplib.h>
 
@@ -18,20 +19,29 @@ namespace taskmill::dashboard {
 
 namespace {
 
+// The last parameter of each is --redact-payloads: payloads, results and error texts then
+// never leave the database (a DLQ reason is kept when it is one of the server's own words,
+// not a handler's error).
 constexpr const char* kDlqSql = R"SQL(
 SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-         'id', t.id, 'queue', t.queue_name, 'operation', t.operation_id, 'payload', t.payload,
+         'id', t.id, 'queue', t.queue_name, 'operation', t.operation_id,
+         'payload', CASE WHEN $4::boolean THEN NULL ELSE t.payload END,
          'attempts', t.attempts, 'max_attempts', t.max_attempts, 'group', t.task_group_id,
          'key', t.idempotency_key, 'created_at', t.created_at, 'dlq_at', t.dlq_at,
-         'reason', t.dlq_reason, 'last_error', t.last_error)
+         'reason', CASE WHEN $4::boolean AND t.dlq_reason NOT IN ('expired',
+                          'visibility timeout expired on the last attempt', 'max attempts reached')
+                        THEN NULL ELSE t.dlq_reason END,
+         'last_error', CASE WHEN $4::boolean THEN NULL ELSE t.last_error END)
        ORDER BY t.dlq_at DESC, t.id DESC), '[]')::text
 FROM taskmill.list_dlq($1, $2, $3) AS t
 )SQL";
 
 constexpr const char* kResultsSql = R"SQL(
 SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-         'id', r.id, 'queue', r.queue_name, 'operation', r.operation_id, 'payload', r.payload,
-         'result', r.result, 'attempts', r.attempts, 'group', r.task_group_id,
+         'id', r.id, 'queue', r.queue_name, 'operation', r.operation_id,
+         'payload', CASE WHEN $6::boolean THEN NULL ELSE r.payload END,
+         'result', CASE WHEN $6::boolean THEN NULL ELSE r.result END,
+         'attempts', r.attempts, 'group', r.task_group_id,
          'key', r.idempotency_key, 'created_at', r.created_at, 'scheduled_at', r.scheduled_at,
          'completed_at', r.completed_at)
        ORDER BY r.completed_at DESC, r.id DESC), '[]')::text
@@ -41,9 +51,11 @@ FROM taskmill.list_results($1, $2::timestamptz, $3::timestamptz, $4, $5) AS r
 constexpr const char* kSchedulesSql = R"SQL(
 SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
          'queue', s.queue_name, 'operation', s.operation_id, 'cron', s.cron,
-         'timezone', s.timezone, 'payload', s.payload, 'options', s.options,
+         'timezone', s.timezone, 'payload', CASE WHEN $1::boolean THEN NULL ELSE s.payload END,
+         'options', s.options,
          'next_run_at', s.next_run_at, 'last_run_at', s.last_run_at,
-         'last_status', s.last_status, 'last_error', s.last_error,
+         'last_status', s.last_status,
+         'last_error', CASE WHEN $1::boolean THEN NULL ELSE s.last_error END,
          'consecutive_failures', s.consecutive_failures)), '[]')::text
 FROM taskmill.list_schedules(NULL) AS s
 )SQL";
@@ -148,6 +160,16 @@ struct Dashboard::Impl {
     }
   }
 
+  // Everything a GET may read but the page's shell (static files) and /api/session.
+  bool read_needs_auth(const httplib::Request& req) const {
+    if (req.method == "POST") return false;
+    if (req.path == "/" || req.path == "/api/session") return false;
+    if (req.path == "/metrics") return !options.metrics_public;
+    for (auto& a : assets())
+      if (req.path == a.path) return false;
+    return true;
+  }
+
   void routes();
   void routes_pages_and_session();
   void routes_reads();
@@ -160,15 +182,25 @@ void Dashboard::Impl::routes() {
   routes_dlq_actions();
 }
 
-// The Host guard, the page and its assets, /metrics, the session (login, logout).
+// The Host and read guards, the page and its assets, /metrics, the session (login, logout).
 void Dashboard::Impl::routes_pages_and_session() {
   // Every request: an allowed Host (a page on another name resolving here is refused).
+  // Every read but the page's static files and /api/session: the token or a session, when
+  // the dashboard has a token (POSTs check their own: actions, login, logout).
   server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     secure_headers(res);
-    if (guard.host_allowed(req.get_header_value("Host")))
-      return httplib::Server::HandlerResponse::Unhandled;
-    error_reply(res, 421, "unknown Host header (start the dashboard with --allow-host NAME:PORT)");
-    return httplib::Server::HandlerResponse::Handled;
+    if (!guard.host_allowed(req.get_header_value("Host"))) {
+      error_reply(res, 421, "unknown Host header (start the dashboard with --allow-host NAME:PORT)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (read_needs_auth(req)) {
+      if (auto why = guard.refuse_read(headers_of(req)); !why.empty()) {
+        res.set_header("WWW-Authenticate", "Bearer realm=\"taskmill dashboard\"");
+        error_reply(res, 401, why);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
   });
 
   for (auto& a : assets()) {
@@ -188,7 +220,8 @@ void Dashboard::Impl::routes_pages_and_session() {
     auto csrf = guard.session_csrf(req.get_header_value("Cookie"));
     json_reply(res, Json{{"read_only", guard.read_only()},
                          {"signed_in", csrf.has_value()},
-                         {"csrf", csrf ? Json(*csrf) : Json(nullptr)}}
+                         {"csrf", csrf ? Json(*csrf) : Json(nullptr)},
+                         {"redact_payloads", options.redact_payloads}}
                         .dump());
   });
 
@@ -235,7 +268,8 @@ void Dashboard::Impl::routes_reads() {
       int offset = int_param(req, "offset", 0, 0, 1 << 30);
       auto lease = client.acquire();
       // One row more than the page says whether there is a next page.
-      auto r = lease->exec(kDlqSql, text_param(req, "queue"), limit + 1, offset);
+      auto r = lease->exec(kDlqSql, text_param(req, "queue"), limit + 1, offset,
+                           options.redact_payloads);
       Json rows = Json::parse(r.get(0, 0));
       bool more = static_cast<int>(rows.size()) > limit;
       if (more) rows.erase(rows.end() - 1);
@@ -246,7 +280,7 @@ void Dashboard::Impl::routes_reads() {
   server.Get("/api/schedules", [this](const httplib::Request&, httplib::Response& res) {
     api(res, [&] {
       auto lease = client.acquire();
-      json_reply(res, std::string(lease->exec(kSchedulesSql).get(0, 0)));
+      json_reply(res, std::string(lease->exec(kSchedulesSql, options.redact_payloads).get(0, 0)));
     });
   });
 
@@ -258,7 +292,7 @@ void Dashboard::Impl::routes_reads() {
       Result r;
       try {
         r = lease->exec(kResultsSql, text_param(req, "queue"), text_param(req, "after"),
-                        text_param(req, "before"), limit + 1, offset);
+                        text_param(req, "before"), limit + 1, offset, options.redact_payloads);
       } catch (const Error& e) {
         if (e.sqlstate().rfind("22", 0) == 0)  // a malformed time
           throw std::invalid_argument("after / before must be timestamps (2026-01-02T03:04:05Z)");
@@ -314,6 +348,11 @@ void Dashboard::Impl::routes_dlq_actions() {
 
 Dashboard::Dashboard(Client& client, DashboardOptions options) {
   const ListenAddress l = options.listen;  // a copy: options is moved below
+  if (!options.token && !is_loopback(l.host))
+    throw std::invalid_argument(
+        "refusing to listen on " + l.text() +
+        " without an access token: whoever reaches it would read every queue's payloads, "
+        "results and errors (give a token, or listen on a loopback address)");
   std::set<std::string> hosts;
   auto add_port = [&](const std::string& h) { hosts.insert(h + ":" + std::to_string(l.port)); };
   hosts.insert(l.text());

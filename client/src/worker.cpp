@@ -265,6 +265,11 @@ bool Worker::running() const noexcept {
   return impl_->running;
 }
 
+WorkerStats Worker::stats() const noexcept {
+  return {impl_->setup.dequeues.load(std::memory_order_relaxed),
+          impl_->setup.wakeups.load(std::memory_order_relaxed)};
+}
+
 const std::string& Worker::queue_name() const noexcept { return impl_->setup.queue; }
 
 }  // namespace taskmill

@@ -50,6 +50,7 @@ void Fetcher::loop(std::stop_token st) {
     const auto claimed_at = Clock::now();  // the visibility runs from (after) here
     try {
       auto lease = s_.client.acquire(st);
+      s_.dequeues.fetch_add(1, std::memory_order_relaxed);
       tasks = acks.empty() ? calls::dequeue(*lease, s_, n) : calls::ack_dequeue(*lease, s_, n, acks);
       backoff = 0ms;
     } catch (const std::exception& e) {

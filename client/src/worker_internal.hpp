@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +50,8 @@ struct Setup {
   WorkerOptions opt;
   std::size_t low_water = 0;  // fetch again once the local queue is this short
   void report(const std::string& message) const noexcept;
+  // Worker::stats(): counted by the fetcher and the listener, read by anyone.
+  mutable std::atomic<std::uint64_t> dequeues{0}, wakeups{0};
 };
 
 // One claimed task, queued or running. id and lease never change; `stop` is thread-safe;

@@ -41,14 +41,23 @@ void Listener::loop(std::stop_token st) {
         return;
       }
       Session session{std::move(*conn)};
-      session.conn.exec("LISTEN taskmill");
+      // The queue's own channel (a keyed hash of its name, handed out to roles with the
+      // consume right), never a shared one: a NOTIFY on any other channel, such as the
+      // "taskmill" every role may notify, does not reach this connection.
+      session.channel = std::string(
+          session.conn.exec("SELECT taskmill.listen($1)", s_.queue).get(0, 0));
       backoff = 100ms;
       // Anything enqueued while we were not listening: look now.
       if (!first) queue_.wake();
       first = false;
       serve(session, st);
       return;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      // The server refused (no consume right, an extension without taskmill.listen): say
+      // so, as the worker only polls meanwhile. A lost connection is the fetcher's to report.
+      const auto* err = dynamic_cast<const Error*>(&e);
+      if (err && err->code() != ErrorCode::Connection)
+        s_.report(std::string("cannot listen for the queue's notifications (polling): ") + e.what());
       if (!sleep_for(st, backoff)) return;
       backoff = std::min(backoff * 2, kMaxRetryDelay);
     }
@@ -70,7 +79,7 @@ void Listener::serve(Session& s, std::stop_token st) {
       // sleeps.
       queue_.wake();
       // exec() may have read notifications off the socket: look at them.
-      if (take_notifications(s.conn)) on_notified(s, st);
+      if (take_notifications(s)) on_notified(s, st);
       continue;
     }
     if (!wish.want && s.held) {
@@ -78,7 +87,7 @@ void Listener::serve(Session& s, std::stop_token st) {
       if (now >= wish.drop_at) {
         s.conn.exec("SELECT taskmill.wait_end($1)", s_.queue);
         s.held = false;
-        if (take_notifications(s.conn)) on_notified(s, st);
+        if (take_notifications(s)) on_notified(s, st);
         continue;
       }
       timeout_ms = static_cast<int>(std::chrono::ceil<milliseconds>(wish.drop_at - now).count());
@@ -91,18 +100,21 @@ void Listener::serve(Session& s, std::stop_token st) {
     if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
       if (!PQconsumeInput(s.conn.native()) || !s.conn.ok())
         throw Error(ErrorCode::Connection, "LISTEN connection lost");
-      if (take_notifications(s.conn)) on_notified(s, st);
+      if (take_notifications(s)) on_notified(s, st);
     }
   }
 }
 
-// True if a notification for this queue (or with no payload) arrived.
-bool Listener::take_notifications(Connection& conn) {
+// True if a notification on the queue's channel arrived. The connection listens on no
+// other channel; the check keeps it so should anything else LISTEN there.
+bool Listener::take_notifications(Session& s) {
   bool mine = false;
-  while (PGnotify* raw = PQnotifies(conn.native())) {
+  while (PGnotify* raw = PQnotifies(s.conn.native())) {
     std::unique_ptr<PGnotify, PQfreememDeleter> n(raw);
-    std::string_view payload = n->extra ? n->extra : "";
-    if (payload.empty() || payload == s_.queue) mine = true;
+    if (n->relname && s.channel == n->relname) {
+      mine = true;
+      s_.wakeups.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   return mine;
 }
@@ -116,6 +128,7 @@ void Listener::on_notified(Session& s, std::stop_token st) {
     std::vector<Task> tasks;
     const auto claimed_at = Clock::now();
     try {
+      s_.dequeues.fetch_add(1, std::memory_order_relaxed);
       tasks = send_wake_dequeue(s, n);
     } catch (const std::exception& e) {
       // The fetcher takes over (at once) while this connection is rebuilt.
@@ -136,7 +149,7 @@ void Listener::on_notified(Session& s, std::stop_token st) {
       throw Error(ErrorCode::Connection, err);
     }
     // Notifications that came in during the call: one more look.
-    if (!take_notifications(s.conn)) return;
+    if (!take_notifications(s)) return;
   }
 }
 

@@ -14,11 +14,16 @@
 // again keeps the lock (no wait_end / wait_begin / re-check after every task). The lock
 // lives and dies with the connection.
 //
+// The connection LISTENs on the queue's own channel only (taskmill.listen: "taskmill_" and
+// a keyed hash of the queue name, handed out to roles with the consume right), so only
+// enqueues to this queue wake it; a NOTIFY on any other channel never reaches it.
+//
 // A notification that finds the worker idle is served here, on this connection: the
 // listener claims the batch itself (a pipelined dequeue whose rows arrive before its
 // commit is confirmed) and hands it straight to the executors.
 #pragma once
 
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -45,10 +50,11 @@ class Listener {
     Connection conn;
     bool held = false;      // the idle-waiter lock
     bool prepared = false;  // the wake-up dequeue is prepared here
+    std::string channel{};  // the queue's NOTIFY channel (taskmill.listen)
   };
   void loop(std::stop_token st);
   void serve(Session& s, std::stop_token st);
-  bool take_notifications(Connection& conn);
+  bool take_notifications(Session& s);
   void on_notified(Session& s, std::stop_token st);
   std::vector<Task> send_wake_dequeue(Session& s, int n);
   static std::string end_pipeline(pg_conn* pc);

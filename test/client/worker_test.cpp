@@ -322,6 +322,47 @@ TEST(Worker, Listen_BusyWorkerStopsWaiting) {
   EXPECT_EQ(gate->executed.load(), 6);
 }
 
+// Any role may NOTIFY the channel "taskmill" (0.1's shared channel). A worker listens on
+// its queue's own channel only (taskmill.listen), so such a NOTIFY, in a loop or not, makes
+// no idle worker look: only an enqueue to its queue wakes it. Observed through the worker's
+// own counter of notifications received on its channel (Worker::stats): the control
+// enqueues after the foreign NOTIFYs are delivered in commit order, so when the last
+// control's wake-up is counted, every NOTIFY before it has reached the worker or never
+// will.
+TEST(Worker, Listen_IgnoresSharedChannel) {
+  TestEnv env;
+  auto task = testutil::MakeSuccessTask("op");
+  auto opts = testutil::FastWorkerOptions();
+  opts.concurrency = 1;
+  opts.batch_size = 1;
+  opts.poll_interval = 600s;  // within the test's waits, only a notification makes it look
+  taskmill::Worker w(env.client, env.queue, opts);
+  w.register_task(task->op, task->handler());
+  w.start();
+  ASSERT_TRUE(WaitForLockHolders(env, 1, "the idle worker to hold the queue's wait lock"));
+  // A control: an enqueue to the queue reaches the worker (it is listening now).
+  int64_t first = env.enqueuer().enqueue("op");
+  ASSERT_TRUE(testutil::WaitFor([&] { return w.stats().wakeups >= 1; }, "the first enqueue's wake-up"));
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, first));
+  ASSERT_TRUE(WaitForLockHolders(env, 1, "the worker to wait on the queue again"));
+  EXPECT_EQ(w.stats().wakeups, 1u);
+
+  // Another session (any role could) notifies the shared channel, each form 0.1 used.
+  auto other = env.connect();
+  for (int i = 0; i < 20; ++i) {
+    other.exec("NOTIFY taskmill");
+    other.exec("SELECT pg_catalog.pg_notify('taskmill', $1)", {env.queue});
+  }
+
+  // The second control: its wake-up comes after every NOTIFY above.
+  int64_t second = env.enqueuer().enqueue("op");
+  ASSERT_TRUE(testutil::WaitFor([&] { return w.stats().wakeups >= 2; }, "the second enqueue's wake-up"));
+  ASSERT_TRUE(testutil::WaitForTaskProcessed(env.pg, second));
+  EXPECT_EQ(w.stats().wakeups, 2u) << "a NOTIFY on the shared channel woke the worker";
+  w.stop();
+  EXPECT_EQ(task->executed.load(), 2);
+}
+
 TEST(Worker, VisibilityTimeout) {
   TestEnv env;
   int64_t id = env.enqueuer().enqueue("op");

@@ -4,13 +4,16 @@ chromium-driver, driven by python3-selenium).
 
   e2e.py URL TOKEN_FILE SHOT_DIR
 
-The caller (test/suites/dashboard.sh) started the dashboard with an access token, put tasks
-on a few queues and one known task in the dead-letter queue (its id in $E2E_DLQ_ID, its
-queue in $E2E_DLQ_QUEUE), and exports the PG* variables and $TASKMILL (the CLI binary) so this
-script can enqueue. Checks, each printed as "ok - ..." (TAP-like):
-  the page loads with live data; a task enqueued now appears in the queues table;
-  actions are locked until the token is given; a DLQ task is requeued through the
-  confirmation dialog and leaves the list; a purge needs the queue's name typed;
+The caller (test/suites/dashboard.sh) started the dashboard with an access token, and one
+without ($E2E_RO_URL), put tasks on a few queues and one known task in the dead-letter queue
+(its id in $E2E_DLQ_ID, its queue in $E2E_DLQ_QUEUE), and exports the PG* variables and
+$TASKMILL (the CLI binary) so this script can enqueue. Checks, each printed as "ok - ..."
+(TAP-like):
+  the dashboard without a token shows its data under a banner saying anyone on this host
+  can read every queue, with actions locked; the dashboard with a token shows nothing but
+  a sign-in card until the token is given (a wrong one is refused); then the page loads with
+  live data; a task enqueued now appears in the queues table; a DLQ task is requeued through
+  the confirmation dialog and leaves the list; a purge needs the queue's name typed;
   each page is captured to SHOT_DIR/dashboard-PAGE.png.
 """
 import os
@@ -32,6 +35,8 @@ TASKMILL = os.environ["TASKMILL"]
 DLQ_ID = os.environ["E2E_DLQ_ID"]
 DLQ_QUEUE = os.environ["E2E_DLQ_QUEUE"]
 PURGE_QUEUE = os.environ["E2E_PURGE_QUEUE"]
+RO_URL = os.environ["E2E_RO_URL"]
+REDACT_URL = os.environ["E2E_REDACT_URL"]
 FRESH = "signups"  # a queue that has no task before the test enqueues one
 passed = 0
 
@@ -74,8 +79,8 @@ def taskmill(*args):
     return subprocess.run([TASKMILL, *args], check=True, capture_output=True, text=True).stdout
 
 
-def page(driver, name):
-    driver.get(URL + "#/" + name)
+def page(driver, name, url=URL):
+    driver.get(url + "#/" + name)
     wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == name,
          f"page {name} loads")
 
@@ -105,8 +110,51 @@ def main():
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     try:
-        # 1. The page loads and shows the sampled queues.
-        page(driver, "queues")
+        # 0. Without a token: the data, under a banner that says who can read it; no actions.
+        page(driver, "dlq", RO_URL)
+        banner = driver.find_element(By.ID, "open-banner")
+        assert banner.is_displayed(), "no banner on a dashboard without a token"
+        assert "anyone on this host can read every queue" in banner.text, banner.text
+        ok("a dashboard without a token says on the page that anyone on this host can read every queue")
+        wait(driver, lambda d: row(d, "dlq-table", DLQ_ID), "dead-lettered task listed (no token)")
+        assert not retry(lambda: row(driver, "dlq-table", DLQ_ID)[0].find_element(
+            By.CSS_SELECTOR, "button[data-requeue]").is_enabled(), "requeue button"), \
+            "requeue is enabled without a token"
+        assert driver.find_element(By.ID, "mode").text == "Read-only"
+        ok("without a token the DLQ is listed read-only: requeue locked")
+        shot(driver, "open-banner")
+
+        # 1. With a token: nothing but the sign-in card until the token is given.
+        driver.get(URL + "#/queues")
+        wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "signin",
+             "sign-in card")
+        assert driver.find_element(By.ID, "page-signin").is_displayed()
+        assert not driver.find_element(By.ID, "page-queues").is_displayed()
+        assert not driver.find_element(By.ID, "open-banner").is_displayed()
+        assert driver.find_element(By.ID, "mode").text == "Signed out"
+        assert not driver.find_elements(By.CSS_SELECTOR, "#queues-table tr"), "queue rows before sign-in"
+        assert DLQ_QUEUE not in driver.find_element(By.TAG_NAME, "body").text
+        ok("with a token, the page shows no queue before sign-in")
+        shot(driver, "signin")
+        token = open(TOKEN_FILE).read().strip()
+        driver.find_element(By.ID, "signin").click()
+        wait(driver, EC.visibility_of_element_located((By.ID, "token-input")), "token dialog")
+        driver.find_element(By.ID, "token-input").send_keys("wrong-token-wrong-token")
+        driver.find_element(By.ID, "dialog-ok").click()
+        wait(driver, lambda d: "wrong access token" in d.find_element(By.ID, "toasts").text,
+             "a wrong token is refused")
+        assert driver.find_element(By.ID, "page-signin").is_displayed()
+        ok("a wrong token is refused, and the page stays signed out")
+        driver.find_element(By.ID, "unlock").click()
+        wait(driver, EC.visibility_of_element_located((By.ID, "token-input")), "token dialog")
+        driver.find_element(By.ID, "token-input").send_keys(token)
+        driver.find_element(By.ID, "dialog-ok").click()
+        wait(driver, lambda d: d.find_element(By.ID, "mode").text == "Signed in", "signed in")
+        wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "queues",
+             "queues page after sign-in")
+        ok("the token signs in")
+
+        # The page loads and shows the sampled queues.
         wait(driver, lambda d: "Live" in d.find_element(By.ID, "live").text, "live indicator")
         ok("queues page loads with live data")
         assert not row(driver, "queues-table", FRESH), "the fresh queue exists before it was enqueued"
@@ -119,29 +167,11 @@ def main():
         ok("a task enqueued from the CLI appears in the queues table with available = 1")
         shot(driver, "queues")
 
-        # 3. The DLQ lists the dead-lettered task; actions are locked before the token.
+        # 3. The DLQ lists the dead-lettered task, actions enabled (signed in: session
+        # cookie + CSRF token).
         page(driver, "dlq")
         wait(driver, lambda d: row(d, "dlq-table", DLQ_ID), "dead-lettered task listed")
-        assert not retry(lambda: row(driver, "dlq-table", DLQ_ID)[0].find_element(
-            By.CSS_SELECTOR, "button[data-requeue]").is_enabled(), "requeue button"), \
-            "requeue is enabled before unlocking"
-        ok("the DLQ lists the dead-lettered task, requeue locked without the token")
-
-        # 4. Unlock with the access token (session cookie + CSRF token).
-        token = open(TOKEN_FILE).read().strip()
-        driver.find_element(By.ID, "unlock").click()
-        wait(driver, EC.visibility_of_element_located((By.ID, "token-input")), "token dialog")
-        driver.find_element(By.ID, "token-input").send_keys("wrong-token-wrong-token")
-        driver.find_element(By.ID, "dialog-ok").click()
-        wait(driver, lambda d: "wrong access token" in d.find_element(By.ID, "toasts").text,
-             "a wrong token is refused")
-        ok("a wrong token is refused")
-        driver.find_element(By.ID, "unlock").click()
-        wait(driver, EC.visibility_of_element_located((By.ID, "token-input")), "token dialog")
-        driver.find_element(By.ID, "token-input").send_keys(token)
-        driver.find_element(By.ID, "dialog-ok").click()
-        wait(driver, lambda d: d.find_element(By.ID, "mode").text == "Actions unlocked", "unlocked")
-        ok("the token unlocks actions")
+        ok("the DLQ lists the dead-lettered task")
 
         # Select the task for the screenshot, then requeue it through its row's button.
         wait(driver, lambda d: row(d, "dlq-table", DLQ_ID)[0].find_element(
@@ -191,6 +221,22 @@ def main():
         wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#health-tables tbody tr"), "health")
         ok("health page shows table health")
         shot(driver, "health")
+        # 7. --redact-payloads: the DLQ without payloads or error texts.
+        driver.get(REDACT_URL + "#/dlq")
+        wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "signin",
+             "sign-in card (redacting dashboard)")
+        driver.find_element(By.ID, "signin").click()
+        wait(driver, EC.visibility_of_element_located((By.ID, "token-input")), "token dialog")
+        driver.find_element(By.ID, "token-input").send_keys(token)
+        driver.find_element(By.ID, "dialog-ok").click()
+        wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded") == "dlq",
+             "DLQ page of the redacting dashboard")
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#dlq-table tbody tr"), "redacted DLQ rows")
+        text = driver.find_element(By.ID, "dlq-table").text
+        assert "redacted" in text and "mailbox" not in text and "SMTP" not in text, text[:1000]
+        ok("--redact-payloads: the DLQ page shows rows, but no payload or error text")
+        shot(driver, "dlq-redacted")
+
         # The wrong token's 403 is logged by the browser as a failed load: expected.
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"
                   and not ("/api/login" in e["message"] and "403" in e["message"])]

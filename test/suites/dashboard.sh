@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # `taskmill dashboard` end to end: a real headless Chromium (Debian's chromium + chromium-driver,
-# driven by python3-selenium) loads the page, sees an enqueued task appear, unlocks actions with
-# the access token, requeues a task from the DLQ and sees it leave, purges a DLQ after typing the
-# queue's name, and captures each page (test/dashboard/e2e.py). The access rules are checked
-# over plain HTTP (test/dashboard/security.py). Screenshots go to $DASHBOARD_SHOTS (default
-# build/dashboard-shots; docs/dashboard-*.png are copies of a run).
+# driven by python3-selenium) sees the no-token banner of a dashboard started without a token,
+# sees nothing of a dashboard with one until it signs in with the token, sees an enqueued task
+# appear, requeues a task from the DLQ and sees it leave, purges a DLQ after typing the queue's
+# name, and captures each page (test/dashboard/e2e.py). The access rules are checked over plain
+# HTTP (test/dashboard/security.py): every read refused (401) without the token or a session
+# and answered with them, a non-loopback address refused without a token, --redact-payloads.
+# Screenshots go to $DASHBOARD_SHOTS (default build/dashboard-shots; docs/dashboard-*.png are
+# copies of a run).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$TOP/test/cli/lib.sh"
@@ -57,7 +60,7 @@ for q in thumbnails billing notifications; do
 done
 for i in $(seq 1 25); do tm enqueue reports render "{\"report\": $i}" >/dev/null; done
 
-# ---- the dashboards: one with an access token, one read-only ----
+# ---- the dashboards: one with an access token, one read-only (no token), one redacting ----
 umask 077
 head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$work/token"
 port=$(free_port)
@@ -66,17 +69,27 @@ pids+=($!)
 ro_port=$(free_port)
 tm dashboard --listen "127.0.0.1:$ro_port" --interval 5 >"$work/dash-ro.log" 2>&1 &
 pids+=($!)
+rd_port=$(free_port)
+tm dashboard --listen "127.0.0.1:$rd_port" --token-file "$work/token" --interval 5 \
+	--redact-payloads --metrics-public >"$work/dash-redact.log" 2>&1 &
+pids+=($!)
 wait_for curl -sf "http://127.0.0.1:$port/api/session"
 wait_for curl -sf "http://127.0.0.1:$ro_port/api/session"
-echo "# dashboard on port $port (token), $ro_port (read-only)"
-python3 test/dashboard/security.py "http://127.0.0.1:$port/" "$work/token" "http://127.0.0.1:$ro_port/"
+wait_for curl -sf "http://127.0.0.1:$rd_port/api/session"
+# Some results for the redaction check (the traffic's workers make them).
+has_results() { tm --json results list --limit 1 | grep -q '"id"'; }
+wait_for has_results
+echo "# dashboard on port $port (token), $ro_port (read-only, no token), $rd_port (token, redacting)"
+python3 test/dashboard/security.py "http://127.0.0.1:$port/" "$work/token" "http://127.0.0.1:$ro_port/" \
+	"$work/dash-ro.log" "http://127.0.0.1:$rd_port/"
 
 # Let the sparklines gather ~20 s of samples before the screenshots; then run the schedules
 # that are due by now (no scheduler worker runs in this cluster), for their last-run column.
 sleep 20
 psql -q -c "SELECT taskmill.run_due_schedules()" >/dev/null
 # Debian's python3, where python3-selenium is installed (not a python3 earlier in PATH).
-TASKMILL="$TASKMILL" E2E_DLQ_ID=$dlq_id E2E_DLQ_QUEUE=emails E2E_PURGE_QUEUE=webhooks \
+TASKMILL="$TASKMILL" E2E_RO_URL="http://127.0.0.1:$ro_port/" E2E_REDACT_URL="http://127.0.0.1:$rd_port/" \
+	E2E_DLQ_ID=$dlq_id E2E_DLQ_QUEUE=emails E2E_PURGE_QUEUE=webhooks \
 	/usr/bin/python3 test/dashboard/e2e.py "http://127.0.0.1:$port/" "$work/token" "$shots"
 echo "screenshots in $shots"
 echo "# All dashboard tests passed"

@@ -1,12 +1,14 @@
 // taskmill dashboard: polls the JSON API (/api/...) and renders five pages with plain DOM
 // calls (no framework, no inline script or style: the page's Content-Security-Policy allows
-// only this file). Sparklines are inline SVG.
+// only this file). Sparklines are inline SVG. A dashboard with an access token shows nothing
+// until the token is given (its API answers 401 until then); one without says in a banner
+// that every local user can read it.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
 const state = {
-  page: 'queues', session: { read_only: true, signed_in: false, csrf: null },
+  page: 'queues', session: { read_only: true, signed_in: false, csrf: null, redact_payloads: false },
   overview: null, dlq: { queue: '', offset: 0, limit: 50, selected: new Set(), rows: [] },
   results: { queue: '', after: '', before: '', offset: 0, limit: 50 },
 };
@@ -70,6 +72,9 @@ function code(v, max = 60) {
   return h('span', { class: 'code', title: s.length > max ? s.slice(0, 2000) : null, text: s.length > max ? s.slice(0, max - 1) + '…' : s });
 }
 const dash = () => h('span', { class: 'faint', text: '–' });
+// Payloads, results and error texts: null when the dashboard redacts them (--redact-payloads).
+const redacted = () => h('span', { class: 'redacted', title: 'Started with --redact-payloads', text: 'redacted' });
+const secret = (v, max) => (v === null && state.session.redact_payloads ? redacted() : code(v, max));
 
 // ---- sparklines -------------------------------------------------------------------------
 function spark(values, color, w = 120, hgt = 30) {
@@ -100,6 +105,11 @@ async function api(path, body) {
     opts.body = JSON.stringify(body);
   }
   const res = await fetch(path, opts);
+  if (res.status === 401 && state.session.signed_in) {
+    // The session ended (expired, or the dashboard restarted): back to the sign-in page.
+    state.session.signed_in = false; state.session.csrf = null;
+    showSession(); setTimeout(route);
+  }
   let data = null;
   try { data = await res.json(); } catch (e) { /* not JSON */ }
   if (!res.ok && !(data && (data.requeued || data.deleted !== undefined))) throw new Error((data && data.error) || res.statusText);
@@ -114,15 +124,27 @@ function toast(text, bad) {
 // ---- session ----------------------------------------------------------------------------
 async function loadSession() {
   state.session = await api('/api/session');
+  showSession();
+}
+function showSession() {
   const s = state.session, mode = $('mode');
-  mode.textContent = s.read_only ? 'Read-only' : s.signed_in ? 'Actions unlocked' : 'Locked';
+  mode.textContent = s.read_only ? 'Read-only' : s.signed_in ? 'Signed in' : 'Signed out';
   mode.className = 'badge' + (s.signed_in ? ' unlocked' : '');
-  mode.title = s.read_only ? 'Started without an access token: nothing can be changed here.' : '';
+  mode.title = s.read_only ? 'Started without an access token: nothing can be changed here, and anyone on this host can read it.' : '';
   $('unlock').hidden = s.read_only || s.signed_in;
   $('lock').hidden = !s.signed_in;
+  const open = $('open-banner');
+  open.hidden = !s.read_only;
+  if (s.read_only) {
+    open.replaceChildren(h('b', { text: 'No access token: ' }),
+      s.redact_payloads ? 'anyone on this host can read every queue here (payloads, results and errors are redacted). '
+        : 'anyone on this host can read every queue here, with its payloads, results and errors. ',
+      'Restart the dashboard with --token-file FILE to require sign-in.');
+  }
   renderDlqButtons();
 }
 const canAct = () => state.session.signed_in;
+const needsSignIn = () => !state.session.read_only && !state.session.signed_in;
 
 function dialog({ title, body, ok, danger, check }) {
   const d = $('dialog');
@@ -142,12 +164,12 @@ function dialog({ title, body, ok, danger, check }) {
 
 async function unlock() {
   const input = h('input', { type: 'password', id: 'token-input', autocomplete: 'current-password', placeholder: 'Access token' });
-  const ok = await dialog({ title: 'Unlock actions', ok: 'Unlock', body: [h('p', { text: 'Requeue and purge need the access token the dashboard was started with (--token-file or TASKMILL_DASHBOARD_TOKEN).' }), input], check: () => input.value.length > 0 });
+  const ok = await dialog({ title: 'Sign in', ok: 'Sign in', body: [h('p', { text: 'The queues, and requeue and purge, need the access token the dashboard was started with (--token-file or TASKMILL_DASHBOARD_TOKEN).' }), input], check: () => input.value.length > 0 });
   if (!ok) return;
-  try { const r = await api('/api/login', { token: input.value }); state.session.csrf = r.csrf; await loadSession(); toast('Actions unlocked'); }
+  try { const r = await api('/api/login', { token: input.value }); state.session.csrf = r.csrf; await loadSession(); toast('Signed in'); route(); }
   catch (e) { toast(e.message, true); }
 }
-async function lock() { await api('/api/logout', {}).catch(() => {}); await loadSession(); }
+async function lock() { await api('/api/logout', {}).catch(() => {}); await loadSession(); route(); }
 
 // ---- pages ------------------------------------------------------------------------------
 function tile(label, cls, value, note, extra) {
@@ -237,10 +259,10 @@ async function loadDlq() {
     { title: 'Operation', cell: (t) => h('span', { class: 'mono', text: t.operation }) },
     { title: 'Attempts', num: true, cell: (t) => `${t.attempts}/${t.max_attempts}` },
     { title: 'Dead-lettered', cell: (t) => h('span', { class: 'nowrap' }, ago(t.dlq_at)) },
-    { title: 'Reason', cell: (t) => h('div', { class: 'reason clip', title: t.reason || '', text: t.reason || '–' }) },
+    { title: 'Reason', cell: (t) => (t.reason === null && state.session.redact_payloads ? redacted() : h('div', { class: 'reason clip', title: t.reason || '', text: t.reason || '–' })) },
     { title: 'Key', cell: (t) => (t.key ? code(t.key, 24) : dash()) },
     { title: 'Group', cell: (t) => (t.group ? code(t.group, 18) : dash()) },
-    { title: 'Payload', cell: (t) => code(t.payload, 26) },
+    { title: 'Payload', cell: (t) => secret(t.payload, 26) },
     { title: '', cell: (t) => h('button', { class: 'btn btn-ghost btn-sm', disabled: !canAct(), title: canAct() ? null : 'Unlock actions first', 'data-requeue': t.id, onclick: () => requeue([t.id]), text: 'Requeue' }) },
   ];
   $('dlq-table').replaceChildren(table(cols, r.rows, emptyState('The dead-letter queue is empty', h('p', { text: 'Tasks land here when they run out of attempts or expire.' }))));
@@ -289,7 +311,7 @@ async function loadSchedules() {
     { title: 'Next run', cell: (s) => ago(s.next_run_at) || dash() },
     { title: 'Last run', cell: (s) => ago(s.last_run_at) || h('span', { class: 'faint', text: 'never' }) },
     { title: 'Status', cell: (s) => { const st = s.last_status; const cls = !st ? 'none' : /^(ok|success|enqueued|succeeded)$/i.test(st) ? 'ok' : 'bad'; return h('span', { class: 'status ' + cls, text: st || 'pending' }); } },
-    { title: 'Last error', cell: (s) => (s.last_error ? h('div', { class: 'reason clip', title: s.last_error, text: s.last_error }) : dash()) },
+    { title: 'Last error', cell: (s) => (s.last_error ? h('div', { class: 'reason clip', title: s.last_error, text: s.last_error }) : s.last_status && !/^(ok|success|enqueued|succeeded)$/i.test(s.last_status) && state.session.redact_payloads ? redacted() : dash()) },
     { title: 'Failures', num: true, cell: (s) => h('span', { class: s.consecutive_failures ? 'c-in_dlq' : 'faint', text: fmtNum(s.consecutive_failures) }) },
   ];
   $('schedules-table').replaceChildren(table(cols, rows.map((s) => ({ ...s, id: s.queue + '/' + s.operation })),
@@ -314,7 +336,7 @@ async function loadResults() {
     { title: 'Group', cell: (t) => (t.group ? code(t.group, 18) : dash()) },
     { title: 'Completed', cell: (t) => ago(t.completed_at) },
     { title: 'Due → done', num: true, cell: (t) => fmtDur((new Date(t.completed_at) - new Date(t.scheduled_at)) / 1000) },
-    { title: 'Result', cell: (t) => code(t.result, 40) },
+    { title: 'Result', cell: (t) => secret(t.result, 40) },
   ];
   $('results-table').replaceChildren(table(cols, r.rows, emptyState('No results', h('p', { text: st.queue || st.after || st.before ? 'Nothing matches these filters.' : 'Completed tasks show up here (ephemeral ones keep no result).' }))));
   pager($('results-pager'), st, r, loadResults);
@@ -363,14 +385,25 @@ const loaders = { queues: async () => renderQueues(), dlq: loadDlq, schedules: l
 function route() {
   const page = (location.hash.match(/^#\/(\w+)/) || [])[1];
   state.page = loaders[page] ? page : 'queues';
-  for (const s of document.querySelectorAll('.page')) s.hidden = s.id !== 'page-' + state.page;
-  for (const a of document.querySelectorAll('#tabs a')) a.classList.toggle('active', a.dataset.page === state.page);
-  document.title = $('page-' + state.page).dataset.title + ' · taskmill';
+  // Signed out of a dashboard with a token: nothing but the sign-in card.
+  const shown = needsSignIn() ? 'signin' : state.page;
+  for (const s of document.querySelectorAll('.page')) s.hidden = s.id !== 'page-' + shown;
+  for (const a of document.querySelectorAll('#tabs a')) a.classList.toggle('active', a.dataset.page === shown);
+  document.title = $('page-' + shown).dataset.title + ' · taskmill';
+  if (shown === 'signin') {
+    state.overview = null;
+    for (const id of ['tiles', 'queues-table', 'dlq-table', 'schedules-table', 'results-table', 'health-tiles', 'health-oldest', 'health-xmin', 'health-tables']) $(id).replaceChildren();
+    $('dlq-pill').hidden = true; $('banner').hidden = true;
+    $('live').hidden = true;  // nothing is sampled for this page until sign-in
+    document.body.dataset.loaded = 'signin';
+    return;
+  }
+  $('live').hidden = false;
   refresh();
 }
 let inflight = false;
 async function refresh() {
-  if (inflight) return;
+  if (inflight || needsSignIn()) return;
   inflight = true;
   const live = $('live');
   try {
@@ -392,6 +425,7 @@ async function refresh() {
 function init() {
   $('unlock').addEventListener('click', unlock);
   $('lock').addEventListener('click', lock);
+  $('signin').addEventListener('click', unlock);
   $('dlq-queue').addEventListener('change', (e) => { state.dlq.queue = e.target.value; state.dlq.offset = 0; state.dlq.selected.clear(); refresh(); });
   $('dlq-requeue').addEventListener('click', () => requeue([...state.dlq.selected]));
   $('dlq-purge').addEventListener('click', purge);

@@ -1,12 +1,13 @@
 // taskmill::Worker: runs registered handlers for the tasks of one queue.
 //
 // Threads: one fetcher (taskmill.dequeue of batch_size tasks into a local queue, claiming
-// again while handlers run once at most batch_size / 2 are left there; woken by LISTEN
-// taskmill or the poll interval), `concurrency` executors (run handlers), one heartbeat
+// again while handlers run once at most batch_size / 2 are left there; woken by a
+// notification on the queue's own channel or the poll interval), `concurrency` executors (run handlers), one heartbeat
 // thread (extend_visibility of every claimed task, queued or running; deadline
 // cancellation), one acker (ack_many of whatever completed, as soon as the previous call
-// returned) and one listener (its own connection with a server session: LISTEN taskmill;
-// none behind a transaction pooler without ClientOptions::listen_conninfo). All are
+// returned) and one listener (its own connection with a server session: LISTEN on the
+// queue's channel from taskmill.listen; none behind a transaction pooler without
+// ClientOptions::listen_conninfo). All are
 // joined, never detached. client/src/worker_internal.hpp maps them to their files.
 #pragma once
 
@@ -110,14 +111,22 @@ struct WorkerOptions {
   // Infrastructure trouble the worker retries by itself (dequeue / ack / nack failing,
   // server unreachable); called from worker threads.
   std::function<void(const std::string&)> on_error{};
-  // LISTEN taskmill for early wake-ups, on a connection of its own (a direct one: see
+  // LISTEN on the queue's own channel (taskmill.listen: a keyed hash of the queue name) for
+  // early wake-ups, on a connection of its own (a direct one: see
   // ClientOptions::listen_conninfo; behind a transaction pooler without one, it polls).
+  // Notifications on any other channel are never listened to.
   bool listen = true;
   // Called once per delivery whose handler started, once its outcome is known (see
   // TaskEvent), from the handler thread that ran it (concurrently from several threads:
   // the hook must be thread-safe, and quick: the thread runs no task meanwhile).
   // Exceptions it throws are swallowed.
   std::function<void(const TaskEvent&)> on_task_event{};
+};
+
+// What a worker has done since it was constructed (Worker::stats), for metrics and tests.
+struct WorkerStats {
+  std::uint64_t dequeues = 0;  // dequeue / ack_dequeue calls sent (polls, wake-ups, refills)
+  std::uint64_t wakeups = 0;   // notifications received on the queue's channel
 };
 
 class Worker {
@@ -140,6 +149,8 @@ class Worker {
   // Blocking: start(), wait until `token` is requested, stop().
   void run(std::stop_token token);
   bool running() const noexcept;
+  // Counters of the worker's own calls and wake-ups; safe from any thread.
+  WorkerStats stats() const noexcept;
 
   const std::string& queue_name() const noexcept;
 
