@@ -8,9 +8,9 @@
  * flight, and this transaction wins the group's advisory lock. A candidate that fails
  * the first two tests is "parked" by dequeue: marked waiting, which takes it out of
  * tasks_dequeue_idx, so later dequeues do not test it again while its group is blocked
- * (tm_park: a statement of its own, run only when a dequeue met blocked candidates,
- * which re-checks the block under a fresh snapshot while the dequeue still holds the
- * rows' locks).
+ * (tm_park: a statement of its own, run only when a dequeue met blocked candidates and
+ * holds their group's park lock, which re-checks the block under a fresh snapshot while
+ * the dequeue still holds the rows' locks, and parks the tasks that follow too).
  * An empty dequeue of a blocked group then reads no entry of that group at all, however
  * many of its tasks wait.
  *
@@ -20,8 +20,9 @@
  * wake cannot miss each other: if the remover commits before the park's snapshot, the
  * park sees the group free and leaves the task; if not, the wake's update of the task
  * waits for the parking transaction's row lock and then sees the task parked. A
- * parked task's parked_until is TM_PARK_RECHECK ahead, the time at which dequeue looks at it
- * again should a wake-up ever be missed (a task deleted by hand, say).
+ * parked candidate's parked_until is TM_PARK_RECHECK ahead (a follower's
+ * TM_PARK_RECHECK_FOLLOWING), the time at which dequeue looks at it again should a
+ * wake-up ever be missed (a task deleted by hand, say).
  */
 #include "postgres.h"
 
