@@ -14,7 +14,8 @@
 #   bench/run.sh --only process,latency   a subset of taskmill workloads
 #   bench/run.sh --out DIR            where results go (default bench/results)
 #
-# Workloads: enqueue_ratio enqueue_single enqueue_batch dequeue process latency depth explain fifo soak
+# Workloads: enqueue_ratio enqueue_single enqueue_batch dequeue process latency depth explain fifo
+# hot_group soak
 set -euo pipefail
 BENCH_ARGS="$*"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -234,6 +235,15 @@ if want fifo; then
 	# Worker does between polls: the target row "4 workers >= 1 worker"
 	run_tm tm_fifo fifo --groups 1 --workers 4 --n "$hot" --combined --empty-backoff-max-us 20000
 fi
+if want hot_group; then
+	phase hot_group
+	# plain dequeue + ack loops on one hot group against hand-written claim + delete (pgbench)
+	if ! bench/hot_group.sh $([ "$SMOKE" = 1 ] && echo --seconds 1 --rounds 1 --tasks 500 || echo --seconds 10 --rounds 3) \
+		--out "$WORK/hot_group.jsonl" >"$WORK/hot_group.txt"; then
+		log "FAILED: hot_group"
+		FAILED=$((FAILED + 1))
+	fi
+fi
 if want soak; then
 	phase soak
 	run_tm tm_soak soak --minutes "$SOAK_MIN" --workers 1 --concurrency 32 --batch 100 --rate $([ "$SMOKE" = 1 ] && echo 500 || echo 2000) \
@@ -280,6 +290,7 @@ fi
 "$DRV" report --in "$TM,$PEER" --meta "$META" --process-n "$PROCESS_N" \
 	--json-out "$RES_DIR/$STAMP.json" --md-out "$RES_DIR/$STAMP.md" --dat-dir "$WORK" >/dev/null
 [ -f "$WORK/plans.txt" ] && cp "$WORK/plans.txt" "$RES_DIR/$STAMP-plans.txt"
+[ -f "$WORK/hot_group.jsonl" ] && cp "$WORK/hot_group.jsonl" "$RES_DIR/$STAMP-hot_group.jsonl"
 if [ "$SMOKE" != 1 ] && command -v gnuplot >/dev/null; then
 	gnuplot -e "dir='$WORK'; out='$RES_DIR/$STAMP'" bench/plot.gp 2>&1 | sed 's/^/    gnuplot: /' >&2 || true
 fi
@@ -289,6 +300,12 @@ fi
 	echo "Command: \`bench/run.sh ${BENCH_ARGS:-}\` — N=$N, process N=$PROCESS_N, soak $SOAK_MIN min."
 	echo
 	cat "$RES_DIR/$STAMP.md"
+	if [ -s "$WORK/hot_group.txt" ]; then
+		echo
+		echo "### One hot FIFO group: plain dequeue + ack against claim + delete (bench/hot_group.sh)"
+		echo
+		grep -v '^{' "$WORK/hot_group.txt"
+	fi
 } >"$RES_DIR/$STAMP.md.tmp" && mv "$RES_DIR/$STAMP.md.tmp" "$RES_DIR/$STAMP.md"
 cat "$RES_DIR/$STAMP.md"
 log "results: $RES_DIR/$STAMP.json $RES_DIR/$STAMP.md (work dir $WORK)"
