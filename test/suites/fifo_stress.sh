@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Hot FIFO groups under concurrent dequeue + ack loops, each call in its own transaction
+# TestPerf_FIFO_LockContention, TestFIFO_AdvisoryLock_Serialization: hot FIFO groups under
+# concurrent dequeue + ack loops, each call in its own transaction
 # (pgbench clients running test/stress/dequeue_ack_*.sql): one hot group and four, batch 1
 # and batch 10, 4 and 16 clients. Each scenario must show
 #   - every call returning (pgbench's slowest transaction under STRESS_MAX_MS, 10 s: the
