@@ -30,6 +30,7 @@ SELECT taskmill.enqueue('reg_priv_q', 'op') AS tid \gset
 SELECT * FROM taskmill.dequeue('reg_priv_q');
 SELECT taskmill.purge('reg_priv_q');
 SELECT taskmill.enqueue('reg_priv_other', 'op');
+SELECT taskmill.has_queue_right('regress_taskmill_member', 'reg_priv_q', 'produce');
 -- (the message names the task id, which depends on the tests before: SQLSTATE only)
 \set VERBOSITY sqlstate
 SELECT taskmill.requeue_from_dlq(:tid);
