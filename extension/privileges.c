@@ -314,6 +314,7 @@ tm_extension_owner(void)
 bool
 tm_is_queue_admin(Oid role)
 {
+	AcceptInvalidationMessages();	/* (a superuser made an ordinary role meanwhile) */
 	if (superuser_arg(role))
 		return true;
 	return has_privs_of_role(role, tm_extension_owner());
@@ -326,6 +327,7 @@ tm_has_queue_right(Oid role, const char *queue, int len, int rights)
 	RightsKey	key;
 	RightsEntry *e;
 
+	AcceptInvalidationMessages();	/* (a superuser made an ordinary role meanwhile) */
 	if (superuser_arg(role))
 		return true;
 	ensure_loaded();
