@@ -31,6 +31,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/trigger.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -393,7 +394,7 @@ tm_require_queue_right(Oid role, const char *queue, int len, int right)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied for queue \"%s\": %s right required",
-					pnstrdup(queue, Min(len, TM_NAME_MAX_BYTES)), tm_right_name(right)),
+					pnstrdup(queue, pg_mbcliplen(queue, len, TM_NAME_MAX_BYTES)), tm_right_name(right)),
 			 errdetail("Role \"%s\" does not hold the %s right on the queue.",
 					   GetUserNameFromId(role, true) ? GetUserNameFromId(role, true) : "?",
 					   tm_right_name(right)),
@@ -451,7 +452,7 @@ parse_rights(const char *s)
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unrecognized queue right \"%s\"", pnstrdup(tok, Min(strlen(tok), 32))),
+					 errmsg("unrecognized queue right \"%s\"", tm_quote(tok, strlen(tok))),
 					 errhint("The rights are produce, consume and manage.")));
 	}
 	if (rights == 0)
@@ -459,6 +460,19 @@ parse_rights(const char *s)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no queue right named")));
 	return rights;
+}
+
+/* Could caller use role's privileges (INHERIT) or become it (SET ROLE)? */
+static bool
+may_act_as(Oid caller, Oid role)
+{
+	if (has_privs_of_role(caller, role))
+		return true;
+#if PG_VERSION_NUM >= 160000
+	return member_can_set_role(caller, role);
+#else
+	return is_member_of_role(caller, role);
+#endif
 }
 
 /*
@@ -482,7 +496,7 @@ taskmill_has_queue_right(PG_FUNCTION_ARGS)
 	int			len = VARSIZE_ANY_EXHDR(queue);
 	Oid			caller = GetUserId();
 
-	if (role != caller && !is_member_of_role(caller, role) && !tm_is_queue_admin(caller) &&
+	if (role != caller && !may_act_as(caller, role) && !tm_is_queue_admin(caller) &&
 		!tm_has_queue_right(caller, name, len, TM_RIGHT_MANAGE))
 	{
 		const char *role_name = GetUserNameFromId(role, true);
