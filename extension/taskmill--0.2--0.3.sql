@@ -7,14 +7,15 @@
 -- before queue rights existed, a worker role needed them) survive updates and bypass the
 -- queue rights: a role holding SELECT on taskmill.tasks reads every queue's payloads.
 -- Revoke every privilege (column privileges included) held by a role other than the
--- owner, each named in a NOTICE. The views (health, table_health, xmin_holders) keep
--- their grants: they are granted to monitoring roles on purpose.
+-- owner, each named in a WARNING (an extension script runs with client_min_messages at
+-- WARNING or above: a NOTICE would not be seen). The views (health, table_health,
+-- xmin_holders) keep their grants: they are granted to monitoring roles on purpose.
 DO $$
 DECLARE
 	r record;
 BEGIN
 	FOR r IN
-		SELECT DISTINCT c.oid::pg_catalog.regclass::text AS rel, c.relkind, g.grantee
+		SELECT DISTINCT 'taskmill.' || pg_catalog.quote_ident(c.relname) AS rel, c.relkind, g.grantee
 		FROM pg_catalog.pg_class c
 		CROSS JOIN LATERAL (
 			SELECT x.grantee FROM pg_catalog.aclexplode(c.relacl) x
@@ -42,7 +43,7 @@ BEGIN
 			CASE r.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.rel,
 			CASE WHEN r.grantee = 0 THEN 'PUBLIC'
 				 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);
-		RAISE NOTICE 'taskmill: revoked the privileges of % on %',
+		RAISE WARNING 'taskmill: revoked the privileges of % on %',
 			CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(r.grantee)::text END, r.rel
 			USING DETAIL = 'Queue rights (taskmill.grant) replace table privileges on taskmill''s tables.';
 	END LOOP;
