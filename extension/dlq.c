@@ -30,11 +30,25 @@ static const char *lookup_sql =
 "SELECT queue_name, dlq_at IS NOT NULL FROM taskmill.tasks WHERE id = $1";
 
 /*
+ * One answer for "no such task" and "a task of a queue you do not manage": the same
+ * SQLSTATE, message and hint, so that the error tells a caller nothing about tasks it
+ * may not see (whether the id exists, whether the task is in the DLQ).
+ */
+static void
+raise_missing_or_not_managed(int64 task_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("task %lld does not exist", (long long) task_id),
+			 errhint("Tasks of queues on which the role does not hold the manage right are not found either.")));
+}
+
+/*
  * taskmill.requeue_from_dlq(task_id bigint) RETURNS void
  *
- * Needs the manage right on the task's queue (42501, which does not name the queue:
- * the caller may hold no right on it). P0002 when the task does not exist, 55000 when
- * it is not in the DLQ. Runs as the extension owner (definer.c).
+ * Needs the manage right on the task's queue: P0002 when the task does not exist or
+ * the caller does not hold that right (one answer, above); 55000 when the task is not
+ * in the DLQ. Runs as the extension owner (definer.c).
  */
 PG_FUNCTION_INFO_V1(taskmill_requeue_from_dlq);
 
@@ -56,14 +70,11 @@ taskmill_requeue_from_dlq(PG_FUNCTION_ARGS)
 	tm_spi_run(tm_plan(&lookup_plan, lookup_sql, 1, tm_requeue_argtypes), values, NULL, true, 1,
 			   SPI_OK_SELECT, "task lookup");
 	if (SPI_processed == 0)
-		tm_raise_task_not_found(task_id);
+		raise_missing_or_not_managed(task_id);
 	queue_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	in_dlq = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	if (!tm_has_queue_right(tm_calling_user(), queue_name, strlen(queue_name), TM_RIGHT_MANAGE))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for the queue of task %lld: manage right required",
-						(long long) task_id)));
+		raise_missing_or_not_managed(task_id);
 	if (in_dlq)
 	{
 		tm_spi_run(tm_plan(&requeue_plan, tm_requeue_sql, 1, tm_requeue_argtypes), values, NULL, false, 0,

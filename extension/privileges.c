@@ -12,10 +12,15 @@
  * "public".
  *
  * The check costs one hash lookup per call: the grant rows are read once per backend,
- * and the rights of each (role, queue) pair asked about are remembered. Both are
- * dropped when queue_grants changes (a statement trigger invalidates the table's
+ * and the rights of each (role, queue) pair asked about are remembered, up to
+ * RIGHTS_CACHE_MAX pairs (callers choose both, so the cache is emptied when full
+ * rather than grown: a million distinct names once held 275 MiB in one backend). Both
+ * are dropped when queue_grants changes (a statement trigger invalidates the table's
  * relcache entry, which reaches every backend at commit), and when roles or role
- * memberships change (pg_authid, pg_auth_members syscache callbacks).
+ * memberships change (pg_authid, pg_auth_members syscache callbacks). Every check
+ * first takes in the invalidations other sessions committed, as a new lock would: a
+ * revoke reaches a transaction that is already open at its next call, whatever the
+ * transaction's isolation level (the grants are read with the latest snapshot).
  */
 #include "postgres.h"
 
@@ -26,6 +31,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/trigger.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -61,6 +67,9 @@ typedef struct RightsEntry
 	RightsKey	key;
 	int			rights;
 } RightsEntry;
+
+/* About 300 bytes an entry: at most some 300 KiB per backend. */
+#define RIGHTS_CACHE_MAX 1024
 
 /* All of it lives in grants_cxt and goes at once (reset_cache). */
 static MemoryContext grants_cxt = NULL;
@@ -195,13 +204,26 @@ scan_grants(Oid relid)
 	table_close(rel, AccessShareLock);
 }
 
+/* An empty rights cache (its own memory context, under grants_cxt). */
+static void
+create_rights_cache(void)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(RightsKey);
+	ctl.entrysize = sizeof(RightsEntry);
+	ctl.hcxt = grants_cxt;
+	rights_cache = hash_create("taskmill queue rights", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 /* Read the extension's owner and the grant rows; an empty rights cache. */
 static void
 load_grants(void)
 {
 	Oid			nsp;
 	Oid			owner;
-	HASHCTL		ctl;
 
 	if (!callbacks_registered)
 	{
@@ -224,12 +246,7 @@ load_grants(void)
 	grants_relid = get_relname_relid("queue_grants", nsp);
 	scan_grants(grants_relid);
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(RightsKey);
-	ctl.entrysize = sizeof(RightsEntry);
-	ctl.hcxt = grants_cxt;
-	rights_cache = hash_create("taskmill queue rights", 64, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	create_rights_cache();
 	loading = false;
 	/* 0.1's schema, until ALTER EXTENSION UPDATE: no grants; read again next call */
 	loaded = OidIsValid(grants_relid);
@@ -242,6 +259,9 @@ load_grants(void)
 static void
 ensure_loaded(void)
 {
+	/* what other sessions committed (queue_grants, roles) since the last check */
+	AcceptInvalidationMessages();
+	loading = false;			/* (left set by an error in a walk: nothing is walked now) */
 	if (loaded && !inval_while_loading)
 		return;
 	/* (the grants of a 0.1 schema are read anew at every call: !loaded) */
@@ -295,6 +315,7 @@ tm_extension_owner(void)
 bool
 tm_is_queue_admin(Oid role)
 {
+	AcceptInvalidationMessages();	/* (a superuser made an ordinary role meanwhile) */
 	if (superuser_arg(role))
 		return true;
 	return has_privs_of_role(role, tm_extension_owner());
@@ -306,8 +327,8 @@ tm_has_queue_right(Oid role, const char *queue, int len, int rights)
 {
 	RightsKey	key;
 	RightsEntry *e;
-	bool		found;
 
+	AcceptInvalidationMessages();	/* (a superuser made an ordinary role meanwhile) */
 	if (superuser_arg(role))
 		return true;
 	ensure_loaded();
@@ -319,12 +340,11 @@ tm_has_queue_right(Oid role, const char *queue, int len, int rights)
 	memset(&key, 0, sizeof(key));
 	key.role = role;
 	memcpy(key.queue, queue, len);
-	e = hash_search(rights_cache, &key, HASH_ENTER, &found);
-	if (!found)
+	e = hash_search(rights_cache, &key, HASH_FIND, NULL);
+	if (e == NULL)
 	{
 		int			r = 0;
 
-		e->rights = 0;
 		/* has_privs_of_role may read catalogs, and so take invalidations: defer them */
 		loading = true;
 		for (int i = 0; i < ngrants; i++)
@@ -336,8 +356,15 @@ tm_has_queue_right(Oid role, const char *queue, int len, int rights)
 			if (pattern_matches(grants[i].pattern, queue, len))
 				r |= grants[i].rights;
 		}
-		e->rights = r;
 		loading = false;
+		/* full: start again rather than grow with every name a caller makes up */
+		if (hash_get_num_entries(rights_cache) >= RIGHTS_CACHE_MAX)
+		{
+			hash_destroy(rights_cache);
+			create_rights_cache();
+		}
+		e = hash_search(rights_cache, &key, HASH_ENTER, NULL);
+		e->rights = r;
 	}
 	return (e->rights & rights) != 0;
 }
@@ -367,7 +394,7 @@ tm_require_queue_right(Oid role, const char *queue, int len, int right)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied for queue \"%s\": %s right required",
-					pnstrdup(queue, Min(len, TM_NAME_MAX_BYTES)), tm_right_name(right)),
+					pnstrdup(queue, pg_mbcliplen(queue, len, TM_NAME_MAX_BYTES)), tm_right_name(right)),
 			 errdetail("Role \"%s\" does not hold the %s right on the queue.",
 					   GetUserNameFromId(role, true) ? GetUserNameFromId(role, true) : "?",
 					   tm_right_name(right)),
@@ -425,7 +452,7 @@ parse_rights(const char *s)
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unrecognized queue right \"%s\"", pnstrdup(tok, Min(strlen(tok), 32))),
+					 errmsg("unrecognized queue right \"%s\"", tm_quote(tok, strlen(tok))),
 					 errhint("The rights are produce, consume and manage.")));
 	}
 	if (rights == 0)
@@ -435,11 +462,29 @@ parse_rights(const char *s)
 	return rights;
 }
 
+/* Could caller use role's privileges (INHERIT) or become it (SET ROLE)? */
+static bool
+may_act_as(Oid caller, Oid role)
+{
+	if (has_privs_of_role(caller, role))
+		return true;
+#if PG_VERSION_NUM >= 160000
+	return member_can_set_role(caller, role);
+#else
+	return is_member_of_role(caller, role);
+#endif
+}
+
 /*
  * taskmill.has_queue_right(role regrole, queue_name text, rights text) RETURNS boolean
  *
  * As has_table_privilege: does the role hold the right (or any of a comma-separated
- * list) on the queue? STRICT.
+ * list) on the queue? STRICT. Unlike has_table_privilege it answers about a role other
+ * than current_user only where current_user could learn the answer anyway: for a role
+ * it is a member of (it could SET ROLE), for a superuser or the extension owner (they
+ * read queue_grants), and on a queue it manages. Anyone else gets 42501, whatever the
+ * answer would have been: queue_grants is the owner's, and a function that read it
+ * out for every role would undo that.
  */
 Datum
 taskmill_has_queue_right(PG_FUNCTION_ARGS)
@@ -447,6 +492,20 @@ taskmill_has_queue_right(PG_FUNCTION_ARGS)
 	Oid			role = PG_GETARG_OID(0);
 	text	   *queue = PG_GETARG_TEXT_PP(1);
 	int			rights = parse_rights(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	const char *name = VARDATA_ANY(queue);
+	int			len = VARSIZE_ANY_EXHDR(queue);
+	Oid			caller = GetUserId();
 
-	PG_RETURN_BOOL(tm_has_queue_right(role, VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue), rights));
+	if (role != caller && !may_act_as(caller, role) && !tm_is_queue_admin(caller) &&
+		!tm_has_queue_right(caller, name, len, TM_RIGHT_MANAGE))
+	{
+		const char *role_name = GetUserNameFromId(role, true);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to examine the queue rights of role \"%s\"",
+						role_name ? role_name : psprintf("%u", role)),
+				 errdetail("A role may examine its own rights, those of the roles it is a member of, and every role's rights on the queues it manages.")));
+	}
+	PG_RETURN_BOOL(tm_has_queue_right(role, name, len, rights));
 }

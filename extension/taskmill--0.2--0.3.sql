@@ -2,3 +2,50 @@
 -- objects since 0.2 is here, and also in extension/sql/*.sql (the full script of 0.3); the
 -- upgrade suite checks that both give the same schema.
 \echo Use "ALTER EXTENSION taskmill UPDATE TO '0.3'" to load this file. \quit
+
+-- Table privileges granted directly on the extension's tables and sequences (under 0.1,
+-- before queue rights existed, a worker role needed them) survive updates and bypass the
+-- queue rights: a role holding SELECT on taskmill.tasks reads every queue's payloads.
+-- Revoke every privilege (column privileges included) held by a role other than the
+-- owner, each named in a WARNING (an extension script runs with client_min_messages at
+-- WARNING or above: a NOTICE would not be seen). The views (health, table_health,
+-- xmin_holders) keep their grants: they are granted to monitoring roles on purpose.
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT DISTINCT 'taskmill.' || pg_catalog.quote_ident(c.relname) AS rel, c.relkind, g.grantee
+		FROM pg_catalog.pg_class c
+		CROSS JOIN LATERAL (
+			SELECT x.grantee FROM pg_catalog.aclexplode(c.relacl) x
+			UNION
+			SELECT x.grantee
+			FROM pg_catalog.pg_attribute a, LATERAL pg_catalog.aclexplode(a.attacl) x
+			WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL) g
+		WHERE c.relnamespace = 'taskmill'::pg_catalog.regnamespace
+		  AND c.relkind IN ('r', 'p', 'S')
+		  AND g.grantee <> c.relowner
+		  -- members of the extension, and the identity sequences of its tables
+		  AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+					  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+						AND d.objid = c.oid
+						AND ((d.deptype = 'e'
+							  AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+							  AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e
+												WHERE e.extname = 'taskmill'))
+							 OR (d.deptype IN ('a', 'i')
+								 AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+								 AND c.relkind = 'S')))
+		ORDER BY 1, 3
+	LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s CASCADE',
+			CASE r.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.rel,
+			CASE WHEN r.grantee = 0 THEN 'PUBLIC'
+				 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.grantee)) END);
+		RAISE WARNING 'taskmill: revoked the privileges of % on %',
+			CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(r.grantee)::text END, r.rel
+			USING DETAIL = 'Queue rights (taskmill.grant) replace table privileges on taskmill''s tables.';
+	END LOOP;
+END
+$$;

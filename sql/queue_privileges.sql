@@ -30,6 +30,11 @@ SELECT taskmill.enqueue('reg_priv_q', 'op') AS tid \gset
 SELECT * FROM taskmill.dequeue('reg_priv_q');
 SELECT taskmill.purge('reg_priv_q');
 SELECT taskmill.enqueue('reg_priv_other', 'op');
+SELECT taskmill.has_queue_right('regress_taskmill_member', 'reg_priv_q', 'produce');
+-- quoted input is cut on a character boundary (2-byte characters cut at an odd byte count
+-- before: invalid UTF-8 in the message)
+SELECT taskmill.has_queue_right('regress_taskmill_producer', 'reg_priv_q', 'x' || repeat('é', 40));
+SELECT * FROM taskmill.queue_stats(repeat('é', 128));
 -- (the message names the task id, which depends on the tests before: SQLSTATE only)
 \set VERBOSITY sqlstate
 SELECT taskmill.requeue_from_dlq(:tid);

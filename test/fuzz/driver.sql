@@ -11,7 +11,9 @@
 -- generate_series), so the statements stay short.
 --
 -- fuzz.run(fn, cases, seed) runs the cases, each in a subtransaction (an error rolls back
--- that call only; successful calls keep their effects), committing every 100, and counts
+-- that call only; successful calls keep their effects), one case in eight as the role
+-- taskmill_fuzz_tenant (every right on the queue "fuzz", none elsewhere: setup.sql), the
+-- others as the superuser, committing every 100, and counts
 -- the outcomes per SQLSTATE in fuzz.outcomes with the longest error text (message + detail
 -- + hint) and an example case. fuzz.exec(fn, case_no, seed) runs one case without catching
 -- its error, so the error reaches the server log as a client's would.
@@ -67,6 +69,13 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[
 	'*', '%', '_', 'public', 'taskmill', 'pg_catalog', 'postgres', '0', '-1', 'e' || E'\u0301']
 $$;
 
+-- Queue rights (grant, revoke, has_queue_right), well and badly spelt.
+CREATE FUNCTION fuzz.rights() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[
+	'produce', 'consume', 'manage', 'produce', 'consume', 'manage', 'consume, manage',
+	'produce,consume,manage', ' manage ', 'PRODUCE', 'read', '', ',', 'produce,,consume', 'all']
+$$;
+
 CREATE FUNCTION fuzz.crons() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[
 	'* * * * *', '@hourly', '@daily', '@yearly', '@reboot', '@', '@@hourly', '0 3 * * *',
@@ -116,7 +125,7 @@ BEGIN
 		RETURN pg_catalog.quote_literal(fuzz.pick(CASE kind
 			WHEN 'cron' THEN fuzz.crons() WHEN 'zone' THEN fuzz.zones()
 			WHEN 'time' THEN fuzz.times() WHEN 'interval' THEN fuzz.intervals()
-			WHEN 'name' THEN fuzz.names()
+			WHEN 'name' THEN fuzz.names() WHEN 'rights' THEN fuzz.rights()
 			ELSE fuzz.names() || fuzz.crons() || fuzz.zones() || fuzz.numbers() END));
 	ELSIF r < 0.62 AND kind = 'cron' THEN
 		-- fields built from cron tokens, 0 to 8 of them, numbers of any size
@@ -277,6 +286,7 @@ BEGIN
 			RETURN fuzz.json_expr(CASE WHEN pname IN ('tasks', 'schedules', 'options') THEN pname ELSE 'any' END, r);
 		END IF;
 		kind := CASE WHEN pname IN ('expr', 'cron') THEN 'cron'
+					 WHEN pname = 'rights' THEN 'rights'
 					 WHEN pname IN ('timezone', 'time_zone', 'tz') THEN 'zone'
 					 WHEN pname LIKE '%name' OR pname LIKE '%_id' OR pname LIKE '%key' THEN 'name'
 					 ELSE 'any' END;
@@ -298,6 +308,12 @@ BEGIN
 						'(SELECT t.lease FROM taskmill.tasks t WHERE t.lease IS NOT NULL ORDER BY t.id OFFSET %s LIMIT 1)', ref)
 					WHEN r < 0.6 THEN '''00000000-0000-0000-0000-000000000000'''
 					ELSE pg_catalog.quote_literal(pg_catalog.md5(pg_catalog.random()::text)::uuid::text) END;
+	ELSIF typ = 'regrole'::regtype THEN
+		-- the fuzz tenant, the superuser, a built-in role, ids that name no role
+		RETURN CASE WHEN r < 0.06 THEN 'NULL'
+					WHEN r < 0.9 THEN pg_catalog.quote_literal(fuzz.pick(ARRAY['taskmill_fuzz_tenant',
+						'postgres', 'pg_monitor', '-', '1', '4000000000']))
+					ELSE pg_catalog.quote_literal(fuzz.random_string(20)) END;
 	ELSIF typ = 'boolean'::regtype THEN
 		RETURN fuzz.pick(ARRAY['NULL', 'true', 'false', 'false']);
 	ELSIF typ = 'timestamp with time zone'::regtype THEN
@@ -420,7 +436,11 @@ BEGIN
 		stmt := fuzz.case_sql(fn, i, seed);
 		t0 := pg_catalog.clock_timestamp();
 		BEGIN
+			IF i % 8 = 0 THEN
+				PERFORM pg_catalog.set_config('role', 'taskmill_fuzz_tenant', true);
+			END IF;
 			EXECUTE stmt;
+			PERFORM pg_catalog.set_config('role', 'none', true);
 			state := '00000';
 			msg := NULL; detail := NULL; hint := NULL;
 		EXCEPTION WHEN OTHERS THEN

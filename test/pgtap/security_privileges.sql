@@ -59,8 +59,8 @@ SELECT throws_ok($$SELECT taskmill.register_schedules('sec-b', '[]')$$, '42501',
 	'Security.Queue_Other: replacing its schedules is refused');
 SELECT throws_ok($$SELECT taskmill.trigger_schedule('b-tick')$$, '42501', NULL,
 	'Security.Queue_Other: triggering its schedule by operation id is refused');
-SELECT throws_ok(format('SELECT taskmill.requeue_from_dlq(%s)', :b_dead), '42501', NULL,
-	'Security.Queue_Other: requeueing its dead task is refused');
+SELECT throws_ok(format('SELECT taskmill.requeue_from_dlq(%s)', :b_dead), 'P0002', NULL,
+	'Security.Queue_Other: requeueing its dead task is refused (as for a missing task)');
 SELECT throws_ok($$SELECT * FROM taskmill.list_dlq('sec-b')$$, '42501', NULL,
 	'Security.Queue_Other: listing its DLQ is refused');
 SELECT is((SELECT count(*) FROM taskmill.list_dlq()), 0::bigint,

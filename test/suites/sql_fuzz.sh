@@ -3,8 +3,10 @@
 # trigger functions aside: they cannot be called):
 # TASKMILL_SQL_FUZZ_CASES (default 10000) seeded inputs per function from test/fuzz/driver.sql
 # (names, JSON task and schedule documents, cron strings, time zones, arrays, sizes, NULLs,
-# huge strings, unicode, negative and huge numbers), each call in a subtransaction, on a
-# database holding tasks in every state (test/fuzz/setup.sql). Then, for every text, JSON or
+# huge strings, unicode, negative and huge numbers, roles, queue rights), each call in a
+# subtransaction, one in eight as a role with every right on the queue "fuzz" and none
+# elsewhere (the others as the superuser), on a database holding tasks in every state
+# (test/fuzz/setup.sql). Then, for every text, JSON or
 # array argument, oversized-input probes (128 KiB values) run at top level so their errors
 # reach the server log. Fails on:
 #   - a crash or server restart: a lost connection, pg_postmaster_start_time moved, or

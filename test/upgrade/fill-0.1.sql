@@ -12,6 +12,8 @@
 --   up_keys     callers' idempotency keys
 --   up_done     results: acked with a result, acked without one, an ephemeral ack
 --   up_sched    two schedules, one of them triggered (a task with the schedule's key)
+-- and table privileges as a 0.1 set-up gave them (before queue rights, a worker role needed
+-- them): the update to 0.3 revokes them, all but the view's (verify.sql).
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 
@@ -89,6 +91,24 @@ SELECT taskmill.register_schedules('up_sched', $$[
   {"operation_id": "hourly", "cron": "@hourly"}
 ]$$);
 SELECT taskmill.trigger_schedule('hourly', queue_name => 'up_sched') IS NOT NULL AS triggered;
+
+-- Table privileges: a worker role on every table and sequence (with grant option), a role
+-- with two columns of tasks, PUBLIC on results, and a monitoring role on a view.
+DO $$
+DECLARE r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['up_table_worker', 'up_table_reporter', 'up_table_monitor'] LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I', r);
+		END IF;
+	END LOOP;
+END $$;
+GRANT SELECT, INSERT, UPDATE, DELETE ON taskmill.tasks, taskmill.task_results, taskmill.task_schedules
+	TO up_table_worker WITH GRANT OPTION;
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA taskmill TO up_table_worker;
+GRANT SELECT (queue_name, payload) ON taskmill.tasks TO up_table_reporter;
+GRANT SELECT ON taskmill.task_results TO PUBLIC;
+GRANT SELECT ON taskmill.health TO up_table_monitor;
 
 -- The fill did what the comments above say.
 DO $$

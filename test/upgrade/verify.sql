@@ -154,3 +154,27 @@ BEGIN
 		're-registering an unchanged schedule kept its next run';
 	ASSERT (SELECT pg_catalog.count(*) FROM taskmill.task_schedules WHERE queue_name = 'up_sched') = 1;
 END $$;
+
+-- Table privileges granted before the update (fill-*.sql) are gone: queue rights replace
+-- them. The view's grant is kept (views are granted to monitoring roles on purpose), then
+-- taken back here so that the schema compares equal with a fresh install's.
+DO $$
+DECLARE left_over text;
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.format('%s %s%s', g.rel, g.col, g.acl), ', ') INTO left_over
+	FROM (SELECT c.oid::pg_catalog.regclass::text AS rel, '' AS col, x::text AS acl, c.relowner, x
+		  FROM pg_catalog.pg_class c, LATERAL pg_catalog.unnest(c.relacl) x
+		  WHERE c.relnamespace = 'taskmill'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p', 'S')
+		  UNION ALL
+		  SELECT c.oid::pg_catalog.regclass::text, a.attname || ': ', x::text, c.relowner, x
+		  FROM pg_catalog.pg_class c
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid, LATERAL pg_catalog.unnest(a.attacl) x
+		  WHERE c.relnamespace = 'taskmill'::pg_catalog.regnamespace AND c.relkind IN ('r', 'p', 'S')) g
+	WHERE (SELECT e.grantee FROM pg_catalog.aclexplode(ARRAY[g.x]) e LIMIT 1) <> g.relowner;
+	IF left_over IS NOT NULL THEN
+		RAISE EXCEPTION 'table privileges survived the update: %', left_over;
+	END IF;
+	ASSERT pg_catalog.has_table_privilege('up_table_monitor', 'taskmill.health', 'SELECT'),
+		'the grant on the view taskmill.health was kept';
+END $$;
+REVOKE SELECT ON taskmill.health FROM up_table_monitor;
