@@ -10,8 +10,8 @@
 -- default evaluated once by that ALTER TABLE): a schedule owned by it has no known owner.
 -- It stops (next_run_at NULL) until a manager of its queue registers it again, which
 -- makes that manager its owner (docs/releases.md, docs/security.md "Scheduler"). A
--- database restored from a dump since has no missing value: docs/releases.md gives the
--- query to find such schedules by hand.
+-- database restored from a dump since, or whose table was rewritten (VACUUM FULL), has
+-- no missing value: docs/releases.md says how to find such schedules by hand.
 UPDATE taskmill.task_schedules s
 SET next_run_at = NULL,
 	last_error = 'paused by the update to 0.3: its owner was assigned by the update from 0.1; register it again to resume',
