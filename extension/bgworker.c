@@ -4,18 +4,24 @@
  *		worker per database in taskmill.scheduler_databases runs due cron schedules every
  *		taskmill.scheduler_interval seconds, inside the server.
  *
- * Each run is one transaction calling the same code as taskmill.run_due_schedules(), so
+ * Each pass lists the due schedules (one short transaction), then runs each in a
+ * transaction of its own, with the same steps as taskmill.run_due_schedules(), so
  * workers, client-side schedulers and manual calls can all run at once: row locks with
- * SKIP LOCKED keep every tick to one task.  A database without the extension is skipped
- * quietly (it is checked at every run, so CREATE EXTENSION later is picked up).
+ * SKIP LOCKED keep every tick to one task.  One schedule's transaction can therefore
+ * neither delay nor roll back another's: it is bounded by
+ * taskmill.scheduler_statement_timeout (its own budget), its lock waits by
+ * taskmill.scheduler_lock_timeout, and a tick whose key another transaction holds is
+ * left for the next pass without waiting (run_due.c).  A database without the extension
+ * is skipped quietly (it is checked at every pass, so CREATE EXTENSION later is picked up).
  *
  * The worker connects as the bootstrap superuser but never acts as one on a user's
  * behalf: search_path is "pg_catalog, pg_temp" whatever the database or role settings
  * say (as autovacuum sets it), and each schedule's task is enqueued with its owner's
- * rights (run_due.c).  A run is bounded by taskmill.scheduler_statement_timeout; an
- * error (that timeout included) is logged and rolls the run back, and the worker goes
- * on at its next interval.  SIGTERM (pg_terminate_backend) ends it; the postmaster
- * starts it again after TASKMILL_SCHEDULER_RESTART_SECS.  It exits with the server.
+ * rights (run_due.c).  An error in a schedule's transaction (its timeout included) is
+ * logged and rolls back that transaction only; the schedule is recorded as failed, to be
+ * retried after a backoff, and the pass goes on.  SIGTERM (pg_terminate_backend) ends
+ * the worker; the postmaster starts it again after TASKMILL_SCHEDULER_RESTART_SECS.  It
+ * exits with the server.
  */
 #include "postgres.h"
 
@@ -30,7 +36,9 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/timeout.h"
 #include "utils/varlena.h"
 
@@ -114,54 +122,146 @@ taskmill_register_scheduler_workers(void)
 										  (char *) lfirst(lc), n++);
 }
 
-/* One run: a transaction that enqueues the database's due schedules. */
-static void
-scheduler_run_transaction(void)
+/* Start a transaction of the pass, with its time budget; false if no extension. */
+static bool
+scheduler_begin(const char *activity)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (taskmill_scheduler_statement_timeout > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, taskmill_scheduler_statement_timeout);
-	if (OidIsValid(get_extension_oid("taskmill", true)))
-	{
-		int			n;
+	pgstat_report_activity(STATE_RUNNING, activity);
+	return OidIsValid(get_extension_oid("taskmill", true));
+}
 
-		pgstat_report_activity(STATE_RUNNING, "SELECT taskmill.run_due_schedules()");
-		n = taskmill_run_due();
-		if (n > 0)
-			elog(DEBUG1, "taskmill scheduler enqueued %d task(s)", n);
-	}
+static void
+scheduler_commit(void)
+{
 	disable_timeout(STATEMENT_TIMEOUT, false);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 }
 
 /*
- * One run; an error is logged and rolled back (the worker goes on), as a backend's
- * main loop does with a failed statement.
+ * After an error in a transaction of the pass: log it and roll the transaction back,
+ * as a backend's main loop does with a failed statement. Returns the error (in cxt).
  */
-static void
-scheduler_run_once(void)
+static ErrorData *
+scheduler_abort(MemoryContext cxt)
 {
-	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *edata;
+
+	disable_timeout(STATEMENT_TIMEOUT, false);
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	EmitErrorReport();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	QueryCancelPending = false;
+	MemoryContextSwitchTo(cxt);
+	return edata;
+}
+
+/*
+ * Schedule id's step in a transaction of its own; true if a task was enqueued. If the
+ * transaction fails as a whole (its budget ran out, an error outside the steps'
+ * subtransactions), the schedule is recorded as failed in another, so that it is retried
+ * after a backoff instead of at every pass.
+ */
+static bool
+scheduler_run_schedule(int64 id, MemoryContext cxt)
+{
+	volatile bool enqueued = false;
+	ErrorData  *volatile edata = NULL;
 
 	PG_TRY();
 	{
-		scheduler_run_transaction();
+		if (scheduler_begin("SELECT taskmill.run_due_schedules()"))
+			enqueued = taskmill_run_due_schedule(id) == RUN_DUE_ENQUEUED;
+		scheduler_commit();
 	}
 	PG_CATCH();
 	{
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		QueryCancelPending = false;
+		edata = scheduler_abort(cxt);
 	}
 	PG_END_TRY();
+	if (edata == NULL)
+		return enqueued;
+	PG_TRY();
+	{
+		if (scheduler_begin("taskmill scheduler: record a failed schedule"))
+			taskmill_run_due_schedule_failed(id, edata);
+		scheduler_commit();
+	}
+	PG_CATCH();
+	{
+		(void) scheduler_abort(cxt);
+	}
+	PG_END_TRY();
+	return false;
+}
+
+/*
+ * One pass: list the due schedules, then run each in a transaction of its own. The
+ * list is bounded (run_due.c); a schedule that another scheduler took meanwhile, or
+ * whose tick's key is held, is skipped. A pass lasts at most
+ * taskmill.scheduler_interval: a schedule that came due meanwhile waits at most that
+ * long for the next list, where it is in the first turns (run_due.c). True if the pass
+ * was cut short (the next one starts at once).
+ */
+static bool
+scheduler_run_once(void)
+{
+	TimestampTz deadline = GetCurrentTimestamp() +
+		(TimestampTz) taskmill_scheduler_interval * USECS_PER_SEC;
+	bool		cut = false;
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "taskmill scheduler pass",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext loopcxt = AllocSetContextCreate(cxt, "taskmill scheduler schedule",
+												  ALLOCSET_DEFAULT_SIZES);
+	int64	   *volatile ids = NULL;
+	volatile int n = 0;
+	int			enqueued = 0;
+
+	PG_TRY();
+	{
+		if (scheduler_begin("taskmill scheduler: list due schedules"))
+		{
+			int			count;
+
+			ids = taskmill_due_schedule_ids(cxt, &count);
+			n = count;
+		}
+		scheduler_commit();
+	}
+	PG_CATCH();
+	{
+		(void) scheduler_abort(cxt);
+		n = 0;
+	}
+	PG_END_TRY();
+
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0 && GetCurrentTimestamp() >= deadline)
+		{
+			cut = true;
+			break;
+		}
+		taskmill_bgworker_loop_top();
+		MemoryContextReset(loopcxt);
+		MemoryContextSwitchTo(loopcxt);
+		if (scheduler_run_schedule(ids[i], loopcxt))
+			enqueued++;
+	}
+	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextDelete(cxt);
+	if (enqueued > 0)
+		elog(DEBUG1, "taskmill scheduler enqueued %d task(s)", enqueued);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return cut;
 }
 
 /*
@@ -210,7 +310,8 @@ taskmill_scheduler_main(Datum main_arg)
 	{
 		taskmill_bgworker_loop_top();
 
-		scheduler_run_once();
+		if (scheduler_run_once())
+			continue;
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

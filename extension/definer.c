@@ -162,52 +162,15 @@ taskmill_run_due_schedules(PG_FUNCTION_ARGS)
 }
 
 /*
- * Without queue_name, the schedule is found by operation id: the caller needs the
- * manage right on the queue of every schedule of that name. The queue is not named in
- * the denial, since the caller may hold no right on it.
+ * Without queue_name, the schedule is found by operation id among the queues the caller
+ * manages (tm_body_trigger_schedule): one of another queue is answered as a missing one.
  */
-static void
-require_schedule_queues(const char *operation_id)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(operation_id)};
-	Oid			caller = tm_calling_user();
-
-	tm_spi_connect();
-	tm_spi_run(tm_plan(&plan,
-					   "SELECT s.queue_name FROM taskmill.task_schedules s"
-					   " WHERE s.operation_id OPERATOR(pg_catalog.=) $1",
-					   1, argtypes),
-			   values, NULL, true, 0, SPI_OK_SELECT, "schedule lookup");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		char	   *q = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-
-		if (!tm_has_queue_right(caller, q, strlen(q), TM_RIGHT_MANAGE))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied for schedule \"%s\": manage right on its queue required",
-							pnstrdup(operation_id, Min(strlen(operation_id), 64))),
-					 errhint("Name the queue (queue_name) of a schedule you manage.")));
-	}
-	SPI_finish();
-}
-
 PG_FUNCTION_INFO_V1(taskmill_trigger_schedule);
 
 Datum
 taskmill_trigger_schedule(PG_FUNCTION_ARGS)
 {
-	TmOwnerScope scope;
-	Datum		result;
-
 	if (!PG_ARGISNULL(2) && !check_queue_arg(fcinfo, 2, TM_RIGHT_MANAGE))
 		return tm_body_trigger_schedule(fcinfo);
-	tm_owner_begin(&scope);
-	if (PG_ARGISNULL(2) && !PG_ARGISNULL(0) && scope.switched)
-		require_schedule_queues(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	result = tm_body_trigger_schedule(fcinfo);
-	tm_owner_end(&scope);
-	return result;
+	return run_as_owner(tm_body_trigger_schedule, fcinfo);
 }

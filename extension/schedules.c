@@ -58,7 +58,7 @@ static const char *const find_sql =
 "SELECT queue_name, payload, options FROM taskmill.task_schedules"
 " WHERE operation_id OPERATOR(pg_catalog.=) $1"
 " AND ($2 IS NULL OR queue_name OPERATOR(pg_catalog.=) $2)"
-" LIMIT 2";
+" ORDER BY queue_name";
 
 /* ---------------------------------------------------------------- the task */
 
@@ -80,9 +80,13 @@ tm_schedule_enqueue(const char *queue_name, const char *operation_id, Jsonb *pay
 	tm_task_read_json(&t, &options->root, TF_SCHEDULE_OPTIONS, "schedule options");
 	if (overrides != NULL)
 		tm_task_read_json(&t, &overrides->root, TF_SCHEDULE_OPTIONS, "schedule options");
-	if (key != NULL)
-		tm_task_set(&t, TF_IDEMPOTENCY_KEY, CStringGetTextDatum(key), false);
 	tm_task_check(&t);
+	/* the tick's key, in the namespace callers may not write (so set past the check) */
+	if (key != NULL)
+	{
+		t.values[TF_IDEMPOTENCY_KEY] = CStringGetTextDatum(key);
+		t.isnull[TF_IDEMPOTENCY_KEY] = false;
+	}
 	/*
 	 * With the produce right of current_user (a tick: the schedule's owner, run_due.c;
 	 * trigger_schedule: the extension owner, after definer.c checked the caller's manage
@@ -107,10 +111,10 @@ tm_schedule_tick_key(const char *operation_id, TimestampTz tick)
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range")));
 	if (fsec != 0)
-		return psprintf("schedule:%s@%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", operation_id,
+		return psprintf(TM_SCHEDULE_KEY_PREFIX "%s@%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", operation_id,
 						tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
 						tm.tm_sec, (int) fsec);
-	return psprintf("schedule:%s@%04d-%02d-%02dT%02d:%02d:%02dZ", operation_id,
+	return psprintf(TM_SCHEDULE_KEY_PREFIX "%s@%04d-%02d-%02dT%02d:%02d:%02dZ", operation_id,
 					tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
@@ -256,6 +260,13 @@ read_specs(Jsonb *schedules, int *nspecs)
 				 errmsg("schedules must be a JSON array")));
 	n = JB_ROOT_COUNT(schedules);
 	tm_check_count("schedules", n, tm_max_enqueue_batch, "taskmill.max_enqueue_batch");
+	/* the list is the queue's whole set: this bounds the schedules of a queue */
+	if (n > tm_max_schedules_per_queue)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many schedules for one queue"),
+				 errdetail("The list has %d schedules; taskmill.max_schedules_per_queue allows %d.",
+						   n, tm_max_schedules_per_queue)));
 	specs = palloc(sizeof(SchedSpec) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 		read_spec(getIthJsonbValueFromContainer(&schedules->root, i), i, &specs[i], now);
@@ -414,12 +425,14 @@ tm_body_trigger_schedule(PG_FUNCTION_ARGS)
 	Datum		vals[2] = {PointerGetDatum(operation), PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2)};
 	char		nulls[2] = {' ', PG_ARGISNULL(2) ? 'n' : ' '};
 	char	   *operation_id = text_to_cstring(operation);
-	char	   *queue;
+	char	   *queue = NULL;
 	Jsonb	   *payload = NULL;
 	Jsonb	   *options;
 	bool		isnull;
 	Datum		d;
 	int64		id;
+	int64		row = -1;
+	Oid			caller = tm_calling_user();
 
 	/* JSON null, like SQL NULL, means no overrides */
 	if (overrides && JB_ROOT_IS_SCALAR(overrides))
@@ -437,20 +450,37 @@ tm_body_trigger_schedule(PG_FUNCTION_ARGS)
 	tm_spi_connect();
 	tm_spi_run(tm_plan(&find_plan, find_sql, 2, types), vals, nulls, true, 0,
 			   SPI_OK_SELECT, "schedule lookup");
-	if (SPI_processed == 0)
+
+	/*
+	 * Only the schedules of queues the caller manages count: one of a queue it may not
+	 * manage is answered as a missing one, so that the answer tells nothing of other
+	 * queues' schedules (docs/security.md, "Scheduler").
+	 */
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *q = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (!tm_has_queue_right(caller, q, strlen(q), TM_RIGHT_MANAGE))
+			continue;
+		if (row >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_TOO_MANY_ROWS),
+					 errmsg("schedule \"%s\" exists in more than one queue",
+							tm_quote(operation_id, strlen(operation_id))),
+					 errhint("Pass queue_name to choose one.")));
+		row = (int64) i;
+		queue = q;
+	}
+	if (row < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("schedule \"%s\" does not exist", operation_id)));
-	if (SPI_processed > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_TOO_MANY_ROWS),
-				 errmsg("schedule \"%s\" exists in more than one queue", operation_id),
-				 errhint("Pass queue_name to choose one.")));
-	queue = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+				 errmsg("schedule \"%s\" does not exist",
+						tm_quote(operation_id, strlen(operation_id))),
+				 errhint("Only the schedules of queues you manage can be triggered.")));
+	d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 2, &isnull);
 	if (!isnull)
 		payload = DatumGetJsonbPCopy(d);
-	options = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	options = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, 3, &isnull));
 	/* before SPI_finish, which frees the copies */
 	id = tm_schedule_enqueue(queue, operation_id, payload, options, overrides, NULL);
 	SPI_finish();

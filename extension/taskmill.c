@@ -36,10 +36,11 @@ int			tm_max_meta_bytes = 64 * 1024;
 int			tm_max_result_bytes = 8 * 1024 * 1024;
 int			tm_max_error_bytes = 64 * 1024;
 int			tm_max_key_bytes = 512;
+int			tm_max_schedules_per_queue = 1000;
 
 /* taskmill.scheduler_lock_timeout / statement_timeout: bounds on a scheduler run (ms). */
 int			taskmill_scheduler_lock_timeout = 1000;
-int			taskmill_scheduler_statement_timeout = 60000;
+int			taskmill_scheduler_statement_timeout = 5000;
 
 static void
 define_limits(void)
@@ -64,6 +65,8 @@ define_limits(void)
 		&tm_max_error_bytes, MaxAllocSize / 2, GUC_UNIT_BYTE},
 		{"taskmill.max_key_bytes", "Longest idempotency key a caller may give.",
 		&tm_max_key_bytes, 1024 * 1024, GUC_UNIT_BYTE},
+		{"taskmill.max_schedules_per_queue", "Most schedules one queue may have (register_schedules).",
+		&tm_max_schedules_per_queue, 1000000, 0},
 	};
 
 	for (int i = 0; i < (int) lengthof(limits); i++)
@@ -76,10 +79,10 @@ define_limits(void)
 							&taskmill_scheduler_lock_timeout,
 							1000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("taskmill.scheduler_statement_timeout",
-							"Longest run of the scheduler background worker over all due schedules.",
-							NULL,
+							"Longest transaction of the scheduler background worker for one due schedule.",
+							"Each due schedule is run in a transaction of its own; one that runs longer is rolled back, recorded as failed and retried after a backoff. 0: no limit.",
 							&taskmill_scheduler_statement_timeout,
-							60000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+							5000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 }
 
 /* Accept only a list SplitGUCList can read, of at most TASKMILL_MAX_SCHEDULERS names. */

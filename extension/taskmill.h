@@ -40,6 +40,15 @@
 #define TM_KEY_INDEX_PREDICATE \
 	"dlq_at IS NULL AND NOT pg_catalog.starts_with(idempotency_key, 'taskmill:')"
 
+/*
+ * The keys of schedule ticks: "taskmill-schedule:<operation_id>@<tick>" (schedules.c).
+ * Only the scheduler writes them, so no caller can hold or take a coming tick's key
+ * (which would stall or cancel the tick); callers' keys with this prefix are refused.
+ * Unlike generated keys they are in the unique key index: they are the fence that keeps
+ * a tick to one task.
+ */
+#define TM_SCHEDULE_KEY_PREFIX	"taskmill-schedule:"
+
 /* taskmill.c: the size limits (GUCs, in bytes or tasks). */
 extern int	tm_max_enqueue_batch;
 extern int	tm_max_payload_bytes;
@@ -47,6 +56,7 @@ extern int	tm_max_meta_bytes;
 extern int	tm_max_result_bytes;
 extern int	tm_max_error_bytes;
 extern int	tm_max_key_bytes;
+extern int	tm_max_schedules_per_queue;
 
 /* plans.c: one saved plan per hot statement, prepared on first use in a backend. */
 extern SPIPlanPtr tm_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes);

@@ -178,7 +178,10 @@ tm_check_max_attempts(int32 max_attempts)
 				 errdetail("max_attempts must be at least 1.")));
 }
 
-/* A caller's idempotency key: not empty, and not in the generated keys' namespace. */
+/*
+ * A caller's idempotency key: not empty, and in neither of taskmill's own namespaces
+ * (generated keys, schedule ticks).
+ */
 void
 tm_check_idempotency_key(const char *key, int len)
 {
@@ -201,6 +204,14 @@ tm_check_idempotency_key(const char *key, int len)
 				 errdetail("Keys beginning with \"%s\" are the keys taskmill generates for tasks enqueued without one.",
 						   TM_GENERATED_KEY_PREFIX),
 				 errhint("Pass NULL to have a key generated, or choose another prefix.")));
+	if (len >= (int) strlen(TM_SCHEDULE_KEY_PREFIX) &&
+		memcmp(key, TM_SCHEDULE_KEY_PREFIX, strlen(TM_SCHEDULE_KEY_PREFIX)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("idempotency key \"%s\" is reserved", tm_quote(key, len)),
+				 errdetail("Keys beginning with \"%s\" are the keys of schedule ticks, which only the scheduler writes.",
+						   TM_SCHEDULE_KEY_PREFIX),
+				 errhint("Choose another prefix.")));
 }
 
 /* Intervals for visibility timeouts and retry delays must not be negative. */

@@ -11,6 +11,14 @@ SELECT cardinality(taskmill.enqueue_arrays('reg_lim', array_fill('a'::text, ARRA
 RESET taskmill.max_enqueue_batch;
 SELECT pg_temp.err($$SELECT taskmill.enqueue_arrays('reg_lim', array_fill('a'::text, ARRAY[1000001]))$$);
 
+-- Schedules per queue (register_schedules' list is the queue's whole set).
+SET taskmill.max_schedules_per_queue = 2;
+SELECT pg_temp.err($$SELECT taskmill.register_schedules('reg_lim', '[{"operation_id": "a", "cron": "@daily"},
+	{"operation_id": "b", "cron": "@daily"}, {"operation_id": "c", "cron": "@daily"}]')$$);
+SELECT taskmill.register_schedules('reg_lim', '[{"operation_id": "a", "cron": "@daily"}, {"operation_id": "b", "cron": "@daily"}]') AS at_the_limit;
+SELECT taskmill.register_schedules('reg_lim', '[]');
+RESET taskmill.max_schedules_per_queue;
+
 -- Bytes of payload and meta (stored jsonb size), on every enqueue path.
 SET taskmill.max_payload_bytes = 100;
 SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_lim', 'a', jsonb_build_object('x', repeat('y', 200)))$$);
@@ -58,5 +66,6 @@ SELECT pg_temp.err($$SELECT taskmill.register_schedules('reg_lim', jsonb_build_a
 SELECT pg_temp.err($$SELECT taskmill.register_schedules('reg_lim', jsonb_build_array(jsonb_build_object('operation_id', 'a', 'cron', '@daily', 'options', jsonb_build_object('expires_in', repeat('9', 1000000)))))$$);
 SELECT pg_temp.err($$SELECT taskmill.register_schedules('reg_lim', jsonb_build_array(jsonb_build_object('operation_id', 'a', 'cron', '@daily', 'timezone', repeat('z', 1000000))))$$);
 SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_lim', 'a', idempotency_key => 'taskmill:' || repeat('x', 400))$$);
+SELECT pg_temp.err($$SELECT taskmill.enqueue('reg_lim', 'a', idempotency_key => 'taskmill-schedule:' || repeat('x', 400))$$);
 
 DELETE FROM taskmill.tasks WHERE queue_name LIKE 'reg_lim%';

@@ -62,7 +62,7 @@ $$;
 CREATE FUNCTION fuzz.names() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[
 	'', ' ', 'q', 'fuzz', 'fuzz', 'fuzz', 'emails', 'a', 'taskmill:1', 'taskmill:', 'TASKMILL:2',
-	'schedule:tick@2026-01-01T00:00:00Z', E'tab\there', E'new\nline', E'cr\rreturn',
+	'schedule:tick@2026-01-01T00:00:00Z', 'taskmill-schedule:tick@2026-01-01T00:00:00Z', E'tab\there', E'new\nline', E'cr\rreturn',
 	'ünïcödé', '🐴', E'\u202Eevil', '%s%n%x%p', '''; DROP TABLE taskmill.tasks; --',
 	'"quoted"', 'NULL', E'back\\slash', pg_catalog.repeat('a', 255), pg_catalog.repeat('a', 256),
 	pg_catalog.repeat('é', 128), pg_catalog.repeat('é', 127) || 'a', 'g1', 'g2', 'nightly', 'hourly',

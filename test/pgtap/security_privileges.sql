@@ -57,8 +57,8 @@ SELECT throws_ok($$SELECT taskmill.purge_dlq('sec-b')$$, '42501', NULL,
 	'Security.Queue_Other: purge_dlq too');
 SELECT throws_ok($$SELECT taskmill.register_schedules('sec-b', '[]')$$, '42501', NULL,
 	'Security.Queue_Other: replacing its schedules is refused');
-SELECT throws_ok($$SELECT taskmill.trigger_schedule('b-tick')$$, '42501', NULL,
-	'Security.Queue_Other: triggering its schedule by operation id is refused');
+SELECT throws_ok($$SELECT taskmill.trigger_schedule('b-tick')$$, 'P0002', 'schedule "b-tick" does not exist',
+	'Security.Queue_Other: its schedule, by operation id, is answered as a missing one');
 SELECT throws_ok(format('SELECT taskmill.requeue_from_dlq(%s)', :b_dead), 'P0002', NULL,
 	'Security.Queue_Other: requeueing its dead task is refused (as for a missing task)');
 SELECT throws_ok($$SELECT * FROM taskmill.list_dlq('sec-b')$$, '42501', NULL,

@@ -99,7 +99,7 @@ echo "5 schedulers made $calls run_due_schedules calls, 2 registrars $registers 
 result=$(psql -XAtq -c "SELECT count(*) || ' ' || count(DISTINCT idempotency_key) || ' ' ||
 	(SELECT count(*) FROM race_ticks rt CROSS JOIN generate_series(1, $nsched) g
 	 WHERE (SELECT count(*) FROM taskmill.tasks t WHERE t.queue_name = 'race' AND t.idempotency_key =
-	        'schedule:op' || g || '@' || to_char(rt.tick AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) = 1)
+	        'taskmill-schedule:op' || g || '@' || to_char(rt.tick AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) = 1)
 	FROM taskmill.tasks WHERE queue_name = 'race'")
 read -r tasks keys exact <<<"$result"
 echo "tasks: $tasks (distinct tick keys: $keys), reported enqueued: $enqueued;" \

@@ -11,6 +11,8 @@
 #    back with the server and goes on;
 #  - the database owner's operator on the database's search_path is never used by the
 #    worker (it runs as superuser; issue 10 finding 1);
+#  - each due schedule runs in a transaction of its own with its own budget
+#    (taskmill.scheduler_statement_timeout): one that runs over is recorded as failed alone;
 #  - SIGHUP reloads taskmill.scheduler_interval; the server stops cleanly (pg_ctl -m fast).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -87,6 +89,32 @@ q bgw_plain "SELECT taskmill.register_schedules('plain', '[{\"operation_id\": \"
 expect_tick bgw_plain
 echo "ok a database without the extension was skipped quietly, then served once it was created"
 
+# Each due schedule runs in a transaction of its own with a budget of its own
+# (taskmill.scheduler_statement_timeout): one that runs over is rolled back alone, recorded
+# as failed and retried after a backoff, and the worker goes on. The ticks are made to
+# wait: another session holds taskmill.tasks in ACCESS EXCLUSIVE mode, and
+# scheduler_lock_timeout = 0 leaves the wait to the budget.
+q postgres "ALTER SYSTEM SET taskmill.scheduler_lock_timeout = 0" >/dev/null
+q postgres "ALTER SYSTEM SET taskmill.scheduler_statement_timeout = '300ms'" >/dev/null
+q postgres "SELECT pg_reload_conf()" >/dev/null
+wait_true 30 postgres "SELECT setting = '300' FROM pg_settings WHERE name = 'taskmill.scheduler_statement_timeout'"
+q bgw_a "SELECT taskmill.register_schedules('budget', '[{\"operation_id\": \"slow1\", \"cron\": \"0 0 1 1 *\"}, {\"operation_id\": \"slow2\", \"cron\": \"0 0 1 1 *\"}]')" >/dev/null
+coproc HOLDER { psql -XAtq -d bgw_a -v ON_ERROR_STOP=1; }
+echo "SET application_name = 'budget holder'; BEGIN; LOCK TABLE taskmill.tasks IN ACCESS EXCLUSIVE MODE;" >&"${HOLDER[1]}"
+wait_true 30 bgw_a "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'budget holder' AND state = 'idle in transaction'"
+q bgw_a "UPDATE taskmill.task_schedules SET next_run_at = now() WHERE queue_name = 'budget'" >/dev/null
+wait_true 60 bgw_a "SELECT count(*) = 2 FROM taskmill.task_schedules WHERE queue_name = 'budget' AND last_status = 'failed'
+	AND last_error LIKE 'canceling statement due to statement timeout%' AND consecutive_failures >= 1 AND next_run_at > last_run_at"
+echo "ok SchedulerWorker_ScheduleBudget: each schedule that ran over its budget was rolled back and recorded as failed on its own, with a retry time"
+echo "ROLLBACK;" >&"${HOLDER[1]}"
+exec {HOLDER[1]}>&-
+wait "$HOLDER_PID" || true
+q postgres "ALTER SYSTEM RESET taskmill.scheduler_lock_timeout" >/dev/null
+q postgres "ALTER SYSTEM RESET taskmill.scheduler_statement_timeout" >/dev/null
+q postgres "SELECT pg_reload_conf()" >/dev/null
+wait_true 60 bgw_a "SELECT count(*) = 2 FROM taskmill.task_schedules WHERE queue_name = 'budget' AND last_status = 'enqueued'"
+echo "ok SchedulerWorker_ScheduleBudget: once the lock was gone, both ran at their retry"
+
 q postgres "ALTER SYSTEM SET taskmill.scheduler_interval = '2s'" >/dev/null
 q postgres "SELECT pg_reload_conf()" >/dev/null
 wait_true 30 postgres "SELECT setting = '2' FROM pg_settings WHERE name = 'taskmill.scheduler_interval'"
@@ -94,8 +122,8 @@ expect_tick bgw_a
 echo "ok SIGHUP: interval reloaded to 2 s, worker goes on"
 
 # The only errors in the log are the ones this test caused (workers started before their
-# databases existed, the terminate, the crash and the recovery after it).
-if grep -E 'ERROR|PANIC|FATAL' "$log" | grep -vE 'database "bgw_(a|plain)" does not exist|terminating background worker "taskmill scheduler" due to administrator command|terminating connection because of crash of another server process|the database system is (in recovery mode|not yet accepting connections|starting up)' | grep -q .; then
+# databases existed, the terminate, the crash and the recovery after it, the budget runs).
+if grep -E 'ERROR|PANIC|FATAL' "$log" | grep -vE 'canceling statement due to statement timeout|database "bgw_(a|plain)" does not exist|terminating background worker "taskmill scheduler" due to administrator command|terminating connection because of crash of another server process|the database system is (in recovery mode|not yet accepting connections|starting up)' | grep -q .; then
 	echo "FAIL: unexpected errors in the server log:"
 	grep -E 'ERROR|PANIC|FATAL' "$log"
 	exit 1

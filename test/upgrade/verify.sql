@@ -15,7 +15,8 @@ BEGIN
 	END IF;
 END $$;
 
--- Every row, in every column the table had before the update (an update may add columns).
+-- Every row, in every column the table had before the update (an update may add columns;
+-- the update to 0.3 stops 0.1's schedules, see below).
 DO $$
 DECLARE t text; cols text; n bigint; sample text;
 BEGIN
@@ -23,7 +24,11 @@ BEGIN
 		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
 		FROM pg_catalog.pg_attribute a
 		WHERE a.attrelid = pg_catalog.format('upgrade_check.%I', t)::regclass
-		  AND a.attnum > 0 AND NOT a.attisdropped;
+		  AND a.attnum > 0 AND NOT a.attisdropped
+		  -- a 0.1 schedule (no owner column then) is stopped by the update to 0.3: checked below
+		  AND NOT (t = 'task_schedules' AND a.attname IN ('next_run_at', 'last_error', 'updated_at')
+				   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute o
+								   WHERE o.attrelid = a.attrelid AND o.attname = 'owner'));
 		EXECUTE pg_catalog.format(
 			'SELECT pg_catalog.count(*), pg_catalog.string_agg(d::text, E''\n'')
 			 FROM ((SELECT ''lost'' AS what, %1$s FROM upgrade_check.%2$I
@@ -137,10 +142,26 @@ BEGIN
 	ASSERT new_id > (SELECT pg_catalog.max(id) FROM upgrade_check.tasks), 'new task id ' || new_id || ' reuses an old one';
 END $$;
 
--- Schedules registered before the update run and re-register.
+-- Schedules registered before the update run and re-register. A schedule made under 0.1
+-- (the snapshot's table has no owner column) got its owner from the update to 0.2, the
+-- role that ran it: the update to 0.3 stops it (next_run_at NULL) until a manager of its
+-- queue registers it again.
 DO $$
-DECLARE new_task bigint; before timestamptz;
+DECLARE new_task bigint; before timestamptz; from_0_1 boolean; ran int;
 BEGIN
+	SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+		WHERE a.attrelid = 'upgrade_check.task_schedules'::regclass AND a.attname = 'owner')
+	INTO from_0_1;
+	IF from_0_1 THEN
+		ASSERT (SELECT pg_catalog.count(*) FROM taskmill.task_schedules s
+				WHERE s.queue_name = 'up_sched' AND s.next_run_at IS NULL
+				  AND s.last_error LIKE 'paused by the update to 0.3%') = 2,
+			'the 0.1 schedules are stopped by the update';
+		ran := taskmill.run_due_schedules();
+		ASSERT (SELECT pg_catalog.count(*) FROM taskmill.task_schedules s
+				WHERE s.queue_name = 'up_sched' AND s.next_run_at IS NULL) = 2,
+			'a stopped schedule does not run';
+	END IF;
 	SELECT s.next_run_at INTO before FROM taskmill.task_schedules s WHERE s.operation_id = 'nightly';
 	new_task := taskmill.trigger_schedule('nightly', queue_name => 'up_sched');
 	ASSERT (SELECT t.priority FROM taskmill.tasks t WHERE t.id = new_task) = 10,
@@ -150,8 +171,14 @@ BEGIN
 	  {"operation_id": "nightly", "cron": "0 3 * * *", "timezone": "Europe/London",
 	   "payload": {"report": "daily"}, "options": {"priority": 10, "expires_in": "2 hours"}}
 	]$j$) = 1;
-	ASSERT (SELECT s.next_run_at FROM taskmill.task_schedules s WHERE s.operation_id = 'nightly') = before,
-		're-registering an unchanged schedule kept its next run';
+	IF from_0_1 THEN
+		ASSERT (SELECT s.next_run_at > pg_catalog.now() AND s.owner = current_user
+				FROM taskmill.task_schedules s WHERE s.operation_id = 'nightly'),
+			'registered again, a stopped schedule runs again, owned by the registering role';
+	ELSE
+		ASSERT (SELECT s.next_run_at FROM taskmill.task_schedules s WHERE s.operation_id = 'nightly') = before,
+			're-registering an unchanged schedule kept its next run';
+	END IF;
 	ASSERT (SELECT pg_catalog.count(*) FROM taskmill.task_schedules WHERE queue_name = 'up_sched') = 1;
 END $$;
 
