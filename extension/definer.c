@@ -43,32 +43,51 @@
 static Oid	current_caller = InvalidOid;
 
 void
-tm_owner_begin(TmOwnerScope *scope)
+tm_user_scope_begin(TmUserScope *scope, Oid user, int sec_flags, bool pin_search_path)
 {
-	Oid			user = GetUserId();
-
-	scope->nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	scope->switched = !tm_is_queue_admin(user);
+	scope->nestlevel = 0;
+	if (pin_search_path)
+	{
+		scope->nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	scope->switched = OidIsValid(user);
 	if (!scope->switched)
 		return;
 	GetUserIdAndSecContext(&scope->save_user, &scope->save_sec_context);
+	SetUserIdAndSecContext(user, scope->save_sec_context | sec_flags);
+}
+
+void
+tm_user_scope_end(TmUserScope *scope)
+{
+	if (scope->switched)
+		SetUserIdAndSecContext(scope->save_user, scope->save_sec_context);
+	if (scope->nestlevel > 0)
+		AtEOXact_GUC(true, scope->nestlevel);
+}
+
+void
+tm_owner_begin(TmOwnerScope *scope)
+{
+	Oid			user = GetUserId();
+	bool		admin = tm_is_queue_admin(user);
+
+	tm_user_scope_begin(scope, admin ? InvalidOid : tm_extension_owner(),
+						SECURITY_LOCAL_USERID_CHANGE, true);
+	if (!scope->switched)
+		return;
 	scope->save_caller = current_caller;
 	current_caller = user;
-	SetUserIdAndSecContext(tm_extension_owner(),
-						   scope->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }
 
 void
 tm_owner_end(TmOwnerScope *scope)
 {
 	if (scope->switched)
-	{
-		SetUserIdAndSecContext(scope->save_user, scope->save_sec_context);
 		current_caller = scope->save_caller;
-	}
-	AtEOXact_GUC(true, scope->nestlevel);
+	tm_user_scope_end(scope);
 }
 
 /*

@@ -124,7 +124,7 @@ syscache_inval(Datum arg, int cacheid, uint32 hashvalue)
 
 /* The owner of taskmill.tasks: the role the queue functions run their statements as. */
 static Oid
-extension_owner(Oid nsp)
+tasks_table_owner(Oid nsp)
 {
 	Oid			tasks_relid = OidIsValid(nsp) ? get_relname_relid("tasks", nsp) : InvalidOid;
 	HeapTuple	ctup;
@@ -237,7 +237,7 @@ load_grants(void)
 										   ALLOCSET_SMALL_SIZES);
 	/* errors (no extension here) before anything is torn down */
 	nsp = get_namespace_oid("taskmill", true);
-	owner = extension_owner(nsp);
+	owner = tasks_table_owner(nsp);
 
 	reset_cache();
 	loading = true;

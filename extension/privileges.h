@@ -27,20 +27,29 @@ extern void tm_require_queue_admin(Oid role, const char *what);
 extern const char *tm_right_name(int right);
 
 /*
- * definer.c: run a function's body with search_path pinned to pg_catalog, pg_temp and,
- * for a caller that is neither a superuser nor the owner, as the extension owner (what
- * SECURITY DEFINER ... SET search_path does). tm_calling_user() is the role that called
- * the innermost such function (GetUserId() outside of one).
+ * definer.c: the one way taskmill code becomes another role. A user scope runs what
+ * follows as user (InvalidOid: as the current user) with sec_flags added to the security
+ * context and, with pin_search_path, search_path pinned to pg_catalog, pg_temp; both
+ * are undone by tm_user_scope_end, and by the (sub)transaction's abort on error. An owner
+ * scope is the one SQL entry points use (what SECURITY DEFINER ... SET search_path does):
+ * the extension owner's user id for a caller that is neither a superuser nor the owner.
+ * The scheduler runs a tick as the schedule's owner in a user scope, the vacuum worker
+ * runs VACUUM as the extension owner in one. tm_calling_user() is the role that called
+ * the innermost owner scope (GetUserId() outside of one).
  */
-typedef struct TmOwnerScope
+typedef struct TmUserScope
 {
 	Oid			save_user;
 	int			save_sec_context;
-	int			nestlevel;
+	int			nestlevel;		/* 0: search_path not pinned */
 	Oid			save_caller;
 	bool		switched;
-} TmOwnerScope;
+} TmUserScope;
 
+typedef TmUserScope TmOwnerScope;
+
+extern void tm_user_scope_begin(TmUserScope *scope, Oid user, int sec_flags, bool pin_search_path);
+extern void tm_user_scope_end(TmUserScope *scope);
 extern void tm_owner_begin(TmOwnerScope *scope);
 extern void tm_owner_end(TmOwnerScope *scope);
 extern Oid	tm_calling_user(void);

@@ -58,6 +58,7 @@
 
 #include "bgworker.h"
 #include "cron.h"
+#include "pg_compat.h"
 #include "privileges.h"
 #include "schedules.h"
 #include "taskmill.h"
@@ -234,7 +235,7 @@ tick_key_held(const char *queue_name, const char *key)
 		ScanKeyEntryInitialize(&skey[i], 0, i + 1, BTEqualStrategyNumber, InvalidOid,
 							   idx->rd_indcollation[i], F_TEXTEQ, values[i]);
 	InitDirtySnapshot(dirty);
-	scan = index_beginscan(heap, idx, &dirty, 2, 0);
+	scan = tm_index_beginscan(heap, idx, &dirty, 2, 0);
 	index_rescan(scan, skey, 2, NULL, 0);
 	slot = table_slot_create(heap, NULL);
 	/* one live key at most, and a few dead versions: bounded by the index */
@@ -264,9 +265,7 @@ enqueue_tick(void *arg)
 	TickOutcome *o = (TickOutcome *) arg;
 	const DueSchedule *s = o->s;
 	CronExpr	e;
-	Oid			save_user;
-	int			save_sec;
-	Oid			owner;
+	TmUserScope scope;
 
 	if (tick_key_held(s->queue_name, s->key))
 	{
@@ -276,14 +275,12 @@ enqueue_tick(void *arg)
 	taskmill_cron_parse_or_error(s->cron, &e);
 	o->have_next = taskmill_cron_next_time(&e, taskmill_cron_timezone(s->timezone),
 										   o->now, &o->next);
-	GetUserIdAndSecContext(&save_user, &save_sec);
 	/* no owner: a schedule of 0.1's table (before ALTER EXTENSION UPDATE), as 0.1 ran it */
-	owner = s->owner ? get_role_oid(s->owner, false) : save_user;
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	tm_user_scope_begin(&scope, s->owner ? get_role_oid(s->owner, false) : GetUserId(),
+						SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION, true);
 	o->task_id = tm_schedule_enqueue(s->queue_name, s->operation_id, s->payload, s->options,
 									 NULL, s->key);
-	SetUserIdAndSecContext(save_user, save_sec);
+	tm_user_scope_end(&scope);
 	o->have_task = true;
 	o->status = "enqueued";
 	o->failures = 0;

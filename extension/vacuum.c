@@ -54,6 +54,7 @@
 
 #include "bgworker.h"
 #include "pg_compat.h"
+#include "privileges.h"
 #include "vacuum.h"
 
 PGDLLEXPORT void taskmill_vacuum_main(Datum main_arg);
@@ -99,22 +100,13 @@ taskmill_register_vacuum_workers(void)
 										  (char *) lfirst(lc), 0);
 }
 
-/* The extension's owner, or InvalidOid when the extension is not installed. */
+/* The extension owner (tm_extension_owner), or InvalidOid when taskmill is not installed. */
 static Oid
-extension_owner(void)
+installed_extension_owner(void)
 {
-	Oid			ext = get_extension_oid("taskmill", true);
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(ext))
+	if (!OidIsValid(get_extension_oid("taskmill", true)))
 		return InvalidOid;
-	tup = SearchSysCache1(EXTENSIONOID, ObjectIdGetDatum(ext));
-	if (!HeapTupleIsValid(tup))
-		return InvalidOid;
-	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	ReleaseSysCache(tup);
-	return owner;
+	return tm_extension_owner();
 }
 
 /*
@@ -159,7 +151,7 @@ vacuum_round(MemoryContext cxt)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	owner = extension_owner();
+	owner = installed_extension_owner();
 	if (OidIsValid(owner))
 	{
 		Oid			schema = get_namespace_oid("taskmill", true);
@@ -172,8 +164,7 @@ vacuum_round(MemoryContext cxt)
 	if (rels != NIL)
 	{
 		VacuumParams params;
-		Oid			save_userid;
-		int			save_sec_context;
+		TmUserScope scope;
 
 		memset(&params, 0, sizeof(params));
 		/* what VACUUM (SKIP_LOCKED) sets: the table and its TOAST table */
@@ -191,12 +182,15 @@ vacuum_round(MemoryContext cxt)
 		tm_vacuum_params_from_settings(&params);
 
 		pgstat_report_activity(STATE_RUNNING, "VACUUM taskmill.tasks, taskmill.task_results");
-		GetUserIdAndSecContext(&save_userid, &save_sec_context);
-		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_RESTRICTED_OPERATION);
-		/* vacuum() commits this transaction, runs its own per table, and starts a new one */
+		/*
+		 * vacuum() commits this transaction, runs its own per table, and starts a new one:
+		 * no GUC level may span it, and the worker's search_path is pinned for its session
+		 * (bgworker.c)
+		 */
+		tm_user_scope_begin(&scope, owner, SECURITY_RESTRICTED_OPERATION, false);
 		PortalContext = cxt;
 		tm_vacuum(rels, &params, cxt);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		tm_user_scope_end(&scope);
 	}
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
