@@ -197,10 +197,10 @@ raise_not_managed(int64 task_id)
  * taskmill.delete_task(task_id bigint, force boolean DEFAULT false) RETURNS void
  *
  * Delete one task, in the DLQ or not. A task in flight (a delivery whose visibility
- * timeout has not passed) only with force: its worker's ack then returns false. If it
- * was in a FIFO group, the group's next head is woken in the same transaction.
- * P0002 for a task that does not exist or whose queue the caller cannot manage (one
- * message for both), 55006 for a task in flight without force.
+ * timeout has not passed) only with force: its worker's ack then raises P0002, as after
+ * purge. If it was in a FIFO group, the group's next head is woken in the same
+ * transaction. P0002 for a task that does not exist or whose queue the caller cannot
+ * manage (one message for both), 55006 for a task in flight without force.
  */
 PG_FUNCTION_INFO_V1(taskmill_delete_task);
 
@@ -239,7 +239,7 @@ taskmill_delete_task(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("task %lld is in flight", (long long) task_id),
 				 errdetail("A worker holds a delivery of the task whose visibility timeout has not passed."),
-				 errhint("Pass force => true to delete it anyway: the worker's ack will then return false.")));
+				 errhint("Pass force => true to delete it anyway: the worker's ack of the delivery then fails with P0002, as after a purge.")));
 	}
 	else
 	{
