@@ -121,11 +121,11 @@ const char *const tm_wake_heads_sql =
  * so none of them can be its head. (That task is a candidate, due, so it counts in the
  * group's order, TM_FIFO_COUNTS, and stays counted while it exists: a task behind it is
  * never the head, whether or not the tasks between them count. A task not yet due is
- * not a candidate and never the "first" here.) A large group is thus parked in a few calls rather
- * than one batch per call, each call's work bounded, by one dequeue at a time (the
- * others write nothing: rows that several dequeues rewrite in turn make their locking
- * scans wait on each other, as PostgreSQL follows a row's updates even under SKIP
- * LOCKED); rows another transaction holds are skipped, never waited for.
+ * not a candidate and never the "first" here.) A large group is thus parked in a few
+ * calls rather than one batch per call, each call's work bounded, by one dequeue at a
+ * time (the others write nothing: rows that several dequeues rewrite in turn make their
+ * locking scans wait on each other, as PostgreSQL follows a row's updates even under
+ * SKIP LOCKED); rows another transaction holds are skipped, never waited for.
  */
 #define TM_PARK_FOLLOWING "256"
 

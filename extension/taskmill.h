@@ -30,8 +30,8 @@
 
 /*
  * A task's scheduled_at may be at most this far after the transaction's start (and must
- * be finite): a start time no one will live to see is a mistake, or a task parked for
- * good in the caller's queue (docs/sql-api.md "Limits").
+ * be finite): a start time no one will live to see is a mistake, or a task meant to sit
+ * in a queue for good (docs/sql-api.md "Limits").
  */
 #define TM_SCHEDULED_AHEAD_MAX_YEARS 10
 
