@@ -3,26 +3,41 @@
  *		FIFO groups: which delivery candidates a group blocks, and waking a group's next
  *		head when the task that blocked it leaves.
  *
- * A grouped task may be delivered only when it is its group's head (first by priority
- * DESC, id among the group's tasks outside the DLQ), no other task of its group is in
- * flight, and this transaction wins the group's advisory lock. A candidate that fails
- * the first two tests is "parked" by dequeue: marked waiting, which takes it out of
- * tasks_dequeue_idx, so later dequeues do not test it again while its group is blocked
- * (tm_park: a statement of its own, run only when a dequeue met blocked candidates and
- * holds their group's park lock, which re-checks the block under a fresh snapshot while
- * the dequeue still holds the rows' locks, and parks the tasks that follow too).
+ * A grouped task may be delivered only when it is its group's head, no other task of its
+ * group is in flight, and this transaction wins the group's advisory lock. The head is the
+ * first by priority DESC, id among the group's tasks outside the DLQ that are due
+ * (visible_at <= now()) or were delivered before (attempts > 0: in flight, or waiting for
+ * a retry, which keeps its place). A task enqueued for later takes no part in the order
+ * until its time comes: then it joins it at its place by priority and id (ahead of any
+ * later task still queued). So a task scheduled far ahead, at any priority, cannot stop
+ * its group (TM_FIFO_COUNTS).
+ *
+ * A candidate that fails the first two tests is "parked" by dequeue: marked waiting,
+ * which takes it out of tasks_dequeue_idx, so later dequeues do not test it again while
+ * its group is blocked (tm_park: a statement of its own, run only when a dequeue met
+ * blocked candidates and holds their group's park lock, which re-checks the block under
+ * a fresh snapshot while the dequeue still holds the rows' locks, and parks the tasks
+ * that follow too).
  * An empty dequeue of a blocked group then reads no entry of that group at all, however
  * many of its tasks wait.
  *
  * Whatever removes a group's head from the group (ack, ack_many, a nack or a dequeue
- * that dead-letters it) then wakes the group's next head (tm_wake_group_heads): one
- * primary-key update, in a statement of its own so that it sees the removal. Park and
- * wake cannot miss each other: if the remover commits before the park's snapshot, the
- * park sees the group free and leaves the task; if not, the wake's update of the task
- * waits for the parking transaction's row lock and then sees the task parked. A
- * parked candidate's parked_until is TM_PARK_RECHECK ahead (a follower's
- * TM_PARK_RECHECK_FOLLOWING), the time at which dequeue looks at it again should a
- * wake-up ever be missed (a task deleted by hand, say).
+ * that dead-letters it, taskmill.delete_task) then wakes the group's next head
+ * (tm_wake_group_heads): one primary-key update, in a statement of its own so that it
+ * sees the removal. Park and wake cannot miss each other: if the remover commits before
+ * the park's snapshot, the park sees the group free and leaves the task; if not, the
+ * wake's update of the task waits for the parking transaction's row lock and then sees
+ * the task parked. A parked candidate's parked_until is TM_PARK_RECHECK ahead (a
+ * follower's TM_PARK_RECHECK_FOLLOWING), the time at which dequeue looks at it again
+ * should a wake-up ever be missed (a task deleted by a plain DELETE, say).
+ *
+ * Time alone changes the head too: a task enqueued for later that comes due ahead of the
+ * head by (priority, id) becomes the head. Nothing wakes it, nor needs to: it waits in
+ * tasks_waiting_idx until then and is found there when due; the task it displaced is
+ * parked when a dequeue finds it blocked. Statements judge by their transaction's now():
+ * a wake run by a transaction that began before such a task came due may wake the task
+ * behind it, which the next dequeue parks again (a later now() sees the new head), or may
+ * miss the new head if a later dequeue had parked it: the recheck then finds it.
  */
 #include "postgres.h"
 
@@ -37,15 +52,25 @@
 #include "taskmill.h"
 
 /*
+ * Which of a group's tasks (alias h) take part in its order: due, or delivered before.
+ * Every delivery candidate is due, so a candidate always counts; a task enqueued for
+ * later counts from its scheduled time on, and a task once counted stays counted until
+ * it leaves (nack and release keep attempts > 0 or visible_at past; requeue_from_dlq
+ * makes it due).
+ */
+#define TM_FIFO_COUNTS "(h.visible_at <= pg_catalog.now() OR h.attempts > 0)"
+
+/*
  * SQL of "candidate c is blocked by its group": not the head, or another task of the
  * group in flight. c has columns id, queue_name, task_group_id. Uses tasks_group_idx
- * and tasks_group_leased_idx; only evaluated for grouped candidates.
+ * (the tasks not yet due ahead of the head are read and passed over) and
+ * tasks_group_leased_idx; only evaluated for grouped candidates.
  */
 const char *const tm_fifo_blocked_sql =
 "(c.task_group_id IS NOT NULL AND ("
 "  c.id IS DISTINCT FROM (SELECT h.id FROM taskmill.tasks h"
 "          WHERE h.queue_name = c.queue_name AND h.task_group_id = c.task_group_id"
-"            AND h.dlq_at IS NULL"
+"            AND h.dlq_at IS NULL AND " TM_FIFO_COUNTS
 "          ORDER BY h.priority DESC, h.id LIMIT 1)"
 "  OR EXISTS (SELECT 1 FROM taskmill.tasks f"
 "          WHERE f.queue_name = c.queue_name AND f.task_group_id = c.task_group_id"
@@ -73,15 +98,16 @@ tm_fifo_lock_sql(void)
 
 /*
  * Wake the current head of each (queue_names[i], task_group_ids[i]): back into
- * tasks_dequeue_idx, unless it waits for a retry or a scheduled time of its own
- * (visible_at still ahead: it is woken through tasks_waiting_idx when due).
+ * tasks_dequeue_idx, unless it waits for a retry (visible_at still ahead: it is woken
+ * through tasks_waiting_idx when due). The head is judged as tm_fifo_blocked_sql judges
+ * it: a task not yet due is not the head, and the first due one behind it is woken.
  */
 const char *const tm_wake_heads_sql =
 "UPDATE taskmill.tasks t SET waiting = false, parked_until = NULL"
 " WHERE t.id = ANY (ARRAY("
 "   SELECT (SELECT h.id FROM taskmill.tasks h"
 "           WHERE h.queue_name = g.queue_name AND h.task_group_id = g.task_group_id"
-"             AND h.dlq_at IS NULL"
+"             AND h.dlq_at IS NULL AND " TM_FIFO_COUNTS
 "           ORDER BY h.priority DESC, h.id LIMIT 1)"
 "   FROM unnest($1::text[], $2::text[]) AS g(queue_name, task_group_id)))"
 "   AND t.lease IS NULL AND t.dlq_at IS NULL"
@@ -93,11 +119,14 @@ const char *const tm_wake_heads_sql =
  * statement's snapshot leave tasks_dequeue_idx, and with the first of each group the
  * next TM_PARK_FOLLOWING tasks of the group that are not parked yet (or whose recheck
  * time came): they come after a live task of their group that this transaction holds,
- * so none of them can be its head. A large group is thus parked in a few calls rather
- * than one batch per call, each call's work bounded, by one dequeue at a time (the
- * others write nothing: rows that several dequeues rewrite in turn make their locking
- * scans wait on each other, as PostgreSQL follows a row's updates even under SKIP
- * LOCKED); rows another transaction holds are skipped, never waited for.
+ * so none of them can be its head. (That task is a candidate, due, so it counts in the
+ * group's order, TM_FIFO_COUNTS, and stays counted while it exists: a task behind it is
+ * never the head, whether or not the tasks between them count. A task not yet due is
+ * not a candidate and never the "first" here.) A large group is thus parked in a few
+ * calls rather than one batch per call, each call's work bounded, by one dequeue at a
+ * time (the others write nothing: rows that several dequeues rewrite in turn make their
+ * locking scans wait on each other, as PostgreSQL follows a row's updates even under
+ * SKIP LOCKED); rows another transaction holds are skipped, never waited for.
  */
 #define TM_PARK_FOLLOWING "256"
 

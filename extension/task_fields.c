@@ -144,8 +144,10 @@ check_value(TmField f, Datum value)
 		case TF_EXPIRES_IN:
 			check_expires_in(value);
 			break;
-		case TF_EPHEMERAL:
 		case TF_SCHEDULED_AT:
+			tm_check_scheduled_at(value);
+			break;
+		case TF_EPHEMERAL:
 		case TF_EXPIRES_AT:
 		case TF_COUNT:
 			break;

@@ -69,3 +69,27 @@ WHERE a.attrelid = 'taskmill.task_schedules'::pg_catalog.regclass
   AND a.attname = 'owner'
   AND a.atthasmissing
   AND s.owner OPERATOR(pg_catalog.=) (a.attmissingval::text::text[])[1];
+
+-- ---- console: single tasks ----
+-- A manager lists a queue's tasks and deletes single ones (a FIFO group's head among
+-- them, waking the next).
+CREATE FUNCTION taskmill.list_tasks(
+	queue_name text,
+	state text DEFAULT NULL,
+	task_group_id text DEFAULT NULL,
+	after_id bigint DEFAULT NULL,
+	"limit" integer DEFAULT 100)
+RETURNS SETOF taskmill.tasks
+LANGUAGE C STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_list_tasks';
+
+COMMENT ON FUNCTION taskmill.list_tasks(text, text, text, bigint, integer) IS
+	'A queue''s tasks by id, at most limit (1..1000) after after_id; state: available, in_flight, scheduled, retrying, in_dlq or NULL. lease is not shown. Needs the manage right.';
+
+CREATE FUNCTION taskmill.delete_task(task_id bigint, force boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_delete_task';
+
+COMMENT ON FUNCTION taskmill.delete_task(bigint, boolean) IS
+	'Delete one task (in flight only with force) and wake its FIFO group''s next head. Needs the manage right on its queue.';

@@ -28,6 +28,13 @@
 #define TM_NAME_MAX_BYTES		255		/* queue names travel as NOTIFY payloads */
 #define TM_NOTIFY_CHANNEL		"taskmill"
 
+/*
+ * A task's scheduled_at may be at most this far after the transaction's start (and must
+ * be finite): a start time no one will live to see is a mistake, or a task meant to sit
+ * in a queue for good (docs/sql-api.md "Limits").
+ */
+#define TM_SCHEDULED_AHEAD_MAX_YEARS 10
+
 /* At most this many bytes of a caller's value are quoted in a message (tm_quote). */
 #define TM_QUOTE_MAX_BYTES		64
 
@@ -82,6 +89,7 @@ struct ArrayType;
 extern void tm_check_result_array(struct ArrayType *results);
 extern void tm_check_interval_not_negative(Datum interval, const char *what);
 extern void tm_check_expiry(Datum scheduled_at, Datum expires_at);
+extern void tm_check_scheduled_at(Datum scheduled_at);
 extern void tm_require_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 extern int64 tm_arg_task_id(FunctionCallInfo fcinfo, int argno);
 extern const char *tm_json_type_name(int jbv_type, bool is_array);

@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "access/detoast.h"
@@ -245,6 +246,37 @@ tm_check_expiry(Datum scheduled_at, Datum expires_at)
 				 errdetail("The task would expire at %s, before it is scheduled at %s.",
 						   es, timestamptz_to_str(s))));
 	}
+}
+
+/*
+ * A task's start time: finite and at most TM_SCHEDULED_AHEAD_MAX_YEARS after the
+ * transaction's start (the now() the task's other times are read against).
+ */
+void
+tm_check_scheduled_at(Datum scheduled_at)
+{
+	TimestampTz s = DatumGetTimestampTz(scheduled_at);
+	Interval	ahead;
+	TimestampTz bound;
+
+	if (TIMESTAMP_NOT_FINITE(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("scheduled_at must be a finite time"),
+				 errdetail("The value given is %s; a task may be scheduled at most %d years ahead.",
+						   TIMESTAMP_IS_NOBEGIN(s) ? "-infinity" : "infinity",
+						   TM_SCHEDULED_AHEAD_MAX_YEARS)));
+	memset(&ahead, 0, sizeof(ahead));
+	ahead.month = TM_SCHEDULED_AHEAD_MAX_YEARS * MONTHS_PER_YEAR;
+	bound = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+													IntervalPGetDatum(&ahead)));
+	if (s > bound)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("scheduled_at is more than %d years ahead", TM_SCHEDULED_AHEAD_MAX_YEARS),
+				 errdetail("The value given is %s; a task may be scheduled at most %d years after now().",
+						   timestamptz_to_str(s), TM_SCHEDULED_AHEAD_MAX_YEARS)));
 }
 
 /* A required task id argument. */

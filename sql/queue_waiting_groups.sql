@@ -86,7 +86,8 @@ DROP TABLE d;
 SELECT count(taskmill.enqueue('reg_wait', 'later', scheduled_at => now() + interval '1 hour'));
 SELECT count(taskmill.enqueue_arrays('reg_wait', ARRAY['later_b1', 'now_b2'],
 	scheduled_ats => ARRAY[now() + interval '1 hour', NULL]));
-SELECT count(taskmill.enqueue_batch('reg_wait', '[{"operation_id": "later_j", "scheduled_at": "2999-01-01T00:00:00Z"}]'));
+SELECT count(taskmill.enqueue_batch('reg_wait', jsonb_build_array(jsonb_build_object('operation_id', 'later_j',
+	'scheduled_at', now() + interval '1 hour'))));
 -- the SQL INSERT (a caller's key) too
 SELECT count(taskmill.enqueue('reg_wait', 'later_key', scheduled_at => now() + interval '1 hour', idempotency_key => 'k1'));
 SELECT operation_id, waiting, pg_temp.ready(t) AS in_dequeue_idx FROM taskmill.tasks t WHERE queue_name = 'reg_wait' ORDER BY id;

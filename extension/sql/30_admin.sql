@@ -77,6 +77,29 @@ AS 'MODULE_PATHNAME', 'taskmill_cleanup_results';
 COMMENT ON FUNCTION taskmill.cleanup_results(text, timestamptz) IS
 	'Delete results (of one queue, completed before a time; NULL matches all the caller manages); returns how many.';
 
+-- ---- Single tasks (extension/task_admin.c; the manage right on the task's queue) ----
+
+CREATE FUNCTION taskmill.list_tasks(
+	queue_name text,
+	state text DEFAULT NULL,
+	task_group_id text DEFAULT NULL,
+	after_id bigint DEFAULT NULL,
+	"limit" integer DEFAULT 100)
+RETURNS SETOF taskmill.tasks
+LANGUAGE C STABLE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_list_tasks';
+
+COMMENT ON FUNCTION taskmill.list_tasks(text, text, text, bigint, integer) IS
+	'A queue''s tasks by id, at most limit (1..1000) after after_id; state: available, in_flight, scheduled, retrying, in_dlq or NULL. lease is not shown. Needs the manage right.';
+
+CREATE FUNCTION taskmill.delete_task(task_id bigint, force boolean DEFAULT false)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'taskmill_delete_task';
+
+COMMENT ON FUNCTION taskmill.delete_task(bigint, boolean) IS
+	'Delete one task (in flight only with force) and wake its FIFO group''s next head. Needs the manage right on its queue.';
+
 -- ---- Operator views ----
 
 -- Bloat: dead tuples of the extension's tables and when (auto)vacuum last ran.

@@ -10,7 +10,7 @@
 -- succeed for whoever is given it.
 BEGIN;
 \ir helpers.psql
-SELECT plan(48);
+SELECT plan(50);
 
 CREATE ROLE tm_mx_producer LOGIN;
 CREATE ROLE tm_mx_worker LOGIN;
@@ -30,7 +30,7 @@ SELECT taskmill.enqueue('mx', 'dead', max_attempts => 1) AS t_dead \gset
 SELECT tm_test.take('mx') = :t_dead;
 SELECT taskmill.nack(:t_dead, tm_test.lease(:t_dead), 'boom') = 'dlq';
 SELECT taskmill.register_schedules('mx', '[{"operation_id": "mx-tick", "cron": "0 * * * *"}]');
-SELECT taskmill.enqueue('mx', 'waiting');
+SELECT taskmill.enqueue('mx', 'waiting') AS t_waiting \gset
 
 -- Run call as role in a subtransaction that is always rolled back: 'ok' or the SQLSTATE.
 CREATE FUNCTION tm_test.try_as(role text, call text) RETURNS text LANGUAGE plpgsql AS $$
@@ -65,6 +65,9 @@ INSERT INTO tm_test.matrix VALUES
 	('release', format('SELECT taskmill.release(ARRAY[%s], ARRAY[%L]::uuid[])', :t_work, :'l_work'), 'ok ok ok ok ok'),
 	-- a task of a queue the caller does not manage is not found, as a missing one is
 	('requeue_from_dlq', format('SELECT taskmill.requeue_from_dlq(%s)', :t_dead), 'P0002 P0002 ok P0002 P0002'),
+	('list_tasks', $$SELECT * FROM taskmill.list_tasks('mx')$$, '42501 42501 ok 42501 42501'),
+	-- a task of a queue the caller cannot manage reads as a task that does not exist
+	('delete_task', format('SELECT taskmill.delete_task(%s)', :t_waiting), 'P0002 P0002 ok P0002 P0002'),
 	('queue_stats', $$SELECT * FROM taskmill.queue_stats('mx')$$, 'ok ok ok 42501 42501'),
 	('list_queues', $$SELECT * FROM taskmill.list_queues()$$, 'ok ok ok ok ok'),
 	('purge', $$SELECT taskmill.purge('mx')$$, '42501 42501 ok 42501 42501'),

@@ -20,10 +20,14 @@ start_cluster -c log_lock_waits=on -c deadlock_timeout=1s -c max_connections=40
 background_work fifo_stress
 failures=0
 
-# scenario NAME GROUPS TASKS_PER_GROUP BATCH CLIENTS
+# scenario NAME GROUPS TASKS_PER_GROUP BATCH CLIENTS [far]
+# far: each group first gets a task at priority 100 scheduled nine years ahead (a producer's
+# attempt to stop the group): it must head nothing, and stays behind, scheduled.
 scenario() {
-	local name=$1 groups=$2 per=$3 batch=$4 clients=$5 db="stress_$1"
+	local name=$1 groups=$2 per=$3 batch=$4 clients=$5 far=${6:-} db="stress_$1"
 	new_db "$db"
+	[ -z "$far" ] || q "$db" "SELECT count(taskmill.enqueue('stress', 'far', priority => 100, task_group_id => 'g' || gr.n,
+		scheduled_at => now() + interval '9 years')) FROM generate_series(1, $groups) gr(n)" >/dev/null
 	q "$db" "SELECT count(*) FROM (SELECT taskmill.enqueue_batch('stress', (SELECT jsonb_agg(jsonb_build_object(
 		'operation_id', 'op' || i, 'task_group_id', 'g' || gr.n)) FROM generate_series(1, $per) i)) FROM generate_series(1, $groups) gr(n)) s" >/dev/null
 	q "$db" "VACUUM ANALYZE taskmill.tasks"
@@ -55,6 +59,9 @@ scenario() {
 	check=$(psql -XAtq -d "$db" -f test/stress/check.sql)
 	echo "  drained by one client: $check"
 	case "$check" in "ok: "*", 0 left, "*) ;; *) echo "FAIL $name: not drained"; failures=$((failures + 1)) ;; esac
+	if [ -n "$far" ] && [ "$(q "$db" "SELECT count(*) FROM taskmill.tasks WHERE queue_name = 'stress' AND operation_id = 'far' AND attempts = 0")" != "$groups" ]; then
+		echo "FAIL $name: the far tasks did not stay scheduled"; failures=$((failures + 1))
+	fi
 }
 
 scenario one_group_batch1_4 1 3000 1 4
@@ -62,6 +69,7 @@ scenario one_group_batch10_4 1 3000 10 4
 scenario four_groups_batch10_4 4 1000 10 4
 scenario one_group_batch1_16 1 3000 1 16
 scenario four_groups_batch1_16 4 1000 1 16
+scenario four_far_headed_groups_batch10_4 4 1000 10 4 far
 
-[ "$failures" -eq 0 ] && echo "fifo_stress: 5 passed, 0 failed" || echo "fifo_stress: $((5 - failures)) passed, $failures failed"
+[ "$failures" -eq 0 ] && echo "fifo_stress: 6 passed, 0 failed" || echo "fifo_stress: $((6 - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]
