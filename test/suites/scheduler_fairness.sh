@@ -58,7 +58,7 @@ cat >&7 <<SQL
 SET application_name = 'fair holder a';
 BEGIN;
 SELECT count(taskmill.enqueue('fair-a', 'a' || g, idempotency_key => $(key_sql schedule: "'a' || g" t.tick),
-	scheduled_at => 'infinity', notify => false))
+	scheduled_at => now() + interval '9 years', notify => false))
 FROM generate_series(1, $na) g, ($ticks) t;
 DO \$\$
 DECLARE refused int := 0;
@@ -66,7 +66,7 @@ BEGIN
 	FOR g IN 1..$na LOOP
 		BEGIN
 			PERFORM taskmill.enqueue('fair-a', 'a' || g, idempotency_key => $(key_sql taskmill-schedule: "'a' || g" "date_trunc('minute', now()) + interval '1 day'"),
-				scheduled_at => 'infinity', notify => false);
+				scheduled_at => now() + interval '9 years', notify => false);
 		EXCEPTION WHEN invalid_parameter_value THEN
 			refused := refused + 1;
 		END;
