@@ -2,7 +2,7 @@
 -- parked behind their group's head and woken when it leaves, and ack_dequeue (acks and
 -- nacks the previous batch and claims the next in one call). Time passes by moving
 -- visible_at / parked_until back instead of sleeping.
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- Whether a task is in tasks_dequeue_idx (its predicate, 10_schema.sql).
 CREATE FUNCTION pg_temp.ready(t taskmill.tasks) RETURNS boolean LANGUAGE sql AS $$
