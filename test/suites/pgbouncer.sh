@@ -34,10 +34,9 @@ chown postgres: "$work"
 bouncer_pid=""
 cleanup() {
 	[ -n "$bouncer_pid" ] && kill "$bouncer_pid" 2>/dev/null || true
-	"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"
 	rm -rf "$work"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # PgBouncer on a free loopback port, as the postgres OS user (it refuses to run as root).
 port=""

@@ -31,7 +31,7 @@ current=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/taskmill.
 
 work=$(mktemp -d /tmp/taskmill-upgrade.XXXXXX)
 start_cluster
-trap '"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"; rm -rf "$work"' EXIT
+at_exit 'rm -rf "$work"'
 chmod a+rwx "$work"
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
