@@ -33,7 +33,11 @@ work=$(mktemp -d /tmp/taskmill-pgbouncer.XXXXXX)
 chown postgres: "$work"
 bouncer_pid=""
 cleanup() {
-	[ -n "$bouncer_pid" ] && kill "$bouncer_pid" 2>/dev/null || true
+	# runuser passes the signal on and exits after its child (or 2 s later): wait for it.
+	if [ -n "$bouncer_pid" ]; then
+		kill "$bouncer_pid" 2>/dev/null
+		wait "$bouncer_pid" 2>/dev/null
+	fi
 	rm -rf "$work"
 }
 at_exit cleanup
