@@ -2,8 +2,10 @@
 #
 #   make                 build extension/taskmill.so and the install script
 #   make install         install into the PostgreSQL found by PG_CONFIG
-#   make installcheck    pg_regress (sql/ -> expected/) against a running server
-#                        (PGHOST/PGPORT/PGUSER); the isolation specs in test/specs run too
+#   make installcheck    pg_regress (test/regress/sql -> test/regress/expected) and the isolation
+#                        specs (test/isolation/specs -> test/isolation/expected) against a
+#                        running server (PGHOST/PGPORT/PGUSER); results and regression.diffs
+#                        are written next to them (test/regress, test/isolation)
 #   make test            everything, on throwaway clusters: scripts/test.sh
 #   make demo            the main job on a throwaway cluster: scripts/demo.sh
 
@@ -23,10 +25,17 @@ EXTVERSION = 0.3
 DATA = extension/taskmill.control $(wildcard extension/taskmill--*--*.sql)
 DATA_built = extension/taskmill--$(EXTVERSION).sql
 
-REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --dbname=taskmill_regress
-ISOLATION = $(sort $(basename $(notdir $(wildcard test/specs/*.spec))))
-ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --dbname=taskmill_isolation
+# The tests live under test/ (test/README.md maps every layer); the two PGXS runs read theirs
+# from test/regress and test/isolation.
+REGRESS = $(sort $(basename $(notdir $(wildcard test/regress/sql/*.sql))))
+# REGRESS_OUTPUTDIR: where results/ and regression.diffs go (the upgrade suite passes its own:
+# pg_regress takes the last --outputdir, and PGXS puts EXTRA_REGRESS_OPTS before REGRESS_OPTS).
+REGRESS_OUTPUTDIR = test/regress
+REGRESS_OPTS = --inputdir=test/regress --outputdir=$(REGRESS_OUTPUTDIR) --dbname=taskmill_regress
+ISOLATION = $(sort $(basename $(notdir $(wildcard test/isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation --dbname=taskmill_isolation
+EXTRA_CLEAN = test/regress/results test/regress/regression.diffs test/regress/regression.out \
+	test/isolation/results test/isolation/regression.diffs test/isolation/regression.out
 
 PG_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers -Wno-cast-function-type

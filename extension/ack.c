@@ -1,8 +1,9 @@
 /*
  * ack.c
- *		The end of a delivery: ack, ack_many, nack and extend_visibility. Each takes
- *		the delivery's lease, so only the worker that holds the current delivery can
- *		complete, fail or extend it; anything else is "stale" and changes nothing.
+ *		The end of a delivery: ack, ack_many, nack, extend_visibility and release (and
+ *		the ack and nack halves of ack_dequeue). Each takes the delivery's lease, so only
+ *		the worker that holds the current delivery can complete, fail, extend or give it
+ *		back; anything else is "stale" and changes nothing.
  */
 #include "postgres.h"
 

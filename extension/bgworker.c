@@ -81,11 +81,6 @@ taskmill_scheduler_database_names(void)
 }
 
 /*
- * Register one worker per listed database.  Called from _PG_init only while
- * shared_preload_libraries is being processed: static workers must exist before the
- * postmaster starts.
- */
-/*
  * Register one background worker of the taskmill library for database dbname:
  * function is its entry point, type its pg_stat_activity backend_type (the name adds
  * the database), arg its main argument. Both kinds of worker restart after
@@ -111,6 +106,11 @@ taskmill_register_database_worker(const char *function, const char *type,
 	RegisterBackgroundWorker(&worker);
 }
 
+/*
+ * Register one scheduler worker per listed database.  Called from _PG_init only while
+ * shared_preload_libraries is being processed: static workers must exist before the
+ * postmaster starts.
+ */
 void
 taskmill_register_scheduler_workers(void)
 {

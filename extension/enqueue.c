@@ -38,7 +38,8 @@
  */
 
 /*
- * Wake the queue's workers now: NOTIFY taskmill with the queue name at commit.
+ * Wake the queue's workers now: at commit, NOTIFY the queue's own channel ("taskmill_"
+ * and a keyed hash of its name, tm_queue_channel in secret.c; no payload).
  * PostgreSQL folds identical notifications of one transaction into one, so a
  * transaction that enqueues many tasks into a queue sends one notification for it.
  *

@@ -15,9 +15,10 @@
  * of the keyed hash, objsubid = the kind.
  *
  * One key is taken elsewhere, listed here so that this file is the one inventory: the
- * C++ client (client/src/client.cpp, Client::migrate) serialises concurrent "CREATE
- * EXTENSION IF NOT EXISTS taskmill" of several processes with the session lock
- * pg_advisory_lock(7810597874853587308) (field4 1), held only around that statement. A
+ * C++ client (client/src/client.cpp, Client::migrate) serialises concurrent migrations
+ * ("CREATE EXTENSION IF NOT EXISTS taskmill" and "ALTER EXTENSION taskmill UPDATE") of
+ * several processes with the transaction lock pg_advisory_xact_lock(7810597874853587308)
+ * (field4 1), taken first in the transaction that runs them and released at its end. A
  * role that holds it delays migrate(), nothing else.
  */
 #ifndef TASKMILL_LOCK_KEYS_H
@@ -58,8 +59,7 @@
 
 /*
  * The C++ client's migrate() lock (client/src/client.cpp): an arbitrary constant
- * (0x6C64D1628611A96C, not "taskmill" as bytes as a comment there says); documented
- * here, not taken by the extension.
+ * (0x6C64D1628611A96C), transaction level; documented here, not taken by the extension.
  */
 #define TM_CLIENT_MIGRATE_LOCK_KEY	INT64CONST(7810597874853587308)
 

@@ -1,6 +1,6 @@
 /*
  * notify.c
- *		Wake-ups for idle workers: NOTIFY taskmill only when someone waits.
+ *		Wake-ups for idle workers: NOTIFY a queue's channel only when someone waits.
  *
  * PostgreSQL serialises the commits of all notifying transactions (PreCommit_Notify
  * takes one global lock, held until the commit record is flushed), so a NOTIFY on

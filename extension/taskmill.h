@@ -25,8 +25,7 @@
 #define TM_PRIORITY_MIN			(-100)
 #define TM_PRIORITY_MAX			100
 #define TM_BATCH_SIZE_MAX		10000
-#define TM_NAME_MAX_BYTES		255		/* queue names travel as NOTIFY payloads */
-#define TM_NOTIFY_CHANNEL		"taskmill"
+#define TM_NAME_MAX_BYTES		255		/* queue names, operation and group ids */
 
 /*
  * A task's scheduled_at may be at most this far after the transaction's start (and must

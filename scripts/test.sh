@@ -6,9 +6,12 @@
 #   scripts/test.sh                 all suites
 #   scripts/test.sh regress pgtap   only these suites
 #   TASKMILL_TEST_JOBS=2            how many suites run at once (default 3)
+# After the suites, no process they started may still run (each suite ends its own,
+# test/suites/lib.sh): any left is listed and the run fails.
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP"
+. scripts/procs.sh
 
 scripts/provision.sh || exit 1
 # The suites' servers run from a private copy of the PostgreSQL installation with this
@@ -27,6 +30,9 @@ if [ ${#suites[@]} -eq 0 ]; then
 fi
 
 logdir=$(mktemp -d /tmp/taskmill-test.XXXXXX)
+# Every process the suites start inherits it (the roots of pg17/pg18 clear the environment:
+# their processes are found by their programs, under build/).
+export TASKMILL_TEST_RUN="test.sh:$$"
 jobs=${TASKMILL_TEST_JOBS:-3}
 declare -A pid_of
 start=$(date +%s)
@@ -66,4 +72,22 @@ for n in "${suites[@]}"; do
 done
 echo "suites took $(( $(date +%s) - start ))s; logs in $logdir"
 echo "suites: $passed passed, $failed failed"
+
+# Left running: a process of this run, or a program of this checkout's build/ (a `taskmill
+# worker` or `taskmill dashboard`, a postgres of build/pgroot or of a chroot). Those still
+# exiting get 10 s.
+for ((i = 0; i < 50; i++)); do
+	marked_pids "TASKMILL_TEST_RUN=$TASKMILL_TEST_RUN" ours
+	exe_under_pids "$TOP/build" built
+	[ $((${#ours[@]} + ${#built[@]})) -eq 0 ] && break
+	sleep 0.2
+done
+if [ $((${#ours[@]} + ${#built[@]})) -gt 0 ]; then
+	echo "FAIL  processes started from this checkout are still running after the suites:"
+	for p in $(printf '%s\n' "${ours[@]}" "${built[@]}" | sort -un); do proc_line "$p"; done
+	# Those of this run are ended; anything else from build/ is left for whoever started it.
+	end_pids "${ours[@]}"
+	exit 1
+fi
+echo "no process of the suites left running"
 [ "$failed" -eq 0 ]

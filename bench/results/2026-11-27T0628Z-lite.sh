@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # targeted issue-12 rows on one throwaway cluster (the machine is at load ~55: no full run)
+# Runs from the checkout that holds it; its output goes to $OUT (default a new temp folder).
 set -uo pipefail
-cd /work/wt/extperf
+cd "$(dirname "$0")/../.."
 . scripts/pg-root.sh; pg_root_create $PWD/build/pgroot-bench >/dev/null; make -s install DESTDIR="$PGROOT" >/dev/null; export PGBIN
 eval "$(scripts/pg-cluster.sh start -c max_connections=200 -c shared_buffers=256MB -c shared_preload_libraries=taskmill -c taskmill.scheduler_databases=tm_soak -c taskmill.vacuum_interval=2 -c taskmill.vacuum_threshold=2000)"
 export PGHOST PGPORT PGUSER
-OUT=/tmp/extperf-lite; mkdir -p $OUT; TM=$OUT/taskmill.jsonl; PEER=$OUT/peers.jsonl; : >$TM; : >$PEER
+OUT=${OUT:-$(mktemp -d /tmp/taskmill-lite.XXXXXX)}; mkdir -p "$OUT"; TM=$OUT/taskmill.jsonl; PEER=$OUT/peers.jsonl; : >$TM; : >$PEER
 D=bench/build/taskmill-bench
 run() { local db=$1; shift; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null; psql -X -q -d $db -c "CREATE EXTENSION taskmill" >/dev/null; echo "[lite $(date -u +%T)] $*" >&2; timeout 300 $D "$@" --conninfo "dbname=$db" >>$TM 2>>$OUT/driver.log; psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; }
 for c in "" --combined; do

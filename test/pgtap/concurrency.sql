@@ -2,7 +2,7 @@
 -- connections run the same statement at once, released together by an advisory-lock gate.
 -- The data must be committed for the other sessions to see it, so this file runs outside a
 -- transaction, uses its own queue names and removes what it made at the end.
--- The two-session interleavings are pinned step by step in test/specs/*.spec.
+-- The two-session interleavings are pinned step by step in test/isolation/specs/*.spec.
 \ir helpers.psql
 SELECT plan(21);
 

@@ -1,6 +1,6 @@
 -- Seed section 7 at SQL level: FIFO task groups deliver their head only, one at a time, in
 -- (priority DESC, id ASC) order; groups are independent. Races between sessions are in
--- test/specs/fifo_group_lock.spec and concurrency.sql.
+-- test/isolation/specs/fifo_group_lock.spec and concurrency.sql.
 BEGIN;
 \ir helpers.psql
 SELECT plan(35);

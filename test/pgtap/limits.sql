@@ -1,6 +1,6 @@
 -- Size limits (issue 10 item 5), short quotes of bad input (item 6) and the direct INSERT
--- agreeing with the SQL statement (issue 9): the behaviours sql/queue_limits.sql and
--- sql/queue_direct_insert.sql show, asserted.
+-- agreeing with the SQL statement (issue 9): the behaviours test/regress/sql/queue_limits.sql
+-- and test/regress/sql/queue_direct_insert.sql show, asserted.
 BEGIN;
 \ir helpers.psql
 SELECT plan(14);

@@ -6,6 +6,6 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$TOP"
 out=$(mktemp -d /tmp/taskmill-bench-smoke.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+at_exit 'rm -rf "$out"'
 BENCH_SKIP_INSTALL=1 BENCH_BUILD_DIR="$TOP/bench/build-smoke" bench/run.sh --smoke --out "$out"
 echo "bench smoke: every workload ran"

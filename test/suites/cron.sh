@@ -13,8 +13,8 @@ set -euo pipefail
 cd "$TOP"
 
 work=$(mktemp -d /tmp/taskmill-cron.XXXXXX)
+at_exit 'rm -rf "$work"'
 start_cluster
-trap '"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"; rm -rf "$work"' EXIT
 new_db taskmill_cron
 export PGDATABASE=taskmill_cron
 

@@ -4,11 +4,11 @@
 # leak detection. Any crash, sanitizer report or leak fails the suite.
 #   TASKMILL_FUZZ_SECONDS   how long to fuzz (default 60)
 set -euo pipefail
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
 cd "$TOP"
 secs=${TASKMILL_FUZZ_SECONDS:-60}
 work=$(mktemp -d /tmp/taskmill-fuzz.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+at_exit 'rm -rf "$work"'
 
 clang -g -O1 -DCRON_STANDALONE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-Iextension test/cron/fuzz_cron.c extension/cron.c -o "$work/fuzz_cron"

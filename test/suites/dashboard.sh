@@ -55,7 +55,7 @@ producer thumbnails 60 12 & pids+=($!)
 producer billing 25 6 & pids+=($!)
 producer notifications 40 8 & pids+=($!)
 for q in thumbnails billing notifications; do
-	tm worker "$q" --concurrency 4 --poll-interval 200 >/dev/null 2>&1 &
+	"$TASKMILL" worker "$q" --concurrency 4 --poll-interval 200 >/dev/null 2>&1 &
 	pids+=($!)
 done
 for i in $(seq 1 25); do tm enqueue reports render "{\"report\": $i}" >/dev/null; done
@@ -64,13 +64,13 @@ for i in $(seq 1 25); do tm enqueue reports render "{\"report\": $i}" >/dev/null
 umask 077
 head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$work/token"
 port=$(free_port)
-tm dashboard --listen "127.0.0.1:$port" --token-file "$work/token" --interval 0.5 >"$work/dash.log" 2>&1 &
+"$TASKMILL" dashboard --listen "127.0.0.1:$port" --token-file "$work/token" --interval 0.5 >"$work/dash.log" 2>&1 &
 pids+=($!)
 ro_port=$(free_port)
-tm dashboard --listen "127.0.0.1:$ro_port" --interval 5 >"$work/dash-ro.log" 2>&1 &
+"$TASKMILL" dashboard --listen "127.0.0.1:$ro_port" --interval 5 >"$work/dash-ro.log" 2>&1 &
 pids+=($!)
 rd_port=$(free_port)
-tm dashboard --listen "127.0.0.1:$rd_port" --token-file "$work/token" --interval 5 \
+"$TASKMILL" dashboard --listen "127.0.0.1:$rd_port" --token-file "$work/token" --interval 5 \
 	--redact-payloads --metrics-public >"$work/dash-redact.log" 2>&1 &
 pids+=($!)
 wait_for curl -sf "http://127.0.0.1:$port/api/session"

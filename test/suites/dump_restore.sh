@@ -24,7 +24,7 @@ echo "built the taskmill CLI in $((SECONDS - t0))s"
 
 start_cluster
 work=$(mktemp -d /tmp/taskmill-dump.XXXXXX)
-trap '"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"; rm -rf "$work"' EXIT
+at_exit 'rm -rf "$work"'
 q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 val() { psql -X -A -t -v ON_ERROR_STOP=1 "$@"; }
 failures=0

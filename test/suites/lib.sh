@@ -6,13 +6,46 @@
 #   q DB SQL                            run SQL in DB, print the rows unaligned (-XAt)
 #   wait_true SEC DB QUERY              wait until QUERY in DB returns t, else show the server log and fail
 #   background_work NAME                $work (a temporary folder) and pids=() for background
-#                                       processes: on exit they are killed, $work goes, the cluster stops
+#                                       processes: on exit they and their children are killed,
+#                                       $work goes, the cluster stops
+#   at_exit CMD                         run CMD when the suite exits (latest first); a suite's
+#                                       clean-up goes here, never into a trap of its own
+#
+# A suite kills what it started, on success and failure: every process it starts inherits
+# TASKMILL_SUITE_RUN (this suite's run), and on exit, after the at_exit commands, whatever of
+# those is still running is listed and ended (scripts/procs.sh). scripts/test.sh checks after
+# all suites that none is left.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$TOP/scripts/procs.sh"
+
+export TASKMILL_SUITE_RUN="${0##*/}:$$"
+suite_exit_cmds=()
+at_exit() { suite_exit_cmds+=("$1"); }
+suite_exit() {
+	local rc=$? i pass left=()
+	set +e
+	for ((i = ${#suite_exit_cmds[@]} - 1; i >= 0; i--)); do eval "${suite_exit_cmds[i]}"; done
+	# Twice: a process forked just now shows the mark in /proc only once it has exec'd.
+	for pass in 1 2; do
+		marked_pids "TASKMILL_SUITE_RUN=$TASKMILL_SUITE_RUN" left
+		if [ ${#left[@]} -gt 0 ]; then
+			echo "# ${0##*/} left processes running; ending them:" >&2
+			for i in "${left[@]}"; do proc_line "$i" >&2; done
+			end_pids "${left[@]}"
+		fi
+		[ "$pass" = 1 ] && sleep 0.3
+	done
+	exit "$rc"
+}
+trap suite_exit EXIT
+# A suite stopped by a signal still cleans up.
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
 start_cluster() {
 	eval "$("$TOP/scripts/pg-cluster.sh" start "$@")"
-	trap '"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"' EXIT
+	at_exit '"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"'
 }
 
 new_db() {
@@ -39,17 +72,22 @@ wait_true() {
 	return 1
 }
 
-# Replaces start_cluster's exit trap (and still stops the cluster), so call it after.
+# Call it after start_cluster: the background processes end before the cluster stops. A pid
+# in pids may be a subshell (a shell function run with &): its children are ended with it.
 background_work() {
 	work=$(mktemp -d "/tmp/taskmill-$1.XXXXXX")
 	pids=()
-	trap background_work_cleanup EXIT
+	at_exit background_work_cleanup
 }
 
 background_work_cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	local p tree mine=()
+	tree_pids tree "${pids[@]}"
+	# Only processes of this suite: a pid that exited early may have been reused since.
+	for p in "${tree[@]}"; do
+		pid_marked "$p" "TASKMILL_SUITE_RUN=$TASKMILL_SUITE_RUN" && mine+=("$p")
+	done
+	end_pids "${mine[@]}"
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$work"
-	"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"
 }

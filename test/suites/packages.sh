@@ -32,7 +32,7 @@ cleanup() {
 	fi
 	rm -rf "$W"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 step "META.json (PGXN Meta Spec 1.0.0; one version in META.json, debian/changelog, Makefile)"
 python3 test/packages/check_meta.py

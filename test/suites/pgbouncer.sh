@@ -33,11 +33,14 @@ work=$(mktemp -d /tmp/taskmill-pgbouncer.XXXXXX)
 chown postgres: "$work"
 bouncer_pid=""
 cleanup() {
-	[ -n "$bouncer_pid" ] && kill "$bouncer_pid" 2>/dev/null || true
-	"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"
+	# runuser passes the signal on and exits after its child (or 2 s later): wait for it.
+	if [ -n "$bouncer_pid" ]; then
+		kill "$bouncer_pid" 2>/dev/null
+		wait "$bouncer_pid" 2>/dev/null
+	fi
 	rm -rf "$work"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 # PgBouncer on a free loopback port, as the postgres OS user (it refuses to run as root).
 port=""

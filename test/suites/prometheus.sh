@@ -24,7 +24,7 @@ umask 077
 head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$work/dash.token"
 head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$work/worker.token"
 chmod 644 "$work"/*.token  # Prometheus runs as this user; the files are only in $work
-tm dashboard --listen "127.0.0.1:$dash_port" --token-file "$work/dash.token" --interval 0.5 >"$work/dash.log" 2>&1 &
+"$TASKMILL" dashboard --listen "127.0.0.1:$dash_port" --token-file "$work/dash.token" --interval 0.5 >"$work/dash.log" 2>&1 &
 pids+=($!)
 # The observed counters count from the dashboard's first sampling pass on.
 first_pass() {
@@ -53,7 +53,7 @@ printf '%s\n' '{"operation":"echo","payload":1}' '{"operation":"echo","payload":
 	'{"operation":"sleep","payload":{"ms":20}}' '{"operation":"sleep","payload":{"ms":30}}' \
 	'{"operation":"fail","max_attempts":1}' '{"operation":"fail","max_attempts":1}' |
 	tm enqueue prom --file - >/dev/null
-tm worker prom --poll-interval 100 --metrics-listen "127.0.0.1:$worker_port" \
+"$TASKMILL" worker prom --poll-interval 100 --metrics-listen "127.0.0.1:$worker_port" \
 	--metrics-token-file "$work/worker.token" >"$work/worker.log" 2>&1 &
 pids+=($!)
 wait_for curl -sf -H "Authorization: Bearer $(cat "$work/worker.token")" "http://127.0.0.1:$worker_port/metrics"
@@ -63,7 +63,7 @@ wait_for curl -sf -H "Authorization: Bearer $(cat "$work/worker.token")" "http:/
 ok "the worker's /metrics answers 401 without its token, or with another one"
 # --metrics-public: no token asked (a worker on a queue of its own).
 public_port=$(free_port)
-tm worker prom_public --metrics-listen "127.0.0.1:$public_port" --metrics-public >"$work/public.log" 2>&1 &
+"$TASKMILL" worker prom_public --metrics-listen "127.0.0.1:$public_port" --metrics-public >"$work/public.log" 2>&1 &
 pids+=($!)
 wait_for curl -sf "http://127.0.0.1:$public_port/metrics"
 ok "a worker with --metrics-public serves /metrics without a token"

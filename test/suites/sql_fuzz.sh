@@ -34,7 +34,7 @@ start_cluster -c synchronous_commit=off
 log=$TASKMILL_PGDATA/server.log
 work=$(mktemp -d /tmp/taskmill-sqlfuzz.XXXXXX)
 chmod a+rwx "$work"
-trap '"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"; rm -rf "$work"' EXIT
+at_exit 'rm -rf "$work"'
 export PGDATABASE=taskmill_fuzz
 val() { psql -X -A -t -v ON_ERROR_STOP=1 "$@"; }
 

@@ -8,7 +8,8 @@
 #      tasks, leases from before the update included (verify.sql);
 #      A dump of the filled database taken before the update, restored into a database
 #      created at the old version and then updated, passes the same checks;
-#   4. the pg_regress suite (sql/ -> expected/) runs against an updated database;
+#   4. the pg_regress suite (test/regress/sql -> test/regress/expected) runs against an
+#      updated database;
 #   5. the schema of the updated databases (pg_dump --schema-only, the member list, the
 #      tables marked for dumping, initial privileges: test/upgrade/schema-dump.sh) is
 #      identical to a fresh install of the version being built; a diff is shown if not.
@@ -30,7 +31,7 @@ current=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/taskmill.
 
 work=$(mktemp -d /tmp/taskmill-upgrade.XXXXXX)
 start_cluster
-trap '"$TOP/scripts/pg-cluster.sh" stop "$TASKMILL_PGDATA"; rm -rf "$work"' EXIT
+at_exit 'rm -rf "$work"'
 chmod a+rwx "$work"
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 
@@ -119,14 +120,16 @@ while read -r version commit; do
 	# --use-existing keeps the database; the tests' CREATE EXTENSION IF NOT EXISTS finds the
 	# updated extension). The isolation specs are left out: each drops and re-creates the
 	# extension. CONTRIB_TESTDB: PGXS appends --dbname=$(CONTRIB_TESTDB) after the Makefile's
-	# REGRESS_OPTS, and pg_regress takes the last --dbname.
+	# REGRESS_OPTS, and pg_regress takes the last --dbname. REGRESS_OUTPUTDIR keeps its
+	# results apart from those of the regress suite, which may run at the same time.
 	psql_q -d postgres -c "CREATE DATABASE taskmill_regress"
 	psql_q -d taskmill_regress -c "CREATE EXTENSION taskmill VERSION '$version'" -c "ALTER EXTENSION taskmill UPDATE"
 	test/upgrade/schema-dump.sh taskmill_regress "$work/${tag}_empty"
 	same_schema "$work/fresh" "$work/${tag}_empty" "an empty database updated from $version has the schema of a fresh $current" \
 		|| failures=$((failures + 1))
 	mkdir -p "$work/regress_$tag"
-	if make -s installcheck ISOLATION= CONTRIB_TESTDB=taskmill_regress EXTRA_REGRESS_OPTS="--use-existing --outputdir=$work/regress_$tag" \
+	if make -s installcheck ISOLATION= CONTRIB_TESTDB=taskmill_regress EXTRA_REGRESS_OPTS=--use-existing \
+		REGRESS_OUTPUTDIR="$work/regress_$tag" \
 		>"$work/regress_$tag.log" 2>&1; then
 		grep -oE 'All [0-9]+ tests passed' "$work/regress_$tag.log" || tail -n 3 "$work/regress_$tag.log"
 		echo "ok: the regression suite passes on the extension updated from $version"

@@ -26,7 +26,7 @@ BENCH = {
     "TestPerf_ProcessThroughput": "`process` (no-op handlers through the Worker)",
     "TestPerf_ConcurrentWorkers": "`process`: scaling curve over handler threads (concurrency 1, 2, 4, 8) and 1 vs 2 Workers",
     "TestPerf_LargeQueue": "`depth` (dequeue time as the queue grows)",
-    "TestPerf_IndexUsage": "`explain`; also pg_regress `sql/queue_explain.sql` (plans pinned, no seq scan)",
+    "TestPerf_IndexUsage": "`explain`; also pg_regress `test/regress/sql/queue_explain.sql` (plans pinned, no seq scan)",
     "TestPerf_FIFO_LockContention": "`fifo` (lock-wait fraction sampled)",
 }
 

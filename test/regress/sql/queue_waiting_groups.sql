@@ -2,40 +2,13 @@
 -- parked behind their group's head and woken when it leaves, and ack_dequeue (acks and
 -- nacks the previous batch and claims the next in one call). Time passes by moving
 -- visible_at / parked_until back instead of sleeping.
-\i sql/include/setup.psql
--- Shared set-up of the pg_regress files (read with \i sql/include/setup.psql: pg_regress feeds
--- each file on stdin from the top directory; not a test of its own): the extension, UTC,
--- and pg_temp.err(stmt), which runs a statement and shows its SQLSTATE, message and detail
--- instead of aborting the file.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS taskmill;
-RESET client_min_messages;
-SET timezone = 'UTC';
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ': ' || msg || COALESCE(' / ' || NULLIF(det, ''), '');
-END
-$$;
--- A row trigger for taskmill.tasks (tests create it when they need the table to have one):
--- marks meta, so a test can see that it ran.
-CREATE FUNCTION pg_temp.mark() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	NEW.meta := '{"by": "trigger"}';
-	RETURN NEW;
-END
-$$;
+\i test/regress/sql/include/setup.psql
+
 -- Whether a task is in tasks_dequeue_idx (its predicate, 10_schema.sql).
 CREATE FUNCTION pg_temp.ready(t taskmill.tasks) RETURNS boolean LANGUAGE sql AS $$
 	SELECT t.dlq_at IS NULL AND t.lease IS NULL AND NOT t.waiting
 $$;
+
 -- Drain a queue one dequeue(q, 10) + ack_many at a time; returns the delivery order.
 CREATE FUNCTION pg_temp.drain(q text) RETURNS text[] LANGUAGE plpgsql AS $$
 DECLARE
@@ -58,282 +31,89 @@ BEGIN
 	RETURN got;
 END
 $$;
+
 -- FIFO.SingleGroup_Ordering under parking: two groups interleaved, one ungrouped task;
 -- every dequeue delivers at most one task per group, in enqueue order.
 SELECT count(taskmill.enqueue('reg_fifo', g || i, task_group_id => g))
 FROM generate_series(1, 6) i, (VALUES ('a'), ('b')) v(g);
- count 
--------
-    12
-(1 row)
-
 SELECT count(taskmill.enqueue('reg_fifo', 'free'));
- count 
--------
-     1
-(1 row)
-
 CREATE TEMP TABLE d AS SELECT * FROM taskmill.dequeue('reg_fifo', 10);
 SELECT operation_id FROM d ORDER BY id;
- operation_id 
---------------
- a1
- b1
- free
-(3 rows)
-
 -- the tasks behind each in-flight head are parked: out of tasks_dequeue_idx
 SELECT task_group_id, count(*) FILTER (WHERE waiting) AS parked,
 	   count(*) FILTER (WHERE waiting AND parked_until > now()) AS recheck_later,
 	   count(*) FILTER (WHERE lease IS NOT NULL) AS in_flight
 FROM taskmill.tasks WHERE queue_name = 'reg_fifo' GROUP BY 1 ORDER BY 1;
- task_group_id | parked | recheck_later | in_flight 
----------------+--------+---------------+-----------
- a             |      5 |             5 |         1
- b             |      5 |             5 |         1
-               |      0 |             0 |         1
-(3 rows)
-
 -- stats still count parked tasks as available (their visible_at is untouched)
 SELECT available, in_flight, scheduled FROM taskmill.queue_stats('reg_fifo');
- available | in_flight | scheduled 
------------+-----------+-----------
-        10 |         3 |         0
-(1 row)
-
 -- Edge.EmptyQueue_Dequeue of blocked groups: nothing, and nothing parked twice
 SELECT count(*) FROM taskmill.dequeue('reg_fifo', 10);
- count 
--------
-     0
-(1 row)
-
 -- FIFO.LockRelease_OnCompletion: the ack wakes each group's next head at once
 SELECT taskmill.ack_many(array_agg(id), array_agg(lease)) FROM d;
- ack_many 
-----------
-        3
-(1 row)
-
 SELECT operation_id, waiting, parked_until IS NULL AS unparked
 FROM taskmill.tasks WHERE queue_name = 'reg_fifo' AND NOT waiting ORDER BY id;
- operation_id | waiting | unparked 
---------------+---------+----------
- a2           | f       | t
- b2           | f       | t
-(2 rows)
-
 SELECT pg_temp.drain('reg_fifo');
-              drain              
----------------------------------
- {a2,b2,a3,b3,a4,b4,a5,b5,a6,b6}
-(1 row)
-
 DROP TABLE d;
+
 -- FIFO.Priority_WithinGroup: a higher-priority task enqueued behind a parked group
 -- becomes its head, and is delivered before the parked ones once the group is free.
 SELECT count(taskmill.enqueue('reg_fifo', 'p' || i, task_group_id => 'g')) FROM generate_series(1, 3) i;
- count 
--------
-     3
-(1 row)
-
 CREATE TEMP TABLE d AS SELECT * FROM taskmill.dequeue('reg_fifo', 10);
 SELECT operation_id FROM d;
- operation_id 
---------------
- p1
-(1 row)
-
 SELECT count(taskmill.enqueue('reg_fifo', 'urgent', priority => 10, task_group_id => 'g'));
- count 
--------
-     1
-(1 row)
-
 SELECT count(*) FROM taskmill.dequeue('reg_fifo', 10);
- count 
--------
-     0
-(1 row)
-
 SELECT taskmill.ack(id, lease) FROM d;
- ack 
------
- t
-(1 row)
-
 SELECT pg_temp.drain('reg_fifo');
-     drain      
-----------------
- {urgent,p2,p3}
-(1 row)
-
 DROP TABLE d;
+
 -- FIFO.LockRelease_OnFailure: a head dead-lettered by nack wakes the next head
 SELECT count(taskmill.enqueue('reg_fifo', 'f' || i, task_group_id => 'g', max_attempts => 1))
 FROM generate_series(1, 3) i;
- count 
--------
-     3
-(1 row)
-
 CREATE TEMP TABLE d AS SELECT * FROM taskmill.dequeue('reg_fifo', 10);
 SELECT operation_id FROM d;
- operation_id 
---------------
- f1
-(1 row)
-
 SELECT taskmill.nack(id, lease, 'boom') FROM d;
- nack 
-------
- dlq
-(1 row)
-
 SELECT operation_id FROM taskmill.dequeue('reg_fifo', 10);
- operation_id 
---------------
- f2
-(1 row)
-
 DELETE FROM taskmill.tasks WHERE queue_name = 'reg_fifo' AND dlq_at IS NOT NULL;
 -- a head removed by hand wakes nobody: the parked task is looked at again at parked_until
 DELETE FROM taskmill.tasks WHERE queue_name = 'reg_fifo' AND lease IS NOT NULL;
 SELECT count(*) FROM taskmill.dequeue('reg_fifo', 10);
- count 
--------
-     0
-(1 row)
-
 UPDATE taskmill.tasks SET parked_until = now() - interval '1 second' WHERE queue_name = 'reg_fifo';
 SELECT operation_id FROM taskmill.dequeue('reg_fifo', 10);
- operation_id 
---------------
- f3
-(1 row)
-
 DELETE FROM taskmill.tasks WHERE queue_name = 'reg_fifo';
 DROP TABLE d;
+
 -- Waiting tasks: scheduled for later and waiting for a retry are outside tasks_dequeue_idx
 SELECT count(taskmill.enqueue('reg_wait', 'later', scheduled_at => now() + interval '1 hour'));
- count 
--------
-     1
-(1 row)
-
 SELECT count(taskmill.enqueue_arrays('reg_wait', ARRAY['later_b1', 'now_b2'],
 	scheduled_ats => ARRAY[now() + interval '1 hour', NULL]));
- count 
--------
-     1
-(1 row)
-
 SELECT count(taskmill.enqueue_batch('reg_wait', jsonb_build_array(jsonb_build_object('operation_id', 'later_j',
 	'scheduled_at', now() + interval '1 hour'))));
- count 
--------
-     1
-(1 row)
-
 -- the SQL INSERT (a caller's key) too
 SELECT count(taskmill.enqueue('reg_wait', 'later_key', scheduled_at => now() + interval '1 hour', idempotency_key => 'k1'));
- count 
--------
-     1
-(1 row)
-
 SELECT operation_id, waiting, pg_temp.ready(t) AS in_dequeue_idx FROM taskmill.tasks t WHERE queue_name = 'reg_wait' ORDER BY id;
- operation_id | waiting | in_dequeue_idx 
---------------+---------+----------------
- later        | t       | f
- later_b1     | t       | f
- now_b2       | f       | t
- later_j      | t       | f
- later_key    | t       | f
-(5 rows)
-
 CREATE TEMP TABLE d AS SELECT * FROM taskmill.dequeue('reg_wait', 10);
 SELECT operation_id FROM d;
- operation_id 
---------------
- now_b2
-(1 row)
-
 SELECT taskmill.nack(id, lease, 'later please', interval '1 hour') FROM d;
- nack  
--------
- retry
-(1 row)
-
 -- nothing else is available
 SELECT count(*) FROM taskmill.dequeue('reg_wait', 10);
- count 
--------
-     0
-(1 row)
-
 SELECT operation_id, waiting, pg_temp.ready(t) AS in_dequeue_idx, attempts FROM taskmill.tasks t WHERE queue_name = 'reg_wait' ORDER BY id;
- operation_id | waiting | in_dequeue_idx | attempts 
---------------+---------+----------------+----------
- later        | t       | f              |        0
- later_b1     | t       | f              |        0
- now_b2       | t       | f              |        1
- later_j      | t       | f              |        0
- later_key    | t       | f              |        0
-(5 rows)
-
 SELECT available, scheduled, retrying FROM taskmill.queue_stats('reg_wait');
- available | scheduled | retrying 
------------+-----------+----------
-         0 |         5 |        1
-(1 row)
-
 -- promoted when due: their visible_at passes, and priority still orders the batch
 UPDATE taskmill.tasks SET visible_at = now() - interval '1 second', priority = 5
 WHERE queue_name = 'reg_wait' AND operation_id = 'later';
 UPDATE taskmill.tasks SET visible_at = now() - interval '1 second'
 WHERE queue_name = 'reg_wait' AND operation_id IN ('now_b2', 'later_key');
 SELECT count(taskmill.enqueue('reg_wait', 'fresh'));
- count 
--------
-     1
-(1 row)
-
 SELECT operation_id, attempts, waiting FROM taskmill.dequeue('reg_wait', 10) ORDER BY priority DESC, id;
- operation_id | attempts | waiting 
---------------+----------+---------
- later        |        1 | f
- now_b2       |        2 | f
- later_key    |        1 | f
- fresh        |        1 | f
-(4 rows)
-
 SELECT operation_id, pg_temp.ready(t) AS in_dequeue_idx FROM taskmill.tasks t WHERE queue_name = 'reg_wait' AND lease IS NULL ORDER BY id;
- operation_id | in_dequeue_idx 
---------------+----------------
- later_b1     | f
- later_j      | f
-(2 rows)
-
 DELETE FROM taskmill.tasks WHERE queue_name = 'reg_wait';
 DROP TABLE d;
+
 -- ack_dequeue: the previous batch acked (results kept) and nacked, the next claimed,
 -- in one call
 SELECT count(taskmill.enqueue('reg_ad', 'ad' || i)) FROM generate_series(1, 5) i;
- count 
--------
-     5
-(1 row)
-
 CREATE TEMP TABLE d AS SELECT * FROM taskmill.ack_dequeue('reg_ad', 2);
 SELECT operation_id FROM d ORDER BY id;
- operation_id 
---------------
- ad1
- ad2
-(2 rows)
-
 CREATE TEMP TABLE d2 AS
 SELECT * FROM taskmill.ack_dequeue('reg_ad', 2, '30 seconds',
 	(SELECT array_agg(id ORDER BY id) FROM d WHERE operation_id = 'ad1'),
@@ -343,84 +123,21 @@ SELECT * FROM taskmill.ack_dequeue('reg_ad', 2, '30 seconds',
 	failed_leases => (SELECT array_agg(lease) FROM d WHERE operation_id = 'ad2'),
 	errors => ARRAY['bad']);
 SELECT operation_id FROM d2 ORDER BY id;
- operation_id 
---------------
- ad3
- ad4
-(2 rows)
-
 SELECT operation_id, result FROM taskmill.task_results WHERE queue_name = 'reg_ad';
- operation_id |  result   
---------------+-----------
- ad1          | {"ok": 1}
-(1 row)
-
 SELECT operation_id, attempts, last_error, waiting FROM taskmill.tasks
 WHERE queue_name = 'reg_ad' AND operation_id = 'ad2';
- operation_id | attempts | last_error | waiting 
---------------+----------+------------+---------
- ad2          |        1 | bad        | t
-(1 row)
-
 -- Concurrency.LeaseFencing: a lease that timed out and was redelivered is stale; the
 -- stale ack changes nothing, the claim still happens
 UPDATE taskmill.tasks SET visible_at = now() - interval '1 second' WHERE id IN (SELECT id FROM d2);
 CREATE TEMP TABLE d3 AS SELECT * FROM taskmill.ack_dequeue('reg_ad', 5);
 SELECT operation_id, attempts FROM d3 ORDER BY id;
- operation_id | attempts 
---------------+----------
- ad3          |        2
- ad4          |        2
- ad5          |        1
-(3 rows)
-
 SELECT count(*) AS claimed FROM taskmill.ack_dequeue('reg_ad', 5, NULL,
 	(SELECT array_agg(id) FROM d2), (SELECT array_agg(lease) FROM d2));
- claimed 
----------
-       0
-(1 row)
-
 SELECT count(*) AS redelivered_still_held FROM taskmill.tasks t JOIN d3 USING (id, lease);
- redelivered_still_held 
-------------------------
-                      3
-(1 row)
-
 SELECT count(*) AS results FROM taskmill.task_results WHERE queue_name = 'reg_ad';
- results 
----------
-       1
-(1 row)
-
 -- bad input
 SELECT pg_temp.err($$SELECT * FROM taskmill.ack_dequeue('reg_ad', 1, NULL, ARRAY[1::bigint], ARRAY[]::uuid[])$$);
-                                               err                                                
---------------------------------------------------------------------------------------------------
- 22023: task_ids and leases must have the same length / task_ids has 1 elements and leases has 0.
-(1 row)
-
 SELECT pg_temp.err($$SELECT * FROM taskmill.ack_dequeue('reg_ad', 1, NULL, NULL, NULL, NULL, ARRAY[1::bigint], NULL)$$);
-                                  err                                   
-------------------------------------------------------------------------
- 22004: failed_ids and failed_leases must both be given or both be NULL
-(1 row)
-
 SELECT pg_temp.err($$SELECT * FROM taskmill.ack_dequeue('reg_ad', 1, NULL, NULL, NULL, NULL, ARRAY[1::bigint], ARRAY[gen_random_uuid()], ARRAY['a', 'b'])$$);
-                                                 err                                                  
-------------------------------------------------------------------------------------------------------
- 22023: failed_ids and errors must have the same length / failed_ids has 1 elements and errors has 2.
-(1 row)
-
 SELECT pg_temp.err($$SELECT * FROM taskmill.ack_dequeue('reg_ad', 0)$$);
-                                      err                                      
--------------------------------------------------------------------------------
- 22023: batch_size 0 is out of range / batch_size must be between 1 and 10000.
-(1 row)
-
 SELECT pg_temp.err($$SELECT * FROM taskmill.ack_dequeue(NULL)$$);
-                err                 
-------------------------------------
- 22004: queue name must not be null
-(1 row)
-

@@ -1,6 +1,6 @@
 -- taskmill.cron_next: the first firing strictly after a time, in an IANA zone's wall clock,
 -- across month ends, leap years and daylight-saving changes.
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- Each case: expression, instant, zone -> next run in UTC and in the zone's wall clock.
 CREATE FUNCTION pg_temp.nxt(expr text, after timestamptz, zone text DEFAULT 'UTC',

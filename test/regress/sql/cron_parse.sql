@@ -1,6 +1,6 @@
 -- The cron parser: accepted expressions (Vixie cron / pg_cron syntax) and every kind of
 -- rejection, with its SQLSTATE, message and detail.
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- Accepted: the first run after a fixed Monday, 2026-11-23 10:07 UTC, shows what each means.
 SELECT expr, taskmill.cron_validate(expr) AS valid,

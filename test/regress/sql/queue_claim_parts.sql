@@ -2,116 +2,25 @@
 -- tasks_leased_idx and tasks_group_idx decide which scans the statement has, and whether it
 -- judges FIFO groups. What a claim leaves out because its probe found nothing must be found
 -- by the next claim that needs it, in the usual order.
-\i sql/include/setup.psql
--- Shared set-up of the pg_regress files (read with \i sql/include/setup.psql: pg_regress feeds
--- each file on stdin from the top directory; not a test of its own): the extension, UTC,
--- and pg_temp.err(stmt), which runs a statement and shows its SQLSTATE, message and detail
--- instead of aborting the file.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS taskmill;
-RESET client_min_messages;
-SET timezone = 'UTC';
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	st text;
-	msg text;
-	det text;
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-	RETURN st || ': ' || msg || COALESCE(' / ' || NULLIF(det, ''), '');
-END
-$$;
--- A row trigger for taskmill.tasks (tests create it when they need the table to have one):
--- marks meta, so a test can see that it ran.
-CREATE FUNCTION pg_temp.mark() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	NEW.meta := '{"by": "trigger"}';
-	RETURN NEW;
-END
-$$;
+\i test/regress/sql/include/setup.psql
+
 -- ready tasks only
 SELECT count(taskmill.enqueue('reg_parts', 'r' || i)) FROM generate_series(1, 3) i;
- count 
--------
-     3
-(1 row)
-
 -- r1's visibility timeout passes at once: the next claim redelivers it before r2 (lower id)
 SELECT operation_id, attempts FROM taskmill.dequeue('reg_parts', 1, '0 seconds');
- operation_id | attempts 
---------------+----------
- r1           |        1
-(1 row)
-
 SELECT operation_id, attempts FROM taskmill.dequeue('reg_parts', 1, '1 hour');
- operation_id | attempts 
---------------+----------
- r1           |        2
-(1 row)
-
 -- r2 waits for a retry; once due (visible_at moved back) it is claimed with r3, by priority
 SELECT taskmill.nack(id, lease, 'again', interval '1 hour') FROM taskmill.dequeue('reg_parts', 1, '1 hour');
- nack  
--------
- retry
-(1 row)
-
 SELECT operation_id, waiting FROM taskmill.tasks WHERE queue_name = 'reg_parts' AND lease IS NULL ORDER BY id;
- operation_id | waiting 
---------------+---------
- r2           | t
- r3           | f
-(2 rows)
-
 UPDATE taskmill.tasks SET visible_at = now() - interval '1 second', priority = 5
 WHERE queue_name = 'reg_parts' AND operation_id = 'r2';
 SELECT operation_id, attempts, waiting FROM taskmill.dequeue('reg_parts', 5, '1 hour') ORDER BY priority DESC, id;
- operation_id | attempts | waiting 
---------------+----------+---------
- r2           |        2 | f
- r3           |        1 | f
-(2 rows)
-
 -- grouped tasks join the queue: the group's head only, one in flight; the ungrouped task too
 SELECT count(taskmill.enqueue('reg_parts', 'g' || i, task_group_id => 'grp')) FROM generate_series(1, 2) i;
- count 
--------
-     2
-(1 row)
-
 SELECT count(taskmill.enqueue('reg_parts', 'u4'));
- count 
--------
-     1
-(1 row)
-
 SELECT operation_id FROM taskmill.dequeue('reg_parts', 10, '1 hour') ORDER BY id;
- operation_id 
---------------
- g1
- u4
-(2 rows)
-
 SELECT count(*) AS nothing_more FROM taskmill.dequeue('reg_parts', 10, '1 hour');
- nothing_more 
---------------
-            0
-(1 row)
-
 -- the head done, the next one follows
 SELECT taskmill.ack(id, lease) FROM taskmill.tasks WHERE queue_name = 'reg_parts' AND operation_id = 'g1';
- ack 
------
- t
-(1 row)
-
 SELECT operation_id FROM taskmill.dequeue('reg_parts', 10, '1 hour') ORDER BY id;
- operation_id 
---------------
- g2
-(1 row)
-
 DELETE FROM taskmill.tasks WHERE queue_name = 'reg_parts';

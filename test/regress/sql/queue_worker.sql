@@ -1,7 +1,7 @@
 -- dequeue, ack, ack_many, nack, extend_visibility, requeue_from_dlq: the delivery cycle,
 -- FIFO groups, the dead-letter queue and every error. Time passes by moving visible_at
 -- back instead of sleeping.
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- Make a task's visibility timeout (or retry delay) pass.
 CREATE FUNCTION pg_temp.time_passes(q text) RETURNS void LANGUAGE sql AS $$

@@ -1,5 +1,5 @@
 -- enqueue and enqueue_batch: defaults, options, idempotency and every error.
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- Enqueue.Success / Enqueue.DefaultOptions
 SELECT taskmill.enqueue('reg_enq', 'send_welcome', '{"user": 42}') > 0 AS has_id;

@@ -1,5 +1,5 @@
 -- enqueue_arrays: the array form of enqueue_batch (one array per field, task i = element i).
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- EnqueueBatch.Arrays_Success: ids in input order, NULL arrays and NULL elements = defaults
 SELECT cardinality(taskmill.enqueue_arrays('reg_arr',

@@ -1,7 +1,7 @@
 -- The direct INSERT (direct_insert.c: tasks without a caller's key) and the SQL statement
 -- (tasks with one) must write the same rows, with the table's own defaults: this file fails
 -- when the table and the direct path disagree (a column added, a default changed).
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- A task's row without what must differ between two tasks (id, key).
 CREATE FUNCTION pg_temp.row_of(task_id bigint) RETURNS jsonb LANGUAGE sql AS $$

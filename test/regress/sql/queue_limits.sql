@@ -1,6 +1,6 @@
 -- Size limits (taskmill.max_* GUCs, docs/sql-api.md "Limits") and short quotes of bad input
 -- in messages (a huge bad value must not flood the server log).
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- Tasks per call: checked before any per-task memory is taken.
 SET taskmill.max_enqueue_batch = 3;

@@ -1,6 +1,6 @@
 -- The schedule functions' SQL surface: signatures, the task_schedules table, and every
 -- error of register_schedules and trigger_schedule.
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 SELECT p.proname, pg_catalog.pg_get_function_arguments(p.oid) AS arguments,
        pg_catalog.pg_get_function_result(p.oid) AS result,

@@ -3,7 +3,7 @@
 -- columns or a layout the code does not know, with the SQL statement (ack.c). Both must
 -- write the same rows and return the same: this file acks the same tasks once on each
 -- path (a trigger on task_results forces the SQL path) and compares every column.
-\i sql/include/setup.psql
+\i test/regress/sql/include/setup.psql
 
 -- One round of acks on queue q: ack, a stale ack, ack_many (a stale lease among them),
 -- a FIFO group's head acked by ack_dequeue (which then claims the group's next task),
