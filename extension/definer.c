@@ -30,17 +30,70 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "privileges.h"
 #include "taskmill.h"
 
-/* The caller of the innermost switched function (tm_calling_user). */
-static Oid	current_caller = InvalidOid;
+/*
+ * The callers of the switched owner scopes open in this backend, innermost last, each
+ * with the subtransaction it began in (tm_calling_user). An error unwinds the C stack
+ * past tm_owner_end, so the abort callbacks drop what the aborted (sub)transaction
+ * opened: a caller is never left behind for a later, unrelated call (a SECURITY DEFINER
+ * function of the owner's, say) to be taken for.
+ */
+typedef struct OpenCaller
+{
+	Oid			caller;
+	SubTransactionId subxid;
+} OpenCaller;
+
+static OpenCaller *open_callers = NULL;
+static int	n_open_callers = 0;
+static int	max_open_callers = 0;
+
+static void
+callers_xact_callback(XactEvent event, void *arg)
+{
+	n_open_callers = 0;			/* no scope outlives its transaction */
+}
+
+static void
+callers_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	/* subtransaction ids only grow within a transaction: later ones are its children */
+	while (n_open_callers > 0 && open_callers[n_open_callers - 1].subxid >= mySubid)
+		n_open_callers--;
+}
+
+static void
+push_caller(Oid caller)
+{
+	if (open_callers == NULL)
+	{
+		RegisterXactCallback(callers_xact_callback, NULL);
+		RegisterSubXactCallback(callers_subxact_callback, NULL);
+		max_open_callers = 8;
+		open_callers = MemoryContextAlloc(TopMemoryContext, sizeof(OpenCaller) * max_open_callers);
+	}
+	else if (n_open_callers == max_open_callers)
+	{
+		max_open_callers *= 2;
+		open_callers = repalloc(open_callers, sizeof(OpenCaller) * max_open_callers);
+	}
+	open_callers[n_open_callers].caller = caller;
+	open_callers[n_open_callers].subxid = GetCurrentSubTransactionId();
+	n_open_callers++;
+}
 
 void
 tm_user_scope_begin(TmUserScope *scope, Oid user, int sec_flags, bool pin_search_path)
@@ -76,32 +129,28 @@ tm_owner_begin(TmOwnerScope *scope)
 
 	tm_user_scope_begin(scope, admin ? InvalidOid : tm_extension_owner(),
 						SECURITY_LOCAL_USERID_CHANGE, true);
-	if (!scope->switched)
-		return;
-	scope->save_caller = current_caller;
-	current_caller = user;
+	if (scope->switched)
+		push_caller(user);
 }
 
 void
 tm_owner_end(TmOwnerScope *scope)
 {
-	if (scope->switched)
-		current_caller = scope->save_caller;
+	if (scope->switched && n_open_callers > 0)
+		n_open_callers--;
 	tm_user_scope_end(scope);
 }
 
 /*
  * The role that called the innermost switched function, or current_user outside of
- * one. (After an error inside a switched function, the abort restores the caller's
- * user id; current_caller may then be stale, and is ignored: it counts only while
- * the user id is the owner's under a local user id change.)
+ * one: the caller counts only while the user id is the owner's under a local user id
+ * change (as the switch left it).
  */
 Oid
 tm_calling_user(void)
 {
-	if (OidIsValid(current_caller) && InLocalUserIdChange() &&
-		GetUserId() == tm_extension_owner())
-		return current_caller;
+	if (n_open_callers > 0 && InLocalUserIdChange() && GetUserId() == tm_extension_owner())
+		return open_callers[n_open_callers - 1].caller;
 	return GetUserId();
 }
 

@@ -42,7 +42,6 @@ typedef struct TmUserScope
 	Oid			save_user;
 	int			save_sec_context;
 	int			nestlevel;		/* 0: search_path not pinned */
-	Oid			save_caller;
 	bool		switched;
 } TmUserScope;
 
