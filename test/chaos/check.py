@@ -34,6 +34,7 @@ import os
 import sys
 
 EPS = 1e-4  # server times are microseconds; float rounding only
+TICK_PREFIX = "taskmill-schedule:"  # a schedule tick's idempotency key: TICK_PREFIX<op>@<tick>
 
 
 class Op:
@@ -96,9 +97,9 @@ def load_lines(path):
 
 
 def tick_of(key):
-    """("s01", epoch) of a schedule task's key schedule:<op>@<ISO 8601 UTC>."""
+    """("s01", epoch) of a schedule task's key taskmill-schedule:<op>@<ISO 8601 UTC>."""
     import datetime
-    op, _, iso = key[len("schedule:"):].rpartition("@")
+    op, _, iso = key[len(TICK_PREFIX):].rpartition("@")
     for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
         try:
             dt = datetime.datetime.strptime(iso, fmt).replace(tzinfo=datetime.timezone.utc)
@@ -213,7 +214,7 @@ def check(d, fifo=False, cron=False):
     forced = {(t["op"], round(t["epoch"], 4)) for t in ticks}
 
     def phantom_check(i, key, where):
-        if cron and str(key).startswith("schedule:"):
+        if cron and str(key).startswith(TICK_PREFIX):
             # a schedule's task: it must be for a tick that happened (one the run forced, or
             # a real whole-minute tick of the "* * * * *" schedules)
             tick = tick_of(key)
@@ -349,7 +350,7 @@ def check(d, fifo=False, cron=False):
         per_tick = collections.Counter()
         for r in list(final_tasks.values()) + list(final_results.values()):
             k = str(r["key"])
-            if k.startswith("schedule:"):
+            if k.startswith(TICK_PREFIX):
                 per_key[k] += 1
                 tick = tick_of(k)
                 if tick:

@@ -67,9 +67,9 @@ def clean():
              dict(kind="result", id=4, key="k-4", group=None, attempts=2, max_attempts=3),
              dict(kind="task", id=3, key="k-3", group=None, attempts=1, max_attempts=1, dlq=True,
                   dlq_reason="boom"),
-             dict(kind="result", id=5, key="schedule:s00@2026-11-25T06:30:00.250000Z", group=None,
+             dict(kind="result", id=5, key="taskmill-schedule:s00@2026-11-25T06:30:00.250000Z", group=None,
                   attempts=1, max_attempts=3),
-             dict(kind="result", id=6, key="schedule:s00@2026-11-25T06:31:00Z", group=None,
+             dict(kind="result", id=6, key="taskmill-schedule:s00@2026-11-25T06:31:00Z", group=None,
                   attempts=1, max_attempts=3)]
     ticks = [dict(op="s00", epoch=1795588200.25), dict(op="s00", epoch=1795588260.0, real=True)]
     return dict(hist={"p0.jsonl": prod, "w0.jsonl": w0, "w1.jsonl": w1}, final=final, ticks=ticks)
@@ -139,7 +139,7 @@ class CheckerTest(unittest.TestCase):
 
     def test_phantom_tick(self):
         h = clean()
-        h["final"].append(dict(kind="result", id=7, key="schedule:s00@2026-11-25T06:30:10.5Z",
+        h["final"].append(dict(kind="result", id=7, key="taskmill-schedule:s00@2026-11-25T06:30:10.5Z",
                                group=None, attempts=1, max_attempts=3))
         self.assertOnly(run(h), "phantom")
 
@@ -216,7 +216,7 @@ class CheckerTest(unittest.TestCase):
 
     def test_duplicate_tick(self):
         h = clean()
-        h["final"].append(dict(kind="task", id=8, key="schedule:s00@2026-11-25T06:31:00Z",
+        h["final"].append(dict(kind="task", id=8, key="taskmill-schedule:s00@2026-11-25T06:31:00Z",
                                group=None, attempts=0, max_attempts=3, dlq=False))
         self.assertIn("duplicate_ticks", {k for k, v in run(h).violations.items() if v})
 
