@@ -69,6 +69,15 @@ tree_pids() {
 	return 0
 }
 
+# The parent pid of PID ("" when it is gone).
+ppid_of() {
+	local stat
+	{ read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
+	stat=${stat##*) }
+	read -r _ stat _ <<<"$stat"
+	echo "$stat"
+}
+
 end_pids() {
 	[ $# -gt 0 ] || return 0
 	local p i left

@@ -84,8 +84,13 @@ background_work_cleanup() {
 	local p tree mine=()
 	tree_pids tree "${pids[@]}"
 	# Only processes of this suite: a pid that exited early may have been reused since.
+	# A background job of this shell is its own child, whose pid no one reuses before this
+	# shell waits for it; a function run in the background (a subshell that never exec'd)
+	# carries no mark in /proc, as it kept the environment this shell started with.
 	for p in "${tree[@]}"; do
-		pid_marked "$p" "TASKMILL_SUITE_RUN=$TASKMILL_SUITE_RUN" && mine+=("$p")
+		if pid_marked "$p" "TASKMILL_SUITE_RUN=$TASKMILL_SUITE_RUN" || [ "$(ppid_of "$p")" = "$$" ]; then
+			mine+=("$p")
+		fi
 	done
 	end_pids "${mine[@]}"
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
