@@ -141,19 +141,23 @@ static AdminStatement statements[] = {
 		 * States as 10_schema.sql defines them, each summed over the indexes that hold
 		 * it: available (due) rows of the ready, waiting and leased indexes; in flight,
 		 * leased rows not yet due; scheduled, ready and waiting rows not yet due, of
-		 * which retrying is the part that was tried before.
+		 * which retrying is the part that was tried before. The ready and leased rows
+		 * are counted from their index entries (visible_at is a key column of both:
+		 * index-only where the visibility map allows); attempts is read from the heap
+		 * only for waiting rows and, when there are any, for ready rows not yet due (the
+		 * CASE runs that scan only then).
 		 */
 		"queue_stats", true, true, TM_RIGHT_ANY, 1, {TEXTOID},
-		"SELECT rn.n + w.due + l.due, l.later, rl.n + w.later, rl.retrying + w.retrying, d.n,"
-		"       rn.n + w.due + l.due + l.later + rl.n + w.later + d.n"
-		" FROM (SELECT pg_catalog.count(*) AS n FROM taskmill.tasks t"
-		"       WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL AND NOT t.waiting"
-		"         AND t.visible_at <= pg_catalog.now()) rn,"
-		"      (SELECT pg_catalog.count(*) AS n,"
-		"              pg_catalog.count(*) FILTER (WHERE t.attempts > 0) AS retrying"
+		"SELECT r.due + w.due + l.due, l.later, r.later + w.later,"
+		"       w.retrying + CASE WHEN r.later = 0 THEN 0 ELSE"
+		"         (SELECT pg_catalog.count(*) FROM taskmill.tasks t"
+		"          WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL AND NOT t.waiting"
+		"            AND t.visible_at > pg_catalog.now() AND t.attempts > 0) END,"
+		"       d.n, r.due + w.due + l.due + l.later + r.later + w.later + d.n"
+		" FROM (SELECT pg_catalog.count(*) FILTER (WHERE t.visible_at <= pg_catalog.now()) AS due,"
+		"              pg_catalog.count(*) FILTER (WHERE t.visible_at > pg_catalog.now()) AS later"
 		"       FROM taskmill.tasks t"
-		"       WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL AND NOT t.waiting"
-		"         AND t.visible_at > pg_catalog.now()) rl,"
+		"       WHERE t.queue_name = $1 AND t.dlq_at IS NULL AND t.lease IS NULL AND NOT t.waiting) r,"
 		"      (SELECT pg_catalog.count(*) FILTER (WHERE t.visible_at <= pg_catalog.now()) AS due,"
 		"              pg_catalog.count(*) FILTER (WHERE t.visible_at > pg_catalog.now()) AS later,"
 		"              pg_catalog.count(*) FILTER (WHERE t.visible_at > pg_catalog.now()"
