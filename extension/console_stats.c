@@ -11,7 +11,8 @@
  *   queue_stats	counts from index ranges of the one queue; the rows ready in
  *					tasks_dequeue_idx and those in tasks_leased_idx and tasks_dlq_idx are
  *					counted from their index entries (index-only when the visibility map
- *					allows), only rows not yet due and waiting ones are read from the heap
+ *					allows); only waiting rows, and ready rows not yet due when there are
+ *					any, are read from the heap
  *   list_results	newest first from task_results_queue_completed_idx, walked backwards
  *					from the page's start: a later page is asked for by the last row's
  *					(completed_at, id) (keyset), so it costs what the first one does;
@@ -20,7 +21,7 @@
  * The statements run as generic saved plans (plans.c), so every parameter that bounds
  * an index range is written so that a NULL widens the range (COALESCE to infinity)
  * instead of an "$n IS NULL OR" that no index can take. The regression test
- * sql/console_explain.sql EXPLAINs them (taskmill.console_statements()).
+ * sql/queue_explain_console.sql EXPLAINs them (taskmill.console_statements()).
  */
 #include "postgres.h"
 
@@ -186,7 +187,7 @@ static AdminStatement statements[] = {
 		"  UNION ALL"
 		"  SELECT " NEXT_QUEUE("task_results", "true" AFTER_QS) " FROM qs WHERE qs.q IS NOT NULL)"
 		" SELECT p.* FROM qs CROSS JOIN LATERAL ("
-		RESULTS_OF("qs.q", "$4::bigint + COALESCE($5, 0)") ") p"
+		RESULTS_OF("qs.q", "$4::bigint + GREATEST(COALESCE($5, 0), 0)") ") p"
 		" WHERE qs.q IS NOT NULL AND" VISIBLE("qs.q", "$7", "$8", "manage")
 		" ORDER BY p.completed_at DESC, p.id DESC"
 		" LIMIT $4 OFFSET $5"
