@@ -4,8 +4,9 @@
  *		list_results, cleanup_results, list_schedules): one statement each, run as the
  *		extension owner for a caller with the right on the queue.
  *
- * Each is a row of the table below: its statement, the right it needs on the queue
- * its first argument names, and whether it returns a count or rows. A NULL queue
+ * Each is a row of the table below (list_queues, queue_stats and list_results: of
+ * console_stats.c's): its statement, the right it needs on the queue its first argument
+ * names, and whether it returns a count or rows. A NULL queue
  * (functions that take one mean "every queue") is allowed to everyone: the statement
  * then keeps only the rows of queues the caller holds the right on. For that each
  * statement gets two parameters after the function's own: $n+1 the calling role
@@ -25,87 +26,16 @@
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
+#include "console.h"
 #include "privileges.h"
 #include "taskmill.h"
 
-#define ADMIN_MAX_ARGS 7
-
-typedef struct AdminStatement
-{
-	const char *name;
-	bool		returns_rows;	/* else one bigint */
-	bool		read_only;
-	int			right;			/* on the queue of argument 0; TM_RIGHT_ANY = any */
-	int			nargs;			/* the function's own arguments */
-	Oid			argtypes[ADMIN_MAX_ARGS];
-	const char *sql;
-	SPIPlanPtr	plan;
-} AdminStatement;
-
-/* Keeps only rows of queues the caller may see: the filter on column "col". */
-#define VISIBLE(col, caller, all, right) \
-	" (" all " OR taskmill.has_queue_right(" caller ", " col ", '" right "'))"
-
 enum
 {
-	LIST_QUEUES, QUEUE_STATS, PURGE, PURGE_DLQ, LIST_DLQ, LIST_RESULTS, CLEANUP_RESULTS,
-	LIST_SCHEDULES
+	PURGE, PURGE_DLQ, LIST_DLQ, CLEANUP_RESULTS, LIST_SCHEDULES
 };
 
 static AdminStatement statements[] = {
-	[LIST_QUEUES] = {
-		"list_queues", true, true, TM_RIGHT_ANY, 0, {InvalidOid},
-		/*
-		 * A loose index scan (one index probe per distinct queue) over the three
-		 * indexes that lead with queue_name and together cover every row: queued
-		 * tasks, the DLQ, results.
-		 */
-		"WITH RECURSIVE"
-		" queued(q) AS ("
-		"  (SELECT t.queue_name FROM taskmill.tasks t WHERE t.dlq_at IS NULL"
-		"   ORDER BY t.queue_name LIMIT 1)"
-		"  UNION ALL"
-		"  SELECT (SELECT t.queue_name FROM taskmill.tasks t"
-		"          WHERE t.dlq_at IS NULL AND t.queue_name > queued.q"
-		"          ORDER BY t.queue_name LIMIT 1)"
-		"  FROM queued WHERE queued.q IS NOT NULL),"
-		" dead(q) AS ("
-		"  (SELECT t.queue_name FROM taskmill.tasks t WHERE t.dlq_at IS NOT NULL"
-		"   ORDER BY t.queue_name LIMIT 1)"
-		"  UNION ALL"
-		"  SELECT (SELECT t.queue_name FROM taskmill.tasks t"
-		"          WHERE t.dlq_at IS NOT NULL AND t.queue_name > dead.q"
-		"          ORDER BY t.queue_name LIMIT 1)"
-		"  FROM dead WHERE dead.q IS NOT NULL),"
-		" done(q) AS ("
-		"  (SELECT r.queue_name FROM taskmill.task_results r ORDER BY r.queue_name LIMIT 1)"
-		"  UNION ALL"
-		"  SELECT (SELECT r.queue_name FROM taskmill.task_results r"
-		"          WHERE r.queue_name > done.q"
-		"          ORDER BY r.queue_name LIMIT 1)"
-		"  FROM done WHERE done.q IS NOT NULL)"
-		" SELECT u.q FROM (SELECT q FROM queued UNION SELECT q FROM dead UNION SELECT q FROM done) u"
-		" WHERE u.q IS NOT NULL AND" VISIBLE("u.q", "$1", "$2", "produce,consume,manage")
-		" ORDER BY 1"
-	},
-	[QUEUE_STATS] = {
-		/* retrying is the part of scheduled that waits for a retry after a nack */
-		"queue_stats", true, true, TM_RIGHT_ANY, 1, {TEXTOID},
-		"SELECT s.available, s.in_flight, s.scheduled, s.retrying, d.in_dlq,"
-		"       s.available + s.in_flight + s.scheduled + d.in_dlq"
-		" FROM (SELECT pg_catalog.count(*) FILTER (WHERE t.visible_at <= pg_catalog.now()) AS available,"
-		"              pg_catalog.count(*) FILTER (WHERE t.lease IS NOT NULL"
-		"                                          AND t.visible_at > pg_catalog.now()) AS in_flight,"
-		"              pg_catalog.count(*) FILTER (WHERE t.lease IS NULL"
-		"                                          AND t.visible_at > pg_catalog.now()) AS scheduled,"
-		"              pg_catalog.count(*) FILTER (WHERE t.lease IS NULL AND t.attempts > 0"
-		"                                          AND t.visible_at > pg_catalog.now()) AS retrying"
-		"       FROM taskmill.tasks t"
-		"       WHERE t.queue_name = $1 AND t.dlq_at IS NULL) s,"
-		"      (SELECT pg_catalog.count(*) AS in_dlq"
-		"       FROM taskmill.tasks t"
-		"       WHERE t.queue_name = $1 AND t.dlq_at IS NOT NULL) d"
-	},
 	[PURGE] = {
 		"purge", false, false, TM_RIGHT_MANAGE, 1, {TEXTOID},
 		"WITH d AS (DELETE FROM taskmill.tasks t"
@@ -128,18 +58,6 @@ static AdminStatement statements[] = {
 		"   AND" VISIBLE("t.queue_name", "$4", "$5", "manage")
 		" ORDER BY t.dlq_at DESC, t.id DESC"
 		" LIMIT $2 OFFSET $3"
-	},
-	[LIST_RESULTS] = {
-		"list_results", true, true, TM_RIGHT_MANAGE, 5,
-		{TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID},
-		"SELECT r.*"
-		" FROM taskmill.task_results r"
-		" WHERE ($1 IS NULL OR r.queue_name = $1)"
-		"   AND ($2 IS NULL OR r.completed_at > $2)"
-		"   AND ($3 IS NULL OR r.completed_at < $3)"
-		"   AND" VISIBLE("r.queue_name", "$6", "$7", "manage")
-		" ORDER BY r.completed_at DESC, r.id DESC"
-		" LIMIT $4 OFFSET $5"
 	},
 	[CLEANUP_RESULTS] = {
 		"cleanup_results", false, false, TM_RIGHT_MANAGE, 2, {TEXTOID, TIMESTAMPTZOID},
@@ -224,8 +142,12 @@ init_rows(FunctionCallInfo fcinfo)
 	MemoryContextSwitchTo(old);
 }
 
-static Datum
-run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
+/*
+ * Run st for the calling function. Arguments the function lacks (an older version's
+ * SQL declares fewer) are NULL. A read runs under taskmill.console_statement_timeout.
+ */
+Datum
+tm_run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
 {
 	Datum		values[ADMIN_MAX_ARGS + 2];
 	char		nulls[ADMIN_MAX_ARGS + 2];
@@ -233,6 +155,7 @@ run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
 	Oid			caller = GetUserId();
 	bool		all = tm_is_queue_admin(caller);
 	TmOwnerScope scope;
+	TmConsoleLimit limit = {0};
 	int64		count = 0;
 
 	/* a named queue: the caller's right on it, and then every row of it is visible */
@@ -245,8 +168,10 @@ run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
 	}
 	for (int i = 0; i < st->nargs; i++)
 	{
-		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		bool		isnull = i >= PG_NARGS() || PG_ARGISNULL(i);
+
+		values[i] = isnull ? (Datum) 0 : PG_GETARG_DATUM(i);
+		nulls[i] = isnull ? 'n' : ' ';
 		argtypes[i] = st->argtypes[i];
 	}
 	values[st->nargs] = ObjectIdGetDatum(caller);
@@ -261,8 +186,19 @@ run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
 
 	tm_owner_begin(&scope);
 	tm_spi_connect();
-	tm_spi_run_nojit(tm_plan(&st->plan, st->sql, st->nargs + 2, argtypes),
-					 values, nulls, st->read_only, 0, SPI_OK_SELECT, st->name);
+	if (st->read_only)
+		tm_console_limit_begin(&limit);
+	PG_TRY();
+	{
+		tm_spi_run_nojit(tm_plan(&st->plan, st->sql, st->nargs + 2, argtypes),
+						 values, nulls, st->read_only, 0, SPI_OK_SELECT, st->name);
+	}
+	PG_FINALLY();
+	{
+		/* also when an error is caught further up: the caller's deadline comes back */
+		tm_console_limit_end(&limit);
+	}
+	PG_END_TRY();
 	if (st->returns_rows)
 		store_rows(fcinfo);
 	else
@@ -288,14 +224,11 @@ PG_FUNCTION_INFO_V1(taskmill_##name); \
 Datum \
 taskmill_##name(PG_FUNCTION_ARGS) \
 { \
-	return run_admin(fcinfo, &statements[index]); \
+	return tm_run_admin(fcinfo, &statements[index]); \
 }
 
-ADMIN_ENTRY(list_queues, LIST_QUEUES)
-ADMIN_ENTRY(queue_stats, QUEUE_STATS)
 ADMIN_ENTRY(purge, PURGE)
 ADMIN_ENTRY(purge_dlq, PURGE_DLQ)
 ADMIN_ENTRY(list_dlq, LIST_DLQ)
-ADMIN_ENTRY(list_results, LIST_RESULTS)
 ADMIN_ENTRY(cleanup_results, CLEANUP_RESULTS)
 ADMIN_ENTRY(list_schedules, LIST_SCHEDULES)

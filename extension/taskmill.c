@@ -13,6 +13,7 @@
 #include "utils/varlena.h"
 
 #include "bgworker.h"
+#include "console.h"
 #include "taskmill.h"
 #include "vacuum.h"
 
@@ -151,6 +152,7 @@ _PG_init(void)
 
 	define_limits();
 	taskmill_vacuum_define_gucs();
+	taskmill_console_define_gucs();
 
 	MarkGUCPrefixReserved("taskmill");
 	tm_build_enqueue_sql();

@@ -54,18 +54,31 @@ AS 'MODULE_PATHNAME', 'taskmill_list_dlq';
 COMMENT ON FUNCTION taskmill.list_dlq(text, integer, integer) IS
 	'Dead-lettered tasks, newest first (all queues the caller manages when queue_name is NULL).';
 
+-- Newest first. A later page is asked for with the last row's completed_at
+-- (completed_before) and id (after_id): it costs what the first page does, where a deep
+-- "offset" reads every row it skips.
 CREATE FUNCTION taskmill.list_results(
 	queue_name text DEFAULT NULL,
 	completed_after timestamptz DEFAULT NULL,
 	completed_before timestamptz DEFAULT NULL,
 	"limit" integer DEFAULT 100,
-	"offset" integer DEFAULT 0)
+	"offset" integer DEFAULT 0,
+	after_id bigint DEFAULT NULL)
 RETURNS SETOF taskmill.task_results
 LANGUAGE C STABLE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'taskmill_list_results';
 
-COMMENT ON FUNCTION taskmill.list_results(text, timestamptz, timestamptz, integer, integer) IS
-	'Completed tasks, newest first; NULL filters match everything (of the queues the caller manages).';
+COMMENT ON FUNCTION taskmill.list_results(text, timestamptz, timestamptz, integer, integer, bigint) IS
+	'Completed tasks, newest first; NULL filters match everything (of the queues the caller manages). Next page: completed_before and after_id of the last row.';
+
+-- The statements of list_queues, queue_stats and list_results, to PREPARE and EXPLAIN.
+CREATE FUNCTION taskmill.console_statements()
+RETURNS TABLE (name text, param_types text, statement text)
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'taskmill_console_statements';
+
+COMMENT ON FUNCTION taskmill.console_statements() IS
+	'The statements of list_queues, queue_stats and list_results with their parameter types, to PREPARE and EXPLAIN.';
 
 CREATE FUNCTION taskmill.cleanup_results(
 	queue_name text DEFAULT NULL,
@@ -124,35 +137,44 @@ COMMENT ON VIEW taskmill.table_health IS
 	'Dead tuples and vacuum activity of the taskmill tables.';
 
 -- What holds the xmin horizon back (and so keeps vacuum from removing dead task rows):
--- long transactions, replication slots, prepared transactions; oldest first.
+-- long transactions (their snapshot, or the transaction id of one that wrote: an idle
+-- transaction that wrote holds no snapshot), replication slots, prepared transactions;
+-- oldest first, of two of the same age the one holding a transaction id first (a snapshot
+-- taken while it ran is held back by it). Never the backend that reads the view.
 CREATE VIEW taskmill.xmin_holders AS
-	SELECT h.kind, h.holder, h.xmin_age, h.since
+	SELECT h.kind, h.holder, h.xmin_age, h.since, h.xid_age, h.idle_in_transaction
 	FROM (SELECT 'backend'::text AS kind,
 				 a.pid::text || ' ' || COALESCE(a.usename::text, '') || ' ' ||
 					 COALESCE(a.application_name, '') || ' (' || COALESCE(a.state, '') || ')' AS holder,
-				 pg_catalog.age(a.backend_xmin) AS xmin_age,
-				 a.xact_start AS since
+				 GREATEST(pg_catalog.age(a.backend_xmin), pg_catalog.age(a.backend_xid)) AS xmin_age,
+				 a.xact_start AS since,
+				 pg_catalog.age(a.backend_xid) AS xid_age,
+				 CASE WHEN a.state LIKE 'idle in transaction%'
+					  THEN pg_catalog.now() - a.state_change END AS idle_in_transaction
 		  FROM pg_catalog.pg_stat_activity a
-		  WHERE a.backend_xmin IS NOT NULL
+		  WHERE (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+			AND COALESCE(a.leader_pid, a.pid) <> pg_catalog.pg_backend_pid()
 		  UNION ALL
 		  SELECT 'replication slot', r.slot_name::text,
-				 pg_catalog.age(COALESCE(r.xmin, r.catalog_xmin)), NULL
+				 pg_catalog.age(COALESCE(r.xmin, r.catalog_xmin)), NULL, NULL, NULL
 		  FROM pg_catalog.pg_replication_slots r
 		  WHERE COALESCE(r.xmin, r.catalog_xmin) IS NOT NULL
 		  UNION ALL
-		  SELECT 'prepared transaction', p.gid, pg_catalog.age(p.transaction), p.prepared
+		  SELECT 'prepared transaction', p.gid, pg_catalog.age(p.transaction), p.prepared,
+				 pg_catalog.age(p.transaction), NULL
 		  FROM pg_catalog.pg_prepared_xacts p) h
-	ORDER BY h.xmin_age DESC;
+	ORDER BY h.xmin_age DESC, h.xid_age DESC NULLS LAST;
 
 COMMENT ON VIEW taskmill.xmin_holders IS
-	'Backends, replication slots and prepared transactions holding back the xmin horizon, oldest first.';
+	'Backends (snapshots and transaction ids), replication slots and prepared transactions holding back the xmin horizon, oldest first; not the reading backend.';
 
 -- One row to alert on.
 CREATE VIEW taskmill.health AS
 	SELECT pg_catalog.pg_notification_queue_usage() AS notify_queue_usage,
 		   (SELECT pg_catalog.max(x.xmin_age) FROM taskmill.xmin_holders x) AS oldest_xmin_age,
 		   (SELECT pg_catalog.min(a.xact_start) FROM pg_catalog.pg_stat_activity a
-			WHERE a.backend_xmin IS NOT NULL) AS oldest_xact_start,
+			WHERE (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+			  AND COALESCE(a.leader_pid, a.pid) <> pg_catalog.pg_backend_pid()) AS oldest_xact_start,
 		   (SELECT h.dead_tuples FROM taskmill.table_health h
 			WHERE h.table_name = 'tasks') AS tasks_dead_tuples,
 		   (SELECT h.live_tuples FROM taskmill.table_health h

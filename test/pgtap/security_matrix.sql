@@ -10,7 +10,7 @@
 -- succeed for whoever is given it.
 BEGIN;
 \ir helpers.psql
-SELECT plan(50);
+SELECT plan(51);
 
 CREATE ROLE tm_mx_producer LOGIN;
 CREATE ROLE tm_mx_worker LOGIN;
@@ -90,6 +90,7 @@ INSERT INTO tm_test.matrix VALUES
 	('cron_validate', $$SELECT taskmill.cron_validate('* * * * *')$$, 'ok ok ok ok ok'),
 	('dequeue_sql', $$SELECT taskmill.dequeue_sql()$$, 'ok ok ok ok ok'),
 	('hot_statements', $$SELECT * FROM taskmill.hot_statements()$$, 'ok ok ok ok ok'),
+	('console_statements', $$SELECT * FROM taskmill.console_statements()$$, 'ok ok ok ok ok'),
 	-- tables and views: granted to no one
 	('table tasks', $$SELECT * FROM taskmill.tasks$$, '42501 42501 42501 42501 42501'),
 	('table task_results', $$SELECT * FROM taskmill.task_results$$, '42501 42501 42501 42501 42501'),

@@ -68,7 +68,9 @@ SELECT taskmill.purge('reg_adm_nothing'), taskmill.purge_dlq('reg_adm_nothing');
 -- Operator views
 SELECT table_name, live_tuples >= 0 AS has_live, dead_tuples >= 0 AS has_dead
 FROM taskmill.table_health WHERE table_name IN ('tasks', 'task_results') ORDER BY 1;
-SELECT notify_queue_usage >= 0 AS notify_usage, oldest_xmin_age >= 0 AS xmin_age,
+SELECT notify_queue_usage >= 0 AS notify_usage, COALESCE(oldest_xmin_age, 0) >= 0 AS xmin_age,
        tasks_dead_tuples >= 0 AS dead
 FROM taskmill.health;
-SELECT count(*) >= 1 AS this_backend FROM taskmill.xmin_holders WHERE kind = 'backend';
+-- the backend reading the view is never one of the holders (its own snapshot is not news)
+SELECT count(*) = 0 AS not_this_backend FROM taskmill.xmin_holders
+WHERE kind = 'backend' AND split_part(holder, ' ', 1) = pg_backend_pid()::text;
