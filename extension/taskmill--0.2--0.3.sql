@@ -124,18 +124,13 @@ AS 'MODULE_PATHNAME', 'taskmill_console_statements';
 COMMENT ON FUNCTION taskmill.console_statements() IS
 	'The statements of list_queues, queue_stats and list_results with their parameter types, to PREPARE and EXPLAIN.';
 
--- The two views are made anew; the grants they carry (monitoring roles) are given again.
-SELECT pg_catalog.set_config('taskmill_update.view_grants', COALESCE((
-	SELECT pg_catalog.string_agg(pg_catalog.format('GRANT %s ON taskmill.%I TO %s', g.privilege_type, c.relname,
-		CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END), ';')
-	FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) g
-	WHERE c.relnamespace = 'taskmill'::pg_catalog.regnamespace
-	  AND c.relname IN ('health', 'xmin_holders') AND g.grantee <> c.relowner), ''), true);
+-- The two views are replaced in place (their columns so far keep their places, new ones
+-- come last), so that the grants they carry (monitoring roles) stay: a DROP and CREATE
+-- would lose them, and grants given again by this script would count as the extension's
+-- own. (In an extension script PostgreSQL refuses CREATE OR REPLACE of an object that
+-- is not a member of the extension.)
 
-DROP VIEW taskmill.health;
-DROP VIEW taskmill.xmin_holders;
-
-CREATE VIEW taskmill.xmin_holders AS
+CREATE OR REPLACE VIEW taskmill.xmin_holders AS
 	SELECT h.kind, h.holder, h.xmin_age, h.since, h.xid_age, h.idle_in_transaction
 	FROM (SELECT 'backend'::text AS kind,
 				 a.pid::text || ' ' || COALESCE(a.usename::text, '') || ' ' ||
@@ -162,7 +157,7 @@ CREATE VIEW taskmill.xmin_holders AS
 COMMENT ON VIEW taskmill.xmin_holders IS
 	'Backends (snapshots and transaction ids), replication slots and prepared transactions holding back the xmin horizon, oldest first; not the reading backend.';
 
-CREATE VIEW taskmill.health AS
+CREATE OR REPLACE VIEW taskmill.health AS
 	SELECT pg_catalog.pg_notification_queue_usage() AS notify_queue_usage,
 		   (SELECT pg_catalog.max(x.xmin_age) FROM taskmill.xmin_holders x) AS oldest_xmin_age,
 		   (SELECT pg_catalog.min(a.xact_start) FROM pg_catalog.pg_stat_activity a
@@ -178,12 +173,3 @@ CREATE VIEW taskmill.health AS
 COMMENT ON VIEW taskmill.health IS
 	'One row: NOTIFY queue usage (0..1), oldest xmin age, dead tuples of taskmill.tasks.';
 
-DO $$
-DECLARE
-	g text;
-BEGIN
-	FOREACH g IN ARRAY pg_catalog.string_to_array(pg_catalog.current_setting('taskmill_update.view_grants'), ';') LOOP
-		EXECUTE g;
-	END LOOP;
-END
-$$;
