@@ -78,13 +78,13 @@ static AdminStatement statements[] = {
 };
 
 /*
- * Copy the SPI result into the function's tuplestore, column by column: the
- * function's row type may have dropped columns that "t.*" leaves out.
+ * Copy the SPI result into the function's tuplestore (rsinfo), column by column: the
+ * function's row type may have dropped columns that "t.*" leaves out. Column hidden of
+ * the result (1-based; 0: none) is returned as NULL.
  */
-static void
-store_rows(FunctionCallInfo fcinfo)
+void
+tm_store_rows(ReturnSetInfo *rsinfo, int hidden)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TupleDesc	out = rsinfo->setDesc;
 	TupleDesc	in = SPI_tuptable->tupdesc;
 	Datum	   *values = palloc(sizeof(Datum) * out->natts);
@@ -97,6 +97,8 @@ store_rows(FunctionCallInfo fcinfo)
 		int			k = 0;
 
 		heap_deform_tuple(SPI_tuptable->vals[i], in, src, srcnull);
+		if (hidden > 0)
+			srcnull[hidden - 1] = true;
 		for (int j = 0; j < out->natts; j++)
 		{
 			if (TupleDescAttr(out, j)->attisdropped || k >= in->natts)
@@ -113,11 +115,6 @@ store_rows(FunctionCallInfo fcinfo)
 	}
 }
 
-/*
- * The function's tuplestore (materialize mode), in the query's memory. Unlike
- * InitMaterializedSRF this takes a scalar result type too (list_queues returns TABLE
- * with one column, which is SETOF text).
- */
 static void
 init_rows(FunctionCallInfo fcinfo)
 {
@@ -200,7 +197,7 @@ tm_run_admin(FunctionCallInfo fcinfo, AdminStatement *st)
 	}
 	PG_END_TRY();
 	if (st->returns_rows)
-		store_rows(fcinfo);
+		tm_store_rows((ReturnSetInfo *) fcinfo->resultinfo, 0);
 	else
 	{
 		bool		isnull;

@@ -30,6 +30,7 @@ typedef struct AdminStatement
 
 /* admin.c: run one console statement for the calling function */
 extern Datum tm_run_admin(FunctionCallInfo fcinfo, AdminStatement *st);
+extern void tm_store_rows(ReturnSetInfo *rsinfo, int hidden);
 
 /*
  * console_stats.c: taskmill.console_statement_timeout, the longest a console read may

@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "console.h"
 #include "privileges.h"
 #include "taskmill.h"
 
@@ -72,46 +73,6 @@ static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
 
 /*
- * Copy the SPI result into the function's tuplestore column by column (the function's
- * row type may have dropped columns that "t.*" leaves out), without the lease: it is
- * the worker's proof of its delivery, which a listing has no reason to hand out.
- */
-static void
-store_tasks(ReturnSetInfo *rsinfo)
-{
-	TupleDesc	out = rsinfo->setDesc;
-	TupleDesc	in = SPI_tuptable->tupdesc;
-	int			lease = SPI_fnumber(in, "lease");
-	Datum	   *values = palloc(sizeof(Datum) * out->natts);
-	bool	   *nulls = palloc(sizeof(bool) * out->natts);
-	Datum	   *src = palloc(sizeof(Datum) * in->natts);
-	bool	   *srcnull = palloc(sizeof(bool) * in->natts);
-
-	if (lease <= 0)
-		elog(ERROR, "taskmill: list_tasks result has no lease column");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		int			k = 0;
-
-		heap_deform_tuple(SPI_tuptable->vals[i], in, src, srcnull);
-		srcnull[lease - 1] = true;
-		for (int j = 0; j < out->natts; j++)
-		{
-			if (TupleDescAttr(out, j)->attisdropped || k >= in->natts)
-			{
-				values[j] = (Datum) 0;
-				nulls[j] = true;
-				continue;
-			}
-			values[j] = src[k];
-			nulls[j] = srcnull[k];
-			k++;
-		}
-		tuplestore_putvalues(rsinfo->setResult, out, values, nulls);
-	}
-}
-
-/*
  * taskmill.list_tasks(queue_name text, state text DEFAULT NULL, task_group_id text
  *		DEFAULT NULL, after_id bigint DEFAULT NULL, "limit" integer DEFAULT 100)
  *		RETURNS SETOF taskmill.tasks
@@ -131,6 +92,7 @@ taskmill_list_tasks(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	TmOwnerScope scope;
+	int			lease;
 
 	if (!PG_ARGISNULL(1))
 	{
@@ -174,7 +136,11 @@ taskmill_list_tasks(PG_FUNCTION_ARGS)
 	tm_spi_connect();
 	tm_spi_run_nojit(tm_plan(&list_plan, list_sql, 5, list_argtypes), values, nulls, true, 0,
 					 SPI_OK_SELECT, "list_tasks");
-	store_tasks((ReturnSetInfo *) fcinfo->resultinfo);
+	/* without the lease: the worker's proof of its delivery, no listing hands it out */
+	lease = SPI_fnumber(SPI_tuptable->tupdesc, "lease");
+	if (lease <= 0)
+		elog(ERROR, "taskmill: list_tasks result has no lease column");
+	tm_store_rows((ReturnSetInfo *) fcinfo->resultinfo, lease);
 	SPI_finish();
 	tm_owner_end(&scope);
 	return (Datum) 0;

@@ -179,6 +179,19 @@ tm_check_max_attempts(int32 max_attempts)
 				 errdetail("max_attempts must be at least 1.")));
 }
 
+/* taskmill's own key namespaces, which no caller may write. */
+static const struct
+{
+	const char *prefix;
+	const char *whose;
+	const char *hint;
+}			reserved_keys[] = {
+	{TM_GENERATED_KEY_PREFIX, "the keys taskmill generates for tasks enqueued without one",
+	"Pass NULL to have a key generated, or choose another prefix."},
+	{TM_SCHEDULE_KEY_PREFIX, "the keys of schedule ticks, which only the scheduler writes",
+	"Choose another prefix."},
+};
+
 /*
  * A caller's idempotency key: not empty, and in neither of taskmill's own namespaces
  * (generated keys, schedule ticks).
@@ -197,22 +210,18 @@ tm_check_idempotency_key(const char *key, int len)
 				 errmsg("idempotency key \"%s\" is too long", tm_quote(key, len)),
 				 errdetail("The key has %d bytes; taskmill.max_key_bytes allows %d.",
 						   len, tm_max_key_bytes)));
-	if (len >= (int) strlen(TM_GENERATED_KEY_PREFIX) &&
-		memcmp(key, TM_GENERATED_KEY_PREFIX, strlen(TM_GENERATED_KEY_PREFIX)) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("idempotency key \"%s\" is reserved", tm_quote(key, len)),
-				 errdetail("Keys beginning with \"%s\" are the keys taskmill generates for tasks enqueued without one.",
-						   TM_GENERATED_KEY_PREFIX),
-				 errhint("Pass NULL to have a key generated, or choose another prefix.")));
-	if (len >= (int) strlen(TM_SCHEDULE_KEY_PREFIX) &&
-		memcmp(key, TM_SCHEDULE_KEY_PREFIX, strlen(TM_SCHEDULE_KEY_PREFIX)) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("idempotency key \"%s\" is reserved", tm_quote(key, len)),
-				 errdetail("Keys beginning with \"%s\" are the keys of schedule ticks, which only the scheduler writes.",
-						   TM_SCHEDULE_KEY_PREFIX),
-				 errhint("Choose another prefix.")));
+	for (int i = 0; i < (int) lengthof(reserved_keys); i++)
+	{
+		int			plen = strlen(reserved_keys[i].prefix);
+
+		if (len >= plen && memcmp(key, reserved_keys[i].prefix, plen) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("idempotency key \"%s\" is reserved", tm_quote(key, len)),
+					 errdetail("Keys beginning with \"%s\" are %s.", reserved_keys[i].prefix,
+							   reserved_keys[i].whose),
+					 errhint("%s", reserved_keys[i].hint)));
+	}
 }
 
 /* Intervals for visibility timeouts and retry delays must not be negative. */
